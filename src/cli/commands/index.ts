@@ -1,0 +1,5 @@
+import type { CommandModule } from 'yargs';
+
+/** Every `ds` subcommand; one file each in this folder. Add yours here (one line). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const commands: CommandModule<any, any>[] = [];

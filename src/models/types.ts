@@ -1,0 +1,76 @@
+import type * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Hyperparameters of a Llama-family decoder. Field names are camelCase here; `config.json`
+ * (HF) and GGUF keys are mapped to and from these in src/models/hf_config.ts and the loaders.
+ */
+export interface ModelConfig {
+  readonly vocabSize: number;
+  readonly hiddenSize: number; // d_model
+  readonly intermediateSize: number; // SwiGLU hidden width
+  readonly numLayers: number;
+  readonly numHeads: number;
+  readonly numKvHeads: number; // divides numHeads (grouped-query attention)
+  readonly headDim: number; // usually hiddenSize / numHeads
+  readonly maxPositionEmbeddings: number; // context length
+  readonly rmsNormEps: number;
+  readonly ropeTheta: number;
+  /**
+   * 'half': rotate-half, as HF Llama (pairs (i, i + d/2)).
+   * 'adjacent': adjacent pairs (2i, 2i + 1), as llama.cpp computes for GGUF llama.
+   */
+  readonly ropeStyle: 'half' | 'adjacent';
+  readonly tieWordEmbeddings: boolean;
+  readonly initStd: number;
+  readonly bosTokenId: number | null;
+  readonly eosTokenId: number | null;
+}
+
+export type ParamInit =
+  | { readonly kind: 'normal'; readonly std: number }
+  | { readonly kind: 'ones' }
+  | { readonly kind: 'zeros' };
+
+/**
+ * One parameter a layer uses. `name` is the HF Llama name (model.layers.0.self_attn.q_proj.weight),
+ * so export writes it as it is. Linear weights are stored as HF does, [out, in].
+ * Two layers that list the same name share the parameter (tied embeddings): the engine keeps one
+ * view and sums both layers' gradients into it.
+ */
+export interface ParamSpec {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly init: ParamInit;
+  /** Dimension tensor parallelism splits (0: rows/out-features, column-parallel; 1: in-features, row-parallel); null = replicated. */
+  readonly tpDim: number | null;
+}
+
+export type ParamMap = Readonly<Record<string, tf.Tensor>>;
+
+/** What a layer's forward may read besides its params and input. */
+export interface ForwardCtx {
+  readonly config: ModelConfig;
+  /** Position of the input's first token (0 in training). */
+  readonly positionOffset: number;
+  readonly training: boolean;
+}
+
+/**
+ * A layer of the model list. `forward` is pure: it reads only its params, its input and ctx,
+ * creates no tf.Variable and keeps no tensor, so the engine can call it under tf.grads to get a
+ * vector-Jacobian product, recompute it for activation checkpointing, or run a contiguous slice of
+ * the list as a pipeline stage.
+ */
+export interface Layer {
+  readonly name: string;
+  readonly params: readonly ParamSpec[];
+  /** Input kind: 'ids' (int32 [B, T]) for the embedding, 'hidden' (float32 [B, T, D]) otherwise. */
+  readonly input: 'ids' | 'hidden';
+  forward(params: ParamMap, x: tf.Tensor, ctx: ForwardCtx): tf.Tensor;
+}
+
+/** The model: its config and its layers, in order; the last one returns logits [B, T, V]. */
+export interface Model {
+  readonly config: ModelConfig;
+  readonly layers: readonly Layer[];
+}
