@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { register } from 'tsx/esm/api';
-register();
+import './register.js';
+
 const { runLaunchCli } = await import('../src/runtime/launcher/cli.ts');
 await runLaunchCli(process.argv.slice(2));

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 // Runs the TypeScript CLI through tsx, so a fresh clone needs only `npm ci`.
-import { register } from 'tsx/esm/api';
-register();
+import './register.js';
+
 await import('../src/cli/main.ts');

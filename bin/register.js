@@ -1,0 +1,7 @@
+// Loader setup for every deepscale process (the `ds` CLI, each rank that ds-launch starts):
+// TypeScript through tsx, plus a resolve hook so tfjs-core's ESM gradient files load in Node.
+import { register } from 'node:module';
+import { register as registerTsx } from 'tsx/esm/api';
+
+registerTsx();
+register('./tfjs_resolve_hook.js', import.meta.url);

@@ -1,0 +1,34 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Layer, ModelConfig } from '../types.ts';
+import { linear, rmsNorm } from '../ops.ts';
+
+/** The MLP half of decoder block i: x + down(silu(gate(h)) ⊙ up(h)), h = post_attention_layernorm(x). */
+export function mlpLayer(config: ModelConfig, i: number): Layer {
+  const { hiddenSize: D, intermediateSize: F, rmsNormEps: eps } = config;
+  const pre = `model.layers.${i}`;
+  const n = {
+    norm: `${pre}.post_attention_layernorm.weight`,
+    gate: `${pre}.mlp.gate_proj.weight`,
+    up: `${pre}.mlp.up_proj.weight`,
+    down: `${pre}.mlp.down_proj.weight`,
+  };
+  const init = { kind: 'normal', std: config.initStd } as const;
+  const outInit = { kind: 'normal', std: config.initStd / Math.sqrt(2 * config.numLayers) } as const;
+  return {
+    name: `layers.${i}.mlp`,
+    input: 'hidden',
+    params: [
+      { name: n.norm, shape: [D], init: { kind: 'ones' }, tpDim: null },
+      { name: n.gate, shape: [F, D], init, tpDim: 0 },
+      { name: n.up, shape: [F, D], init, tpDim: 0 },
+      { name: n.down, shape: [D, F], init: outInit, tpDim: 1 },
+    ],
+    forward(p, x) {
+      const [B, T] = x.shape as [number, number, number];
+      const h = rmsNorm(tf.reshape(x, [B * T, D]) as tf.Tensor2D, p[n.norm]!, eps); // [B·T, D]
+      const g = linear(h, p[n.gate]!); // [B·T, F]
+      const act = tf.mul(tf.mul(g, tf.sigmoid(g)), linear(h, p[n.up]!)) as tf.Tensor2D; // silu(g) ⊙ up, [B·T, F]
+      return tf.add(x, tf.reshape(linear(act, p[n.down]!), [B, T, D]));
+    },
+  };
+}

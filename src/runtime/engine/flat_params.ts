@@ -1,0 +1,115 @@
+import { assert } from '../../errors.ts';
+import type { Model, ParamInit, ParamSpec } from '../../models/types.ts';
+
+/**
+ * DeepSpeed's flat buffers: every parameter of the model lives in one Float32Array, in the
+ * order the layers first name it, and each parameter is a view (offset, numel) into it.
+ * Gradients use the same layout, so collectives and optimizers run on whole buffers.
+ *
+ *   data: | embed_tokens | layers.0.input_layernorm | layers.0.q_proj | … | lm_head | pad |
+ *          ^offset 0      ^offset V·D
+ *
+ * `numel` is the sum of the parameters; `padded` rounds it up so ZeRO can cut it into
+ * equal shards (a multiple of `align`).
+ */
+export interface ParamSegment {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly offset: number;
+  readonly numel: number;
+  readonly init: ParamInit;
+  readonly tpDim: number | null;
+}
+
+export class FlatParams {
+  readonly segments: readonly ParamSegment[];
+  readonly byName: ReadonlyMap<string, ParamSegment>;
+  readonly numel: number;
+  readonly padded: number;
+  readonly data: Float32Array;
+  readonly grads: Float32Array;
+
+  constructor(specs: readonly ParamSpec[], align = 1) {
+    const byName = new Map<string, ParamSegment>();
+    const segments: ParamSegment[] = [];
+    let offset = 0;
+    for (const s of specs) {
+      const seen = byName.get(s.name);
+      const numel = s.shape.reduce((a, b) => a * b, 1);
+      if (seen) {
+        assert(seen.numel === numel, () => `parameter ${s.name} is declared twice with shapes [${seen.shape}] and [${s.shape}]`);
+        continue;
+      }
+      const seg = { name: s.name, shape: [...s.shape], offset, numel, init: s.init, tpDim: s.tpDim };
+      byName.set(s.name, seg);
+      segments.push(seg);
+      offset += numel;
+    }
+    this.segments = segments;
+    this.byName = byName;
+    this.numel = offset;
+    this.padded = Math.ceil(offset / align) * align;
+    this.data = new Float32Array(this.padded);
+    this.grads = new Float32Array(this.padded);
+  }
+
+  static forModel(model: Model, align = 1): FlatParams {
+    return new FlatParams(model.layers.flatMap((l) => l.params), align);
+  }
+
+  segment(name: string): ParamSegment {
+    const s = this.byName.get(name);
+    if (!s) throw new Error(`no parameter named ${name}`);
+    return s;
+  }
+
+  view(name: string): Float32Array {
+    const s = this.segment(name);
+    return this.data.subarray(s.offset, s.offset + s.numel);
+  }
+
+  gradView(name: string): Float32Array {
+    const s = this.segment(name);
+    return this.grads.subarray(s.offset, s.offset + s.numel);
+  }
+
+  /** Fills every parameter from its init with a seeded normal generator (same seed, same weights on every rank). */
+  initialize(seed: number): void {
+    const normal = gaussian(seed);
+    for (const s of this.segments) {
+      const v = this.data.subarray(s.offset, s.offset + s.numel);
+      if (s.init.kind === 'ones') v.fill(1);
+      else if (s.init.kind === 'zeros') v.fill(0);
+      else for (let i = 0; i < v.length; i++) v[i] = normal() * s.init.std;
+    }
+  }
+
+  zeroGrads(): void {
+    this.grads.fill(0);
+  }
+}
+
+/** Standard normal samples from a seeded 32-bit generator (mulberry32 + Box–Muller). */
+function gaussian(seed: number): () => number {
+  let a = seed >>> 0;
+  const uniform = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  let spare: number | null = null;
+  return () => {
+    if (spare !== null) {
+      const s = spare;
+      spare = null;
+      return s;
+    }
+    const u = Math.max(uniform(), 1e-12);
+    const v = uniform();
+    const r = Math.sqrt(-2 * Math.log(u));
+    spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  };
+}
