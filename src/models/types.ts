@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 
 /**
  * Hyperparameters of a Llama-family decoder. Field names are camelCase here; `config.json`
- * (HF) and GGUF keys are mapped to and from these in src/models/hf_config.ts and the loaders.
+ * (HF) and GGUF keys are mapped to and from these in src/inference/loaders/hf_config.ts and the GGUF loader.
  */
 export interface ModelConfig {
   readonly vocabSize: number;

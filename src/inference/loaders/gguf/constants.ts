@@ -1,0 +1,32 @@
+/** GGUF metadata value types (gguf.h: enum gguf_type). */
+export const GgufType = {
+  UINT8: 0, INT8: 1, UINT16: 2, INT16: 3, UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7,
+  STRING: 8, ARRAY: 9, UINT64: 10, INT64: 11, FLOAT64: 12,
+} as const;
+export type GgufTypeId = (typeof GgufType)[keyof typeof GgufType];
+
+/** Bytes of one scalar of each fixed-size metadata type. */
+export const SCALAR_BYTES: Partial<Record<number, number>> = {
+  0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8,
+};
+
+/** ggml tensor types this project reads (ggml.h: enum ggml_type). */
+export const GgmlType = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 } as const;
+export type GgmlTypeId = (typeof GgmlType)[keyof typeof GgmlType];
+
+/**
+ * Elements per block and bytes per block, as ggml defines them:
+ *   Q8_0: { f16 d; int8 qs[32] }          x = d * q
+ *   Q4_0: { f16 d; uint8 qs[16] }         x[j] = d * ((qs[j] & 15) - 8), x[j + 16] = d * ((qs[j] >> 4) - 8)
+ */
+export const BLOCK: Record<GgmlTypeId, { elems: number; bytes: number; name: string }> = {
+  0: { elems: 1, bytes: 4, name: 'F32' },
+  1: { elems: 1, bytes: 2, name: 'F16' },
+  2: { elems: 32, bytes: 18, name: 'Q4_0' },
+  8: { elems: 32, bytes: 34, name: 'Q8_0' },
+  30: { elems: 1, bytes: 2, name: 'BF16' },
+};
+
+export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
+export const DEFAULT_ALIGNMENT = 32;
+export const MAX_DIMS = 4;

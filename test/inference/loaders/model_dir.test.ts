@@ -1,0 +1,81 @@
+/** The loaders' shared contract: every format of one model gives the same logits. */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FormatError, InputError } from '../../../src/errors.ts';
+import { ByteLevelBpeTokenizer } from '../../../src/data/tokenizer/bpe.ts';
+import { GPT2_PATTERN } from '../../../src/data/tokenizer/pretokenize.ts';
+import { bpeToTokenizerJson } from '../../../src/data/tokenizer/tokenizer-json.ts';
+import { loadModel, modelConfigToHfConfig, hfConfigToModelConfig, writeLlamaGguf, writeSafetensors } from '../../../src/inference/loaders/index.ts';
+import { gpt2TokenizerKv } from '../../../src/inference/loaders/gguf/tokenizer_kv.ts';
+import { randomWeights, tinyBpeVocab, tinyConfig } from '../../helpers/random_llama.ts';
+import { referenceForward } from '../../helpers/reference_llama.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'ds-dir-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const config = tinyConfig({ rmsNormEps: Math.fround(1e-5), ropeTheta: 500000 });
+const weights = randomWeights(config, 4);
+const v = tinyBpeVocab(config.vocabSize);
+
+function writeDir(name: string): string {
+  const dir = join(root, name);
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(modelConfigToHfConfig(config)));
+  writeSafetensors(join(dir, 'model.safetensors'), weights, { format: 'pt' });
+  const tok = new ByteLevelBpeTokenizer({
+    vocab: new Map(v.tokens.map((t, i) => [t, i])), merges: v.merges,
+    added: [{ id: 256, content: '<|bos|>', special: true }, { id: 257, content: '<|eos|>', special: true }],
+    splitPatterns: [GPT2_PATTERN], addPrefixSpace: false, normalizers: [], ignoreMerges: false, unkToken: null,
+    special: { bos: 256, eos: 257, pad: null }, chatTemplate: null, rawPreTokenizer: null, rawNormalizer: null,
+  });
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(bpeToTokenizerJson(tok.parts)));
+  return dir;
+}
+
+describe('loadModel', () => {
+  const ids = [256, 104, 101, 108, 108, 111, 32, 119];
+
+  it('a model dir and the GGUF exported from it give the same logits and tokens', () => {
+    const dir = writeDir('m');
+    const fromDir = loadModel(dir);
+    expect(fromDir.config).toEqual(config);
+    expect(fromDir.source).toBe(`dir:${dir}`);
+    expect(loadModel(join(dir, 'model.safetensors')).config).toEqual(config);
+    const gguf = join(root, 'm.gguf');
+    writeLlamaGguf(gguf, { config, weights: fromDir.weights, tokenizer: gpt2TokenizerKv(v.tokens, v.types, v.merges, { bos: 256, eos: 257 }), type: 'F32' });
+    const fromGguf = loadModel(gguf);
+    expect(fromGguf.config.ropeStyle).toBe('adjacent');
+    const a = referenceForward(fromDir, ids);
+    const b = referenceForward(fromGguf, ids);
+    a.forEach((row, t) => row.forEach((x, j) => expect(Math.abs(x - b[t]![j]!)).toBeLessThan(1e-9)));
+    for (const text of ['hello world', 'héllo, wor ld']) expect(fromGguf.tokenizer.encode(text)).toEqual(fromDir.tokenizer.encode(text));
+  });
+
+  it('config.json round-trips through ModelConfig', () => {
+    expect(hfConfigToModelConfig(modelConfigToHfConfig(config), 'c')).toEqual(config);
+  });
+
+  it.each([
+    [{ architectures: ['GPT2LMHeadModel'] }, /config\.json: architectures \["GPT2LMHeadModel"\] is not supported/],
+    [{ rope_scaling: { type: 'linear', factor: 2 } }, /rope_scaling .* is not supported/],
+    [{ num_key_value_heads: 3 }, /num_attention_heads 4 is not a multiple of num_key_value_heads 3/],
+    [{ hidden_size: -1 }, /hidden_size is -1/],
+  ])('rejects config %j with a FormatError naming the file and field', (patch, msg) => {
+    const run = (): unknown => hfConfigToModelConfig({ ...modelConfigToHfConfig(config), ...patch }, 'x/config.json');
+    expect(run).toThrow(FormatError);
+    expect(run).toThrow(msg);
+  });
+
+  it('names a weight with the wrong shape, and paths it cannot read', () => {
+    const dir = writeDir('bad');
+    const w = new Map(weights);
+    w.set('model.norm.weight', { shape: [3], data: new Float32Array(3) });
+    writeSafetensors(join(dir, 'model.safetensors'), w);
+    expect(() => loadModel(dir)).toThrow(/tensor "model.norm.weight" has shape \[3\], the config needs \[64\]/);
+    expect(() => loadModel(join(root, 'nope'))).toThrow(InputError);
+    writeFileSync(join(root, 'x.bin'), 'x');
+    expect(() => loadModel(join(root, 'x.bin'))).toThrow(/cannot tell the format/);
+  });
+});
