@@ -52,8 +52,8 @@ describe('layer-by-layer backward', () => {
     await tf.setBackend('cpu');
   });
 
-  for (const [label, config] of configs) {
-    it(`equals one tf.grads over the whole model (${label})`, () => {
+  for (const [label, config] of configs) for (const recompute of [false, true]) {
+    it(`equals one tf.grads over the whole model (${label}, recompute=${recompute})`, () => {
       const model = buildLlama(config);
       const flat = FlatParams.forModel(model);
       flat.initialize(7);
@@ -61,7 +61,7 @@ describe('layer-by-layer backward', () => {
       for (let i = 0; i < flat.numel; i++) flat.data[i]! *= 10;
       const batch = randomBatch(3, 5, config.vocabSize, 11);
       const params = uploadParams(flat);
-      const { loss } = forwardBackward(model, flat, params, batch, 9);
+      const { loss } = forwardBackward(model, flat, params, batch, 9, { recompute });
       tf.dispose([...params.values()]);
       expect(Number.isFinite(loss)).toBe(true);
       const ref = wholeModelGrads(config, flat, batch, 9);
@@ -79,14 +79,14 @@ describe('layer-by-layer backward', () => {
     });
   }
 
-  it('does not grow tf.memory().numTensors over 10 steps', () => {
+  for (const recompute of [false, true]) it(`does not grow tf.memory().numTensors over 10 steps (recompute=${recompute})`, () => {
     const config = configs[1]![1];
     const model = buildLlama(config);
     const flat = FlatParams.forModel(model);
     flat.initialize(1);
     const step = () => {
       const params = uploadParams(flat);
-      forwardBackward(model, flat, params, randomBatch(2, 4, config.vocabSize, 3), 8);
+      forwardBackward(model, flat, params, randomBatch(2, 4, config.vocabSize, 3), 8, { recompute });
       tf.dispose([...params.values()]);
     };
     step();

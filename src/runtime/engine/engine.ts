@@ -1,0 +1,145 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Model } from '../../models/types.ts';
+import { FlatParams, type ParamSegment } from './flat_params.ts';
+import { forwardBackward, uploadParams, type MicroBatch } from './executor.ts';
+import { greedyGenerate } from './greedy.ts';
+import type { GradientReducer } from './reducer.ts';
+
+/** What the engine needs of an optimizer: an update of a flat buffer range (src/runtime/optim). */
+export interface FlatOptimizer {
+  step(params: Float32Array, grads: Float32Array, lr: number, segments: readonly ParamSegment[]): void;
+}
+
+export interface EngineOptions {
+  readonly gradAccumSteps: number;
+  readonly gradientClipping: number; // 0 = off
+  readonly seed: number;
+  readonly optimizer: FlatOptimizer;
+  readonly lrAt: (step: number) => number;
+  /** Sums gradients and scalars across data-parallel ranks; null on one rank. */
+  readonly reducer: GradientReducer | null;
+}
+
+export interface StepResult {
+  readonly step: number;
+  /** Mean loss over the global batch's loss-masked tokens. */
+  readonly loss: number;
+  readonly lr: number;
+  readonly gradNorm: number;
+  readonly tokens: number; // tokens processed by this rank in this step
+  readonly timings: { forwardMs: number; backwardMs: number; commMs: number; optimizerMs: number };
+}
+
+/**
+ * The training engine: owns the flat parameter and gradient buffers, runs the model's layer list
+ * forward and backward per micro-batch, reduces gradients across ranks, clips, and steps the
+ * optimizer at each accumulation boundary (DeepSpeed's train_batch).
+ */
+export class Engine {
+  readonly model: Model;
+  readonly flat: FlatParams;
+  private readonly opts: EngineOptions;
+  private globalStep = 0;
+
+  constructor(model: Model, opts: EngineOptions, flat?: FlatParams) {
+    this.model = model;
+    this.opts = opts;
+    this.flat = flat ?? FlatParams.forModel(model);
+    if (!flat) this.flat.initialize(opts.seed);
+  }
+
+  get step(): number {
+    return this.globalStep;
+  }
+
+  /** Restores the step counter (checkpoint resume). */
+  setStep(step: number): void {
+    this.globalStep = step;
+  }
+
+  /** One optimizer step over gradAccumSteps micro-batches drawn from `next`. */
+  async trainBatch(next: () => MicroBatch): Promise<StepResult> {
+    const { gradAccumSteps, reducer } = this.opts;
+    const micro = Array.from({ length: gradAccumSteps }, () => next());
+    let tokens = 0;
+    let masked = 0;
+    for (const mb of micro) {
+      tokens += mb.batchSize * mb.seqLen;
+      for (let i = 0; i < mb.mask.length; i++) masked += mb.mask[i]!;
+    }
+    // Divide by the global batch's masked-token count, so that summing over micro-batches and
+    // ranks gives the global mean exactly (2 ranks × 4 sequences = 1 rank × 8 sequences).
+    let t = performance.now();
+    const globalMasked = reducer ? await reducer.sumScalar(masked) : masked;
+    let commMs = performance.now() - t;
+    const denom = Math.max(globalMasked, 1);
+
+    this.flat.zeroGrads();
+    const params = uploadParams(this.flat);
+    let loss = 0;
+    let forwardMs = 0;
+    let backwardMs = 0;
+    try {
+      for (const mb of micro) {
+        const r = forwardBackward(this.model, this.flat, params, mb, denom);
+        loss += r.loss;
+        forwardMs += r.forwardMs;
+        backwardMs += r.backwardMs;
+      }
+    } finally {
+      tf.dispose([...params.values()]);
+    }
+
+    if (reducer) {
+      t = performance.now();
+      await reducer.sumGradients(this.flat.grads, this.flat.numel);
+      loss = await reducer.sumScalar(loss);
+      commMs += performance.now() - t;
+    }
+
+    t = performance.now();
+    const gradNorm = clipByGlobalNorm(this.flat.grads, this.flat.numel, this.opts.gradientClipping);
+    const lr = this.opts.lrAt(this.globalStep);
+    this.opts.optimizer.step(this.flat.data, this.flat.grads, lr, this.flat.segments);
+    const optimizerMs = performance.now() - t;
+    this.globalStep++;
+    return { step: this.globalStep, loss, lr, gradNorm, tokens, timings: { forwardMs, backwardMs, commMs, optimizerMs } };
+  }
+
+  /** Mean masked loss of a batch with no update. */
+  evalLoss(batch: MicroBatch): number {
+    const params = uploadParams(this.flat);
+    try {
+      let masked = 0;
+      for (let i = 0; i < batch.mask.length; i++) masked += batch.mask[i]!;
+      const saved = this.flat.grads.slice();
+      const r = forwardBackward(this.model, this.flat, params, batch, Math.max(masked, 1));
+      this.flat.grads.set(saved);
+      return r.loss;
+    } finally {
+      tf.dispose([...params.values()]);
+    }
+  }
+
+  /** Greedy continuations of token-id prompts (evaluation; no KV cache). */
+  generate(prompts: readonly number[][], maxNewTokens: number, eosId: number | null): number[][] {
+    const params = uploadParams(this.flat);
+    try {
+      return greedyGenerate(this.model, params, prompts, { maxNewTokens, eosId });
+    } finally {
+      tf.dispose([...params.values()]);
+    }
+  }
+}
+
+/** Scales grads so their global L2 norm is at most maxNorm (0 = no clipping); returns the norm before. */
+function clipByGlobalNorm(grads: Float32Array, numel: number, maxNorm: number): number {
+  let ss = 0;
+  for (let i = 0; i < numel; i++) ss += grads[i]! * grads[i]!;
+  const norm = Math.sqrt(ss);
+  if (maxNorm > 0 && norm > maxNorm) {
+    const f = maxNorm / (norm + 1e-6);
+    for (let i = 0; i < numel; i++) grads[i]! *= f;
+  }
+  return norm;
+}
