@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
+import { dataCommand } from './data.ts';
 
 /** Every `ds` subcommand; one file each in this folder. Add yours here (one line). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [];
+export const commands: CommandModule<any, any>[] = [dataCommand];

@@ -20,4 +20,6 @@ export interface Tokenizer {
   tokenBytes(id: number): Uint8Array;
   /** Chat template (Jinja) carried by tokenizer.json / GGUF metadata, if any. */
   readonly chatTemplate: string | null;
+  /** The HF tokenizer.json object for this tokenizer, when it can be saved as one. */
+  toTokenizerJson?(): Record<string, unknown>;
 }

@@ -1,0 +1,4 @@
+export { openArrowDataset, type ArrowDataset } from './dataset.ts';
+export { prepareDataset, isValidationDocument, type PrepareOptions } from './prepare.ts';
+export { readManifest, MANIFEST_FORMAT, type DatasetManifest, type SplitManifest, type SplitName } from './manifest.ts';
+export { readShard, writeShard, ShardWriter, type ShardInfo } from './shards.ts';
