@@ -1,0 +1,12 @@
+export { makeSamplingParams, validateForVocab, isGreedy, SAMPLING_EPS, MAX_LOGPROBS } from './params.ts';
+export type { SamplingParams, SamplingParamsInput } from './params.ts';
+export { Sampler } from './sampler.ts';
+export type { SamplerSeq, SampledToken, SamplerOptions } from './sampler.ts';
+export { SeedSource, makeGenerator } from './generator.ts';
+export type { SamplerRng } from './generator.ts';
+export { sampleLogprobs, logSumExp } from './logprobs.ts';
+export type { SampleLogprobs, TokenLogprob } from './logprobs.ts';
+export { argmax, topKIndices } from './select.ts';
+export { IncrementalDetokenizer, isSpecialToken } from './detokenizer.ts';
+export { SequenceStopper, findStopString, partialStopLength } from './stop.ts';
+export type { FinishReason, StopStep, SequenceStopperOptions } from './stop.ts';
