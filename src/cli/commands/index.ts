@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { dataCommand } from './data.ts';
+import { launchCommand } from './launch.ts';
 
 /** Every `ds` subcommand; one file each in this folder. Add yours here (one line). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [dataCommand];
+export const commands: CommandModule<any, any>[] = [launchCommand, dataCommand];

@@ -1,0 +1,10 @@
+export { BlockPool } from './block_pool.ts';
+export type { BlockPoolOptions, BlockPoolStats } from './block_pool.ts';
+export { hashBlockTokens, extendBlockHashes, ROOT_BLOCK_HASH } from './hash.ts';
+export type { BlockHash } from './hash.ts';
+export { KvCacheManager } from './manager.ts';
+export type { SeqId, BlockCopy, BlockMapping, ComputedBlocks, SlotAllocation } from './manager.ts';
+export { blocksForBudget, bytesPerBlock } from './sizing.ts';
+export type { KvBudget } from './sizing.ts';
+export { KvWaste } from './waste.ts';
+export type { KvWasteSample } from './waste.ts';
