@@ -5,7 +5,9 @@ import type { ModelConfig } from './types.ts';
 export type ModelConfigInput = Partial<ModelConfig> &
   Pick<ModelConfig, 'vocabSize' | 'hiddenSize' | 'numLayers' | 'numHeads'>;
 
-export function makeModelConfig(input: ModelConfigInput): ModelConfig {
+export function makeModelConfig(given: ModelConfigInput): ModelConfig {
+  // An explicit undefined means "use the default", not "unset".
+  const input = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as ModelConfigInput;
   const numKvHeads = input.numKvHeads ?? input.numHeads;
   const config: ModelConfig = {
     intermediateSize: input.intermediateSize ?? defaultIntermediate(input.hiddenSize),

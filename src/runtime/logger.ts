@@ -12,6 +12,8 @@ export interface LoggerOptions {
   level: LogLevel;
   /** Print info/debug from every rank instead of rank 0 only. */
   allRanks: boolean;
+  /** Prefix lines with [rank N]; off when the launcher already prefixes each rank's output. */
+  prefix: boolean;
 }
 
 export class Logger {
@@ -22,6 +24,7 @@ export class Logger {
       worldSize: 1,
       level: (process.env.DS_LOG_LEVEL as LogLevel | undefined) ?? 'info',
       allRanks: false,
+      prefix: true,
       ...opts,
     };
   }
@@ -35,7 +38,7 @@ export class Logger {
     if (ORDER[level] < ORDER[this.opts.level]) return;
     const quiet = level === 'info' || level === 'debug';
     if (quiet && !this.opts.allRanks && this.opts.rank !== 0) return;
-    const prefix = this.opts.worldSize > 1 ? `[rank ${this.opts.rank}] ` : '';
+    const prefix = this.opts.prefix && this.opts.worldSize > 1 ? `[rank ${this.opts.rank}] ` : '';
     const text = args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(' ');
     process.stderr.write(`${prefix}${level === 'info' ? '' : level + ': '}${text}\n`);
   }

@@ -1,14 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../../models/types.ts';
-import { FlatParams, type ParamSegment } from './flat_params.ts';
+import { FlatParams } from './flat_params.ts';
+import type { FlatOptimizer } from '../optim/types.ts';
 import { forwardBackward, uploadParams, type MicroBatch } from './executor.ts';
 import { greedyGenerate } from './greedy.ts';
 import type { GradientReducer } from './reducer.ts';
 
-/** What the engine needs of an optimizer: an update of a flat buffer range (src/runtime/optim). */
-export interface FlatOptimizer {
-  step(params: Float32Array, grads: Float32Array, lr: number, segments: readonly ParamSegment[]): void;
-}
 
 export interface EngineOptions {
   readonly gradAccumSteps: number;
@@ -18,6 +15,8 @@ export interface EngineOptions {
   readonly lrAt: (step: number) => number;
   /** Sums gradients and scalars across data-parallel ranks; null on one rank. */
   readonly reducer: GradientReducer | null;
+  /** Recompute each layer's forward in backward (activation checkpointing) instead of keeping its tape. */
+  readonly recompute?: boolean;
 }
 
 export interface StepResult {
@@ -46,6 +45,10 @@ export class Engine {
     this.opts = opts;
     this.flat = flat ?? FlatParams.forModel(model);
     if (!flat) this.flat.initialize(opts.seed);
+  }
+
+  get optimizer(): FlatOptimizer {
+    return this.opts.optimizer;
   }
 
   get step(): number {
@@ -81,7 +84,7 @@ export class Engine {
     let backwardMs = 0;
     try {
       for (const mb of micro) {
-        const r = forwardBackward(this.model, this.flat, params, mb, denom);
+        const r = forwardBackward(this.model, this.flat, params, mb, denom, { recompute: this.opts.recompute ?? false });
         loss += r.loss;
         forwardMs += r.forwardMs;
         backwardMs += r.backwardMs;

@@ -1,0 +1,109 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '../tf_gradients.ts';
+import { DeepscaleError } from '../../errors.ts';
+import { registerWasmKernels } from './kernels/index.ts';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+
+export interface BackendAttempt {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly why: string;
+}
+
+export interface BackendInfo {
+  readonly name: BackendName;
+  readonly reason: string;
+  readonly tried: readonly BackendAttempt[];
+  readonly simd: boolean | null;
+  readonly threads: number;
+  readonly versions: Readonly<Record<string, string>>;
+}
+
+const require = createRequire(import.meta.url);
+let current: BackendInfo | null = null;
+
+function version(pkg: string): string {
+  try {
+    return (require(`${pkg}/package.json`) as { version: string }).version;
+  } catch {
+    return 'not installed';
+  }
+}
+
+async function tryTensorflow(pkg: string): Promise<string | null> {
+  try {
+    await import(pkg);
+    if (!(await tf.setBackend('tensorflow'))) return `${pkg} loaded but the 'tensorflow' backend did not initialize`;
+    return null;
+  } catch (err) {
+    const msg = (err as Error).message.split('\n')[0] ?? String(err);
+    return /Cannot find (module|package)/.test(msg) ? `${pkg} is not installed (optional dependency)` : `${pkg} failed to load: ${msg}`;
+  }
+}
+
+async function tryWasm(): Promise<string | null> {
+  try {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    wasm.setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist/');
+    if (!(await tf.setBackend('wasm'))) return 'the wasm backend did not initialize';
+    registerWasmKernels();
+    return null;
+  } catch (err) {
+    return `wasm failed: ${(err as Error).message}`;
+  }
+}
+
+async function tryCpu(): Promise<string | null> {
+  await import('@tensorflow/tfjs-backend-cpu');
+  return (await tf.setBackend('cpu')) ? null : 'the cpu backend did not initialize';
+}
+
+/**
+ * Picks the tensor backend: tensorflow (tfjs-node-gpu, then tfjs-node) → wasm → cpu, or the one
+ * `force` (or DS_BACKEND) names — then a failure is an error that says why. Idempotent.
+ */
+export async function initBackend(opts: { force?: BackendName } = {}): Promise<BackendInfo> {
+  if (current) return current;
+  const forced = opts.force ?? (process.env.DS_BACKEND as BackendName | undefined);
+  if (forced && !['tensorflow', 'wasm', 'cpu'].includes(forced)) throw new DeepscaleError('backend_error', `unknown backend '${forced}' (DS_BACKEND or config "backend"): use tensorflow, wasm or cpu`);
+  const candidates: [string, BackendName, () => Promise<string | null>][] = [
+    ['tensorflow (tfjs-node-gpu)', 'tensorflow', () => tryTensorflow('@tensorflow/tfjs-node-gpu')],
+    ['tensorflow (tfjs-node)', 'tensorflow', () => tryTensorflow('@tensorflow/tfjs-node')],
+    ['wasm', 'wasm', tryWasm],
+    ['cpu', 'cpu', tryCpu],
+  ];
+  const tried: BackendAttempt[] = [];
+  for (const [label, name, attempt] of candidates) {
+    if (forced && name !== forced) {
+      tried.push({ name: label, ok: false, why: `skipped: backend forced to ${forced}` });
+      continue;
+    }
+    const why = await attempt();
+    tried.push({ name: label, ok: why === null, why: why ?? 'selected' });
+    if (why === null) {
+      const simd = name === 'wasm' ? Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) : null;
+      current = {
+        name,
+        reason: forced ? `forced by ${opts.force ? 'config "backend"' : 'DS_BACKEND'}` : 'first available in order tensorflow → wasm → cpu',
+        tried,
+        simd,
+        // tfjs-wasm's threaded build starts workers from blob: URLs, which Node refuses (tfjs issue 3830).
+        threads: 1,
+        versions: {
+          node: process.versions.node,
+          '@tensorflow/tfjs-core': version('@tensorflow/tfjs-core'),
+          '@tensorflow/tfjs-backend-wasm': version('@tensorflow/tfjs-backend-wasm'),
+          '@tensorflow/tfjs-backend-cpu': version('@tensorflow/tfjs-backend-cpu'),
+          '@tensorflow/tfjs-node': version('@tensorflow/tfjs-node'),
+          '@tensorflow/tfjs-node-gpu': version('@tensorflow/tfjs-node-gpu'),
+        },
+      };
+      return current;
+    }
+    if (forced) throw new DeepscaleError('backend_error', `backend '${forced}' was forced but cannot load: ${why}`);
+  }
+  throw new DeepscaleError('backend_error', `no tensor backend could load: ${tried.map((t) => `${t.name}: ${t.why}`).join('; ')}`);
+}

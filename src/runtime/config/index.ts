@@ -1,0 +1,3 @@
+export { loadConfig, type DsConfig, type LoadOptions } from './load.ts';
+export { configSchema, OPTIMIZERS, SCHEDULERS, type RawConfig } from './schema.ts';
+export { modelConfigFromDs } from './model.ts';
