@@ -5,3 +5,4 @@ import { register as registerTsx } from 'tsx/esm/api';
 
 registerTsx();
 register('./tfjs_resolve_hook.js', import.meta.url);
+import './user_errors.js';
