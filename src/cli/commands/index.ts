@@ -1,7 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { dataCommand } from './data.ts';
 import { launchCommand } from './launch.ts';
+import { benchCommand } from './bench.ts';
+import { reportCommand } from './report.ts';
 
 /** Every `ds` subcommand; one file each in this folder. Add yours here (one line). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [launchCommand, dataCommand];
+export const commands: CommandModule<any, any>[] = [launchCommand, dataCommand, benchCommand, reportCommand];

@@ -1,0 +1,18 @@
+/** `ds bench <what>`: the benchmarks. Each prints a table, or one JSON object with --json. */
+import type { CommandModule } from 'yargs';
+import { commBenchCommand } from './bench/comm.ts';
+import { kernelsBenchCommand } from './bench/kernels.ts';
+import { trainBenchCommand } from './bench/train.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const subcommands: CommandModule<any, any>[] = [kernelsBenchCommand, trainBenchCommand, commBenchCommand];
+
+export const benchCommand: CommandModule = {
+  command: 'bench <what>',
+  describe: 'benchmarks: kernels, train, comm, serve',
+  builder: (y) => {
+    for (const c of subcommands) y.command(c);
+    return y.demandCommand(1);
+  },
+  handler: () => {},
+};
