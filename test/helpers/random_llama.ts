@@ -3,18 +3,12 @@ import type { ModelConfig } from '../../src/models/types.ts';
 import type { HostTensor } from '../../src/inference/loaders/types.ts';
 import { expectedLlamaShapes } from '../../src/inference/loaders/check_weights.ts';
 import { byteToChar } from '../../src/data/tokenizer/bytes.ts';
+import { Rng } from '../../src/data/rng.ts';
 
-/** Deterministic PRNG (mulberry32) with a Box-Muller normal. */
+/** Deterministic uniform and normal samples (the project's seeded Rng). */
 export function rng(seed: number): { uniform(): number; normal(): number } {
-  let a = seed >>> 0;
-  const uniform = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { uniform, normal: () => Math.sqrt(-2 * Math.log(uniform() + 1e-12)) * Math.cos(2 * Math.PI * uniform()) };
+  const r = new Rng(seed);
+  return { uniform: () => r.next(), normal: () => r.normal() };
 }
 
 export function tinyConfig(over: Partial<ModelConfig> = {}): ModelConfig {

@@ -1,4 +1,5 @@
 import { assert } from '../../errors.ts';
+import { Rng } from '../../data/rng.ts';
 import type { Model, ParamInit, ParamSpec } from '../../models/types.ts';
 
 /**
@@ -75,41 +76,16 @@ export class FlatParams {
 
   /** Fills every parameter from its init with a seeded normal generator (same seed, same weights on every rank). */
   initialize(seed: number): void {
-    const normal = gaussian(seed);
+    const rng = new Rng(seed);
     for (const s of this.segments) {
       const v = this.data.subarray(s.offset, s.offset + s.numel);
       if (s.init.kind === 'ones') v.fill(1);
       else if (s.init.kind === 'zeros') v.fill(0);
-      else for (let i = 0; i < v.length; i++) v[i] = normal() * s.init.std;
+      else for (let i = 0; i < v.length; i++) v[i] = rng.normal() * s.init.std;
     }
   }
 
   zeroGrads(): void {
     this.grads.fill(0);
   }
-}
-
-/** Standard normal samples from a seeded 32-bit generator (mulberry32 + Box–Muller). */
-function gaussian(seed: number): () => number {
-  let a = seed >>> 0;
-  const uniform = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  let spare: number | null = null;
-  return () => {
-    if (spare !== null) {
-      const s = spare;
-      spare = null;
-      return s;
-    }
-    const u = Math.max(uniform(), 1e-12);
-    const v = uniform();
-    const r = Math.sqrt(-2 * Math.log(u));
-    spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  };
 }
