@@ -67,6 +67,12 @@ export async function initialize(opts: InitializeOptions): Promise<TrainingRunti
       lrAt: (s) => schedule.lrAt(s),
       reducer,
       recompute: config.activation_checkpointing?.enabled ?? false,
+      place: {
+        rank: dist.rank,
+        worldSize: dist.worldSize,
+        barrier: pg ? () => pg.barrier() : undefined,
+        weightDtype: config.precision.storage,
+      },
     },
     flat,
   );

@@ -5,6 +5,7 @@ import type { FlatOptimizer } from '../optim/types.ts';
 import { forwardBackward, uploadParams, type MicroBatch } from './executor.ts';
 import { greedyGenerate } from './greedy.ts';
 import type { GradientReducer } from './reducer.ts';
+import { loadEngineState, saveEngineState, type CheckpointPlace } from './checkpointing.ts';
 
 
 export interface EngineOptions {
@@ -17,6 +18,8 @@ export interface EngineOptions {
   readonly reducer: GradientReducer | null;
   /** Recompute each layer's forward in backward (activation checkpointing) instead of keeping its tape. */
   readonly recompute?: boolean;
+  /** This rank's place for checkpoints (default: rank 0 of 1, float32 weights). */
+  readonly place?: CheckpointPlace;
 }
 
 export interface StepResult {
@@ -107,6 +110,25 @@ export class Engine {
     const optimizerMs = performance.now() - t;
     this.globalStep++;
     return { step: this.globalStep, loss, lr, gradNorm, tokens, timings: { forwardMs, backwardMs, commMs, optimizerMs } };
+  }
+
+  /**
+   * Saves parameters, optimizer state and the step on every rank (dir/latest names the tag);
+   * `meta` carries what the script needs to resume (e.g. the data position).
+   */
+  async saveCheckpoint(dir: string, tag = `global_step${this.globalStep}`, meta: Record<string, unknown> = {}): Promise<void> {
+    await saveEngineState(dir, tag, this.place, { flat: this.flat, optimizer: this.opts.optimizer, step: this.globalStep, meta });
+  }
+
+  /** Loads a checkpoint (default: the tag in dir/latest) and resumes its step; returns its meta. */
+  async loadCheckpoint(dir: string, tag?: string): Promise<Record<string, unknown>> {
+    const r = await loadEngineState(dir, tag, this.place, { flat: this.flat, optimizer: this.opts.optimizer });
+    this.globalStep = r.step;
+    return r.meta;
+  }
+
+  private get place(): CheckpointPlace {
+    return this.opts.place ?? { rank: 0, worldSize: 1, weightDtype: 'fp32' };
   }
 
   /** Mean masked loss of a batch with no update. */

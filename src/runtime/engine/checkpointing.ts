@@ -1,0 +1,62 @@
+import { loadCheckpoint, saveCheckpoint, type HalfDtype } from '../checkpoint/index.ts';
+import { ConfigError } from '../../errors.ts';
+import type { FlatParams } from './flat_params.ts';
+import type { FlatOptimizer } from '../optim/types.ts';
+
+/** Where this rank stands in the job, for checkpoint files and the save barrier. */
+export interface CheckpointPlace {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly barrier?: () => Promise<void>;
+  /** Storage precision of the saved weights (fp16/bf16 config blocks); optimizer state stays float32. */
+  readonly weightDtype: HalfDtype;
+}
+
+/**
+ * Saves parameters, optimizer state and the step (DeepSpeed's layout: dir/latest, dir/<tag>/
+ * manifest + per-rank files), atomically. With plain data parallelism every rank holds the same
+ * state; each still writes its own files, as ZeRO ranks will write their shards.
+ */
+export async function saveEngineState(
+  dir: string,
+  tag: string,
+  place: CheckpointPlace,
+  state: { flat: FlatParams; optimizer: FlatOptimizer; step: number; meta: Record<string, unknown> },
+): Promise<void> {
+  const opt = state.optimizer.state();
+  const files: Record<string, Float32Array> = { params: state.flat.data.subarray(0, state.flat.numel) };
+  for (const [k, v] of Object.entries(opt.buffers)) files[`optim.${k}`] = v;
+  await saveCheckpoint({
+    dir,
+    tag,
+    rank: place.rank,
+    worldSize: place.worldSize,
+    files,
+    dtypes: place.weightDtype === 'fp32' ? {} : { params: place.weightDtype },
+    barrier: place.barrier,
+    meta: {
+      ...state.meta,
+      step: state.step,
+      optimizer_step: opt.step,
+      layout: state.flat.segments.map((s) => ({ name: s.name, shape: s.shape, offset: s.offset })),
+    },
+  });
+}
+
+/** Restores what saveEngineState wrote; returns the step and the saved meta. */
+export async function loadEngineState(
+  dir: string,
+  tag: string | undefined,
+  place: CheckpointPlace,
+  target: { flat: FlatParams; optimizer: FlatOptimizer },
+): Promise<{ tag: string; step: number; meta: Record<string, unknown> }> {
+  const ck = await loadCheckpoint({ dir, tag, rank: place.rank, worldSize: place.worldSize });
+  const params = ck.files.params as Float32Array | undefined;
+  if (!params || params.length !== target.flat.numel)
+    throw new ConfigError('model', `checkpoint ${dir}/${ck.tag} holds ${params?.length ?? 0} parameters, the model has ${target.flat.numel}: a different model config`);
+  target.flat.data.set(params);
+  const buffers: Record<string, Float32Array> = {};
+  for (const [k, v] of Object.entries(ck.files)) if (k.startsWith('optim.')) buffers[k.slice('optim.'.length)] = v as Float32Array;
+  target.optimizer.loadState({ buffers, step: Number(ck.meta.optimizer_step ?? 0) });
+  return { tag: ck.tag, step: Number(ck.meta.step ?? 0), meta: ck.meta };
+}
