@@ -6,7 +6,7 @@
  *   4. rank 0 rewrites `latest` — last, so `latest` never names an incomplete tag;
  *   5. barrier again, so no rank runs ahead of a checkpoint that is not yet there.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CommError, InputError } from '../../errors.ts';
 import { writeFileAtomic, type WriteHooks } from './atomic.ts';
@@ -51,6 +51,12 @@ export async function saveCheckpoint(opts: SaveOptions): Promise<SaveResult> {
   const metaText = JSON.stringify(opts.meta, null, 2);
   const path = tagDir(dir, tag);
   await mkdir(path, { recursive: true });
+  // Saving over an existing tag: drop its manifest and this rank's index first, so a crash
+  // mid-save leaves the tag visibly incomplete instead of a manifest that no longer matches.
+  // (Without a barrier rank 0 could still read another rank's stale index before that rank
+  // starts: re-saving a tag across ranks needs the barrier.)
+  await rm(join(path, MANIFEST), { force: true });
+  await rm(join(path, rankIndexName(rank)), { force: true });
 
   const entries: Record<string, FileEntry> = {};
   for (const [name, buf] of Object.entries(files)) {

@@ -24,8 +24,12 @@ export async function saveEngineState(
   state: { flat: FlatParams; optimizer: FlatOptimizer; step: number; meta: Record<string, unknown> },
 ): Promise<void> {
   const opt = state.optimizer.state();
-  const files: Record<string, Float32Array> = { params: state.flat.data.subarray(0, state.flat.numel) };
+  const params = state.flat.data.subarray(0, state.flat.numel);
+  const files: Record<string, Float32Array> = { params };
   for (const [k, v] of Object.entries(opt.buffers)) files[`optim.${k}`] = v;
+  // As DeepSpeed does with bf16/fp16: the weights are stored in half, the optimizer keeps an
+  // fp32 master copy, so a resumed run continues exactly.
+  if (place.weightDtype !== 'fp32') files['optim.fp32_master'] = params;
   await saveCheckpoint({
     dir,
     tag,
@@ -51,12 +55,12 @@ export async function loadEngineState(
   target: { flat: FlatParams; optimizer: FlatOptimizer },
 ): Promise<{ tag: string; step: number; meta: Record<string, unknown> }> {
   const ck = await loadCheckpoint({ dir, tag, rank: place.rank, worldSize: place.worldSize });
-  const params = ck.files.params as Float32Array | undefined;
+  const params = (ck.files['optim.fp32_master'] ?? ck.files.params) as Float32Array | undefined;
   if (!params || params.length !== target.flat.numel)
     throw new ConfigError('model', `checkpoint ${dir}/${ck.tag} holds ${params?.length ?? 0} parameters, the model has ${target.flat.numel}: a different model config`);
   target.flat.data.set(params);
   const buffers: Record<string, Float32Array> = {};
-  for (const [k, v] of Object.entries(ck.files)) if (k.startsWith('optim.')) buffers[k.slice('optim.'.length)] = v as Float32Array;
+  for (const [k, v] of Object.entries(ck.files)) if (k.startsWith('optim.') && k !== 'optim.fp32_master') buffers[k.slice('optim.'.length)] = v as Float32Array;
   target.optimizer.loadState({ buffers, step: Number(ck.meta.optimizer_step ?? 0) });
   return { tag: ck.tag, step: Number(ck.meta.step ?? 0), meta: ck.meta };
 }

@@ -1,0 +1,6 @@
+export { saveCheckpoint, type SaveOptions, type SaveResult } from './save.ts';
+export { loadCheckpoint, readLatest, type LoadOptions, type LoadedCheckpoint } from './load.ts';
+export { listCheckpoints, keepLast, type CheckpointInfo } from './list.ts';
+export { weightDtypeFromConfig, type CheckpointBuffer, type HalfDtype, type StorageDtype } from './dtype.ts';
+export type { FileEntry, Manifest } from './layout.ts';
+export type { WriteHooks } from './atomic.ts';
