@@ -1,9 +1,10 @@
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '../tf_gradients.ts';
 import { DeepscaleError } from '../../errors.ts';
-import { registerWasmKernels } from './kernels/index.ts';
+import { registerGradients, registerWasmKernels } from './kernels/index.ts';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
@@ -24,6 +25,7 @@ export interface BackendInfo {
 
 const require = createRequire(import.meta.url);
 let current: BackendInfo | null = null;
+let wasmThreads = 1;
 
 function version(pkg: string): string {
   try {
@@ -50,6 +52,9 @@ async function tryWasm(): Promise<string | null> {
     wasm.setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist/');
     if (!(await tf.setBackend('wasm'))) return 'the wasm backend did not initialize';
     registerWasmKernels();
+    // XNNPACK's thread pool as the module reports it: 1 under Node, where tfjs-wasm loads the
+    // unthreaded SIMD build (its threaded build starts workers from blob: URLs, tfjs issue 3830).
+    wasmThreads = wasm.getThreadsCount();
     return null;
   } catch (err) {
     return `wasm failed: ${(err as Error).message}`;
@@ -66,9 +71,13 @@ async function tryCpu(): Promise<string | null> {
  * `force` (or DS_BACKEND) names — then a failure is an error that says why. Idempotent.
  */
 export async function initBackend(opts: { force?: BackendName } = {}): Promise<BackendInfo> {
-  if (current) return current;
   const forced = opts.force ?? (process.env.DS_BACKEND as BackendName | undefined);
   if (forced && !['tensorflow', 'wasm', 'cpu'].includes(forced)) throw new DeepscaleError('backend_error', `unknown backend '${forced}' (DS_BACKEND or config "backend"): use tensorflow, wasm or cpu`);
+  if (current) {
+    if (forced && forced !== current.name) throw new DeepscaleError('backend_error', `backend '${forced}' was asked for, but '${current.name}' is already live in this process (${current.reason})`);
+    return current;
+  }
+  registerGradients();
   const candidates: [string, BackendName, () => Promise<string | null>][] = [
     ['tensorflow (tfjs-node-gpu)', 'tensorflow', () => tryTensorflow('@tensorflow/tfjs-node-gpu')],
     ['tensorflow (tfjs-node)', 'tensorflow', () => tryTensorflow('@tensorflow/tfjs-node')],
@@ -90,8 +99,8 @@ export async function initBackend(opts: { force?: BackendName } = {}): Promise<B
         reason: forced ? `forced by ${opts.force ? 'config "backend"' : 'DS_BACKEND'}` : 'first available in order tensorflow → wasm → cpu',
         tried,
         simd,
-        // tfjs-wasm's threaded build starts workers from blob: URLs, which Node refuses (tfjs issue 3830).
-        threads: 1,
+        // libtensorflow sizes its intra-op pool to the cores; tfjs-backend-cpu runs on the JS thread.
+        threads: name === 'wasm' ? wasmThreads : name === 'tensorflow' ? os.availableParallelism() : 1,
         versions: {
           node: process.versions.node,
           '@tensorflow/tfjs-core': version('@tensorflow/tfjs-core'),
@@ -103,7 +112,10 @@ export async function initBackend(opts: { force?: BackendName } = {}): Promise<B
       };
       return current;
     }
-    if (forced) throw new DeepscaleError('backend_error', `backend '${forced}' was forced but cannot load: ${why}`);
+  }
+  if (forced) {
+    const whys = tried.filter((t) => !t.why.startsWith('skipped')).map((t) => `${t.name}: ${t.why}`);
+    throw new DeepscaleError('backend_error', `backend '${forced}' was forced but cannot load: ${whys.join('; ')}`);
   }
   throw new DeepscaleError('backend_error', `no tensor backend could load: ${tried.map((t) => `${t.name}: ${t.why}`).join('; ')}`);
 }

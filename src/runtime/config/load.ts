@@ -2,43 +2,54 @@ import fs from 'node:fs';
 import JSON5 from 'json5';
 import type { z } from 'zod';
 import { ConfigError } from '../../errors.ts';
+import { resolveBatch, type BatchSizes } from './batch.ts';
+import { checkConfig } from './checks.ts';
 import { configSchema, type RawConfig } from './schema.ts';
 import { keysAt, nearest } from './suggest.ts';
 
-/** The validated config: DeepSpeed's keys as the file had them, with batch sizes resolved. */
-export type DsConfig = Readonly<
-  Omit<RawConfig, 'train_batch_size' | 'train_micro_batch_size_per_gpu' | 'gradient_accumulation_steps'> & {
-    train_batch_size: number;
-    train_micro_batch_size_per_gpu: number;
-    gradient_accumulation_steps: number;
-    /** tfjs computes in float32; fp16/bf16 set what is sent (wire) and saved (storage). */
-    precision: { compute: 'fp32'; wire: 'fp32' | 'fp16' | 'bf16'; storage: 'fp32' | 'fp16' | 'bf16' };
-    /** Where the config came from, for messages. */
-    source: string;
-  }
+export type Dtype = 'fp32' | 'fp16' | 'bf16';
+
+/**
+ * tfjs has no float16 tensors, so compute is always float32. fp16/bf16 set `storage` (weights
+ * in checkpoints and exports) and `wire` (gradients and parameters in collectives; overridden
+ * by communication_data_type). fp16's loss-scale keys do nothing: float32 gradients do not
+ * underflow the way DeepSpeed's float16 ones would.
+ */
+export interface Precision {
+  readonly compute: 'fp32';
+  readonly wire: Dtype;
+  readonly storage: Dtype;
+}
+
+/** Readonly at every depth; tuples stay tuples (betas is `readonly [number, number]`). */
+type DeepReadonly<T> = T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+/** The validated, deep-frozen config: DeepSpeed's keys with defaults filled, the batch sizes resolved, the precision derived. */
+export type DsConfig = DeepReadonly<
+  Omit<RawConfig, keyof BatchSizes> &
+    BatchSizes & {
+      precision: Precision;
+      /** Where the config came from (a path or '<object>'), for messages. */
+      source: string;
+    }
 >;
 
 export interface LoadOptions {
   /** Data-parallel world size, for the batch-size rule. */
-  dpWorldSize: number;
+  readonly dpWorldSize: number;
 }
 
 /** Reads, validates and freezes a config from a .json/.json5 path or a plain object. */
 export function loadConfig(source: string | object, opts: LoadOptions): DsConfig {
   const [raw, where] = typeof source === 'string' ? [readJson5(source), source] : [source, '<object>'];
   const parsed = configSchema.safeParse(raw, { reportInput: true });
-  if (!parsed.success) throw toConfigError(parsed.error.issues[0]!, where);
+  if (!parsed.success) throw toConfigError(parsed.error.issues, where);
   const cfg = parsed.data;
+  checkConfig(raw, cfg, where);
   const batch = resolveBatch(cfg, opts.dpWorldSize, where);
-  const half = cfg.bf16?.enabled ? 'bf16' : cfg.fp16?.enabled ? 'fp16' : 'fp32';
-  if (cfg.fp16?.enabled && cfg.bf16?.enabled) throw new ConfigError('fp16.enabled', `${where}: fp16 and bf16 cannot both be enabled`);
-  const out = {
-    ...cfg,
-    ...batch,
-    precision: { compute: 'fp32' as const, wire: cfg.communication_data_type ?? half, storage: half },
-    source: where,
-  };
-  return deepFreeze(out as DsConfig);
+  const half: Dtype = cfg.bf16.enabled ? 'bf16' : cfg.fp16.enabled ? 'fp16' : 'fp32';
+  const precision: Precision = { compute: 'fp32', wire: cfg.communication_data_type ?? half, storage: half };
+  return deepFreeze({ ...cfg, ...batch, precision, source: where });
 }
 
 function readJson5(file: string): unknown {
@@ -56,47 +67,36 @@ function readJson5(file: string): unknown {
   }
 }
 
-function toConfigError(issue: z.core.$ZodIssue, where: string): ConfigError {
+/** The first issue as a ConfigError naming its JSON path; a typo gets the nearest valid key or value. */
+function toConfigError(issues: readonly z.core.$ZodIssue[], where: string): ConfigError {
+  const issue = issues[0]!;
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
   const base = issue.path.map(String);
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0]!;
-    const path = [...base, key].join('.');
     const guess = nearest(key, keysAt(configSchema, base));
-    return new ConfigError(path, `unknown key in ${where}${guess ? `; did you mean '${guess}'?` : ''}`);
+    return new ConfigError([...base, key].join('.'), `unknown key${guess ? `; did you mean '${guess}'?` : ''} in ${where}${more}`);
   }
   const path = base.join('.');
-  const got = 'input' in issue ? ` (got ${JSON.stringify(issue.input)})` : '';
-  return new ConfigError(path, `${issue.message}${got} in ${where}`);
+  const got = 'input' in issue ? describe(issue.input) : undefined;
+  if (issue.code === 'invalid_type') {
+    if (issue.input === 'auto') return new ConfigError(path, `expected ${issue.expected}, got "auto": the Hugging Face Trainer fills in "auto" values; deepscale needs the value itself (${where})${more}`);
+    const expected = got === 'undefined' ? `required ${issue.expected}, missing` : `expected ${issue.expected}, got ${got}`;
+    return new ConfigError(path, `${expected} in ${where}${more}`);
+  }
+  if (issue.code === 'invalid_value' && typeof issue.input === 'string') {
+    const options = issue.values.map(String);
+    const guess = nearest(issue.input, options);
+    return new ConfigError(path, `expected one of ${options.map((o) => `'${o}'`).join(', ')}, got ${got}${guess ? `; did you mean '${guess}'?` : ''} in ${where}${more}`);
+  }
+  return new ConfigError(path, `${issue.message.replace(/^Invalid input: /, '')}, got ${got} in ${where}${more}`);
 }
 
-/**
- * DeepSpeed's batch rule: train_batch_size = micro × gradient_accumulation_steps × dp size.
- * Any two give the third; one alone takes gas = 1; all three must agree.
- */
-function resolveBatch(cfg: RawConfig, dp: number, where: string): { train_batch_size: number; train_micro_batch_size_per_gpu: number; gradient_accumulation_steps: number } {
-  let tbs = cfg.train_batch_size;
-  let micro = cfg.train_micro_batch_size_per_gpu;
-  let gas = cfg.gradient_accumulation_steps;
-  const show = () => `train_batch_size ${tbs} != train_micro_batch_size_per_gpu ${micro} × gradient_accumulation_steps ${gas} × data-parallel size ${dp} = ${micro! * gas! * dp}`;
-  if (tbs !== undefined && micro !== undefined && gas !== undefined) {
-    if (tbs !== micro * gas * dp) throw new ConfigError('train_batch_size', `${show()} (${where})`);
-  } else if (tbs !== undefined && micro !== undefined) {
-    gas = tbs / (micro * dp);
-    if (!Number.isInteger(gas)) throw new ConfigError('train_batch_size', `train_batch_size ${tbs} is not divisible by train_micro_batch_size_per_gpu ${micro} × data-parallel size ${dp} (${where})`);
-  } else if (tbs !== undefined && gas !== undefined) {
-    micro = tbs / (gas * dp);
-    if (!Number.isInteger(micro)) throw new ConfigError('train_batch_size', `train_batch_size ${tbs} is not divisible by gradient_accumulation_steps ${gas} × data-parallel size ${dp} (${where})`);
-  } else if (micro !== undefined) {
-    gas ??= 1;
-    tbs = micro * gas * dp;
-  } else if (tbs !== undefined) {
-    gas = 1;
-    micro = tbs / dp;
-    if (!Number.isInteger(micro)) throw new ConfigError('train_batch_size', `train_batch_size ${tbs} is not divisible by data-parallel size ${dp} (${where})`);
-  } else {
-    throw new ConfigError('train_batch_size', `set train_batch_size or train_micro_batch_size_per_gpu (${where})`);
-  }
-  return { train_batch_size: tbs!, train_micro_batch_size_per_gpu: micro!, gradient_accumulation_steps: gas! };
+function describe(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  const s = JSON.stringify(v);
+  const kind = Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v;
+  return `${s.length > 60 ? `${s.slice(0, 57)}...` : s} (${kind})`;
 }
 
 function deepFreeze<T>(o: T): T {

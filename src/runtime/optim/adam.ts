@@ -1,53 +1,64 @@
-import type { FlatOptimizer, OptimizerParams } from './types.ts';
+import { adamRange } from './adam_kernel.ts';
+import { checkState, wholeRange } from './ranges.ts';
+import type { Optimizer, OptimizerOptions, OptimizerParams, OptimizerState, ParamRange } from './types.ts';
 
 /**
- * Adam and AdamW on a flat buffer range [from, from + m.length).
- * Adam (PyTorch/DeepSpeed, adam_w_mode false): weight decay is L2, added to the gradient.
- * AdamW (decoupled): p ← p − lr·wd·p, then the Adam update.
- *   m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
- *   p ← p − lr · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε)
+ * Adam with bias correction and L2 weight decay added to the gradient (torch.optim.Adam,
+ * DeepSpeed's Adam with adam_w_mode false). AdamW (decoupled decay) extends it.
  */
-export class Adam implements FlatOptimizer {
-  private m: Float32Array;
-  private v: Float32Array;
-  private t = 0;
+export class Adam implements Optimizer {
+  protected readonly m: Float32Array;
+  protected readonly v: Float32Array;
+  protected t = 0;
+  protected readonly from: number;
+  private readonly whole: readonly ParamRange[];
+
   constructor(
-    private readonly p: OptimizerParams,
-    private readonly decoupled: boolean,
-    numel: number,
-    private readonly from = 0,
+    protected readonly p: OptimizerParams,
+    readonly numel: number,
+    protected readonly opts: OptimizerOptions = {},
   ) {
+    this.from = opts.from ?? 0;
     this.m = new Float32Array(numel);
     this.v = new Float32Array(numel);
+    this.whole = wholeRange(this.from, numel);
   }
 
-  step(params: Float32Array, grads: Float32Array, lr: number): void {
+  /** true for AdamW: decay multiplies p by (1 − lr·wd) instead of adding wd·p to the gradient. */
+  protected get decoupled(): boolean {
+    return false;
+  }
+
+  step(params: Float32Array, grads: Float32Array, lr: number, segments: readonly ParamRange[]): void {
+    const betas = this.opts.betasAt?.(this.t) ?? this.p.betas;
     this.t++;
-    const [b1, b2] = this.p.betas;
-    const { eps, weight_decay: wd } = this.p;
+    const b1 = betas[0];
+    const b2 = betas[1];
     const c1 = this.p.bias_correction ? 1 - b1 ** this.t : 1;
     const c2 = this.p.bias_correction ? 1 - b2 ** this.t : 1;
     const stepSize = lr / c1;
     const sqrtC2 = Math.sqrt(c2);
-    const { m, v, from } = this;
-    const l2 = this.decoupled ? 0 : wd;
-    const decay = this.decoupled ? 1 - lr * wd : 1;
-    for (let i = 0; i < m.length; i++) {
-      const j = from + i;
-      const g = grads[j]! + l2 * params[j]!;
-      const mi = b1 * m[i]! + (1 - b1) * g;
-      const vi = b2 * v[i]! + (1 - b2) * g * g;
-      m[i] = mi;
-      v[i] = vi;
-      params[j] = params[j]! * decay - (stepSize * mi) / (Math.sqrt(vi) / sqrtC2 + eps);
+    const { from, numel, m, v } = this;
+    const to = from + numel;
+    const segs = segments.length > 0 ? segments : this.whole;
+    for (let k = 0; k < segs.length; k++) {
+      const s = segs[k]!;
+      const lo = Math.max(s.offset, from);
+      const hi = Math.min(s.offset + s.numel, to);
+      if (lo >= hi) continue;
+      const wd = this.opts.noDecay?.(s) ? 0 : this.p.weight_decay;
+      const l2 = this.decoupled ? 0 : wd;
+      const keep = this.decoupled ? 1 - lr * wd : 1;
+      adamRange(params, grads, m, v, lo, hi, from, b1, b2, this.p.eps, stepSize, sqrtC2, l2, keep);
     }
   }
 
-  state() {
+  state(): OptimizerState {
     return { buffers: { exp_avg: this.m, exp_avg_sq: this.v }, step: this.t };
   }
 
-  loadState(s: { buffers: Record<string, Float32Array>; step: number }): void {
+  loadState(s: OptimizerState): void {
+    checkState(s, this.state().buffers, this.constructor.name);
     this.m.set(s.buffers.exp_avg!);
     this.v.set(s.buffers.exp_avg_sq!);
     this.t = s.step;

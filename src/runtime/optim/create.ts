@@ -1,34 +1,53 @@
 import type { DsConfig } from '../config/index.ts';
 import { Adam } from './adam.ts';
+import { AdamW } from './adamw.ts';
 import { Lamb } from './lamb.ts';
 import { Sgd } from './sgd.ts';
-import type { FlatOptimizer, OptimizerParams } from './types.ts';
+import type { Optimizer, OptimizerOptions, OptimizerParams } from './types.ts';
 
-type OptimizerBlock = NonNullable<DsConfig['optimizer']>;
+export type OptimizerBlock = NonNullable<DsConfig['optimizer']>;
 
-const DEFAULT: OptimizerBlock = {
-  type: 'Adam',
-  params: { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0, bias_correction: true, momentum: 0, nesterov: false, dampening: 0, max_coeff: 10, min_coeff: 0.01 },
+/** No optimizer block: Adam with DeepSpeed's defaults (which decouple weight decay). */
+const DEFAULT_PARAMS: OptimizerParams = {
+  lr: 1e-3,
+  betas: [0.9, 0.999],
+  eps: 1e-8,
+  weight_decay: 0,
+  bias_correction: true,
+  momentum: 0,
+  nesterov: false,
+  dampening: 0,
+  max_coeff: 10,
+  min_coeff: 0.01,
 };
 
-/** The optimizer the config's `optimizer` block names, over `numel` elements starting at `from`. */
-export function createOptimizer(block: OptimizerBlock | undefined, numel: number, from = 0): FlatOptimizer {
-  const b = block ?? DEFAULT;
-  const p = b.params as OptimizerParams;
-  switch (b.type) {
+/**
+ * The optimizer the config's `optimizer` block names, over `numel` elements of the flat buffer
+ * starting at `opts.from`. DeepSpeed's mapping: "AdamW" is AdamW; "Adam" is AdamW too unless
+ * adam_w_mode is false (then Adam with L2 decay); names are matched case-insensitively by the
+ * schema already.
+ */
+export function createOptimizer(block: OptimizerBlock | undefined, numel: number, opts: OptimizerOptions = {}): Optimizer {
+  if (!block) return new AdamW(DEFAULT_PARAMS, numel, opts);
+  const p: OptimizerParams = block.params;
+  switch (block.type) {
     case 'Adam':
-      // DeepSpeed's Adam defaults to decoupled decay (adam_w_mode true) unless told otherwise.
-      return new Adam(p, b.params.adam_w_mode ?? true, numel, from);
+      return block.params.adam_w_mode === false ? new Adam(p, numel, opts) : new AdamW(p, numel, opts);
     case 'AdamW':
-      return new Adam(p, true, numel, from);
+      return new AdamW(p, numel, opts);
     case 'SGD':
-      return new Sgd(p, numel, from);
+      return new Sgd(p, numel, opts);
     case 'Lamb':
-      return new Lamb(p, numel, from);
+      return new Lamb(p, numel, opts);
   }
 }
 
-/** The learning rate the optimizer block sets (schedulers start from it). */
+/** The learning rate the optimizer block sets (schedulers scale or replace it). */
 export function baseLr(block: OptimizerBlock | undefined): number {
-  return (block ?? DEFAULT).params.lr;
+  return block?.params.lr ?? DEFAULT_PARAMS.lr;
+}
+
+/** A common weight-decay exclusion: norms and biases (names as the model's ParamSpecs give them). */
+export function isNormOrBias(segment: { readonly name: string }): boolean {
+  return /norm|bias/i.test(segment.name);
 }

@@ -1,39 +1,59 @@
-import type { FlatOptimizer, OptimizerParams } from './types.ts';
+import { checkState, wholeRange } from './ranges.ts';
+import type { Optimizer, OptimizerOptions, OptimizerParams, OptimizerState, ParamRange } from './types.ts';
 
-/** SGD with momentum, dampening, nesterov and L2 weight decay (PyTorch semantics). */
-export class Sgd implements FlatOptimizer {
-  private buf: Float32Array;
+/**
+ * SGD as torch.optim.SGD: L2 weight decay, then momentum with dampening (the first step's
+ * buffer is the gradient itself), optionally Nesterov:
+ *   g ← g + wd·p;  b ← μ·b + (1−d)·g;  g ← nesterov ? g + μ·b : b;  p ← p − lr·g
+ */
+export class Sgd implements Optimizer {
+  private readonly buf: Float32Array;
   private t = 0;
+  private readonly from: number;
+  private readonly whole: readonly ParamRange[];
+
   constructor(
     private readonly p: OptimizerParams,
-    numel: number,
-    private readonly from = 0,
+    readonly numel: number,
+    private readonly opts: OptimizerOptions = {},
   ) {
+    this.from = opts.from ?? 0;
     this.buf = new Float32Array(numel);
+    this.whole = wholeRange(this.from, numel);
   }
 
-  step(params: Float32Array, grads: Float32Array, lr: number): void {
-    const { momentum: mu, dampening, nesterov, weight_decay: wd } = this.p;
+  step(params: Float32Array, grads: Float32Array, lr: number, segments: readonly ParamRange[]): void {
+    const { momentum: mu, dampening, nesterov } = this.p;
     const first = this.t === 0;
     this.t++;
-    const { buf, from } = this;
-    for (let i = 0; i < buf.length; i++) {
-      const j = from + i;
-      let g = grads[j]! + wd * params[j]!;
-      if (mu !== 0) {
-        const b = first ? g : mu * buf[i]! + (1 - dampening) * g;
-        buf[i] = b;
-        g = nesterov ? g + mu * b : b;
+    const { buf, from, numel } = this;
+    const to = from + numel;
+    const segs = segments.length > 0 ? segments : this.whole;
+    for (let k = 0; k < segs.length; k++) {
+      const s = segs[k]!;
+      const lo = Math.max(s.offset, from);
+      const hi = Math.min(s.offset + s.numel, to);
+      if (lo >= hi) continue;
+      const wd = this.opts.noDecay?.(s) ? 0 : this.p.weight_decay;
+      for (let j = lo; j < hi; j++) {
+        const i = j - from;
+        let g = grads[j]! + wd * params[j]!;
+        if (mu !== 0) {
+          const b = first ? g : mu * buf[i]! + (1 - dampening) * g;
+          buf[i] = b;
+          g = nesterov ? g + mu * b : b;
+        }
+        params[j] = params[j]! - lr * g;
       }
-      params[j] = params[j]! - lr * g;
     }
   }
 
-  state() {
+  state(): OptimizerState {
     return { buffers: { momentum_buffer: this.buf }, step: this.t };
   }
 
-  loadState(s: { buffers: Record<string, Float32Array>; step: number }): void {
+  loadState(s: OptimizerState): void {
+    checkState(s, this.state().buffers, 'Sgd');
     this.buf.set(s.buffers.momentum_buffer!);
     this.t = s.step;
   }

@@ -38,7 +38,7 @@ export const trainBenchCommand: CommandModule<object, Args> = {
       const ids = Int32Array.from({ length: B * T + 1 }, () => rng.int(config.vocabSize));
       return { batchSize: B, seqLen: T, input: ids.subarray(0, B * T), target: ids.subarray(1), mask: new Float32Array(B * T).fill(1) };
     };
-    const matmul = measureMatmulGflops(1024, 1024, 1024);
+    const matmul = await measureMatmulGflops(info.name, 1024, 1024, 1024);
     const flopsPerToken = trainFlopsPerToken(config, T);
     const rows = [];
     for (const recompute of [false, true]) {

@@ -1,8 +1,25 @@
 import { registerFastWasmMatMul } from './batch_mat_mul_wasm.ts';
+import { registerEinsumGradient } from './einsum_grad.ts';
+import { registerWasmEinsum } from './einsum_wasm.ts';
 import { registerWasmUnsortedSegmentSum } from './unsorted_segment_sum_wasm.ts';
+
+/** What deepscale adds to tfjs, by kernel name: `ds report` lists these. */
+export const WASM_KERNELS: readonly { readonly kernel: string; readonly why: string; readonly register: () => void }[] = [
+  { kernel: 'UnsortedSegmentSum', why: 'added: the gradient of gather (embedding backward)', register: registerWasmUnsortedSegmentSum },
+  { kernel: 'BatchMatMul', why: 'replaced: transposed and batched products on the XNNPACK path', register: registerFastWasmMatMul },
+  { kernel: 'Einsum', why: 'added: tfjs-wasm has none', register: registerWasmEinsum },
+];
+
+export const GRADIENTS: readonly { readonly kernel: string; readonly why: string; readonly register: () => void }[] = [
+  { kernel: 'Einsum', why: 'added: tfjs-core has no gradient for Einsum', register: registerEinsumGradient },
+];
 
 /** Kernels deepscale adds to or replaces in the wasm backend; called once the backend is ready. */
 export function registerWasmKernels(): void {
-  registerWasmUnsortedSegmentSum();
-  registerFastWasmMatMul();
+  for (const k of WASM_KERNELS) k.register();
+}
+
+/** Gradients deepscale adds for every backend. */
+export function registerGradients(): void {
+  for (const g of GRADIENTS) g.register();
 }

@@ -7,9 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
  * Ids outside [0, S) are dropped, as TensorFlow does.
  */
 interface WasmBackendLike {
-  readSync(dataId: object): Float32Array | Int32Array;
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array;
 }
 
 function unsortedSegmentSum(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
@@ -20,10 +19,11 @@ function unsortedSegmentSum(args: { inputs: tf.NamedTensorInfoMap; backend: unkn
   if (x.dtype !== 'float32') throw new Error(`UnsortedSegmentSum (wasm): float32 only, got ${x.dtype}`);
   const n = ids.shape.reduce((a, b) => a * b, 1);
   const inner = x.shape.slice(ids.shape.length).reduce((a, b) => a * b, 1);
-  const xd = backend.readSync(x.dataId) as Float32Array;
-  const id = backend.readSync(ids.dataId);
   const out = backend.makeOutput([S, ...x.shape.slice(ids.shape.length)], 'float32');
-  const od = backend.typedArrayFromHeap(out);
+  // Views into the wasm heap, taken after makeOutput (which may grow the heap and detach older views).
+  const xd = backend.typedArrayFromHeap(x) as Float32Array;
+  const id = backend.typedArrayFromHeap(ids);
+  const od = backend.typedArrayFromHeap(out) as Float32Array;
   od.fill(0);
   for (let i = 0; i < n; i++) {
     const s = id[i]!;

@@ -1,0 +1,88 @@
+/**
+ * `ds bench serve --offline [--model M]`: continuous vs static batching on a seeded mixed-length
+ * workload (same maximum batch), the KV cache's waste, and decode tok/s at batch 1 / 8 / 32
+ * beside llama.cpp's figures for the same shape. Without --model: a random model of llama.cpp's
+ * reference shape (d 256, 4 layers, 8 heads, ff 688, vocab 258, f32), written as a GGUF.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CommandModule } from 'yargs';
+import { InputError } from '../../../errors.ts';
+import { benchModelConfig, writeRandomGguf } from '../../../inference/bench/random_model.ts';
+import { runDecode, runThroughput, type DecodeResult, type ThroughputResult } from '../../../inference/bench/serve_bench.ts';
+import { makeWorkload } from '../../../inference/bench/workload.ts';
+import { loadModel } from '../../../inference/loaders/index.ts';
+import type { LoadedModel } from '../../../inference/loaders/types.ts';
+import { initBackend } from '../../../runtime/backend/index.ts';
+import { log } from '../../../runtime/logger.ts';
+import { formatTable } from '../../table.ts';
+
+interface Args {
+  offline: boolean;
+  model?: string;
+  'num-prompts': number;
+  seed: number;
+  'max-num-seqs': number;
+  'kv-cache-memory': string;
+  'decode-tokens': number;
+  json: boolean;
+}
+
+/** llama.cpp's decode tok/s on the reference shape, measured on this machine (batch → tok/s). */
+const LLAMA_CPP_DECODE: Readonly<Record<number, number>> = { 1: 2304, 8: 4707, 32: 5452 };
+
+function withModel<T>(path: string | undefined, fn: (m: LoadedModel) => T): T {
+  if (path) return fn(loadModel(path));
+  const dir = mkdtempSync(join(tmpdir(), 'ds-bench-serve-'));
+  try {
+    const file = join(dir, 'random-llama.gguf');
+    writeRandomGguf(file, benchModelConfig(), 0);
+    return fn(loadModel(file));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export const serveBenchCommand: CommandModule<object, Args> = {
+  command: 'serve',
+  describe: 'offline serving benchmark: continuous vs static batching, KV waste, decode tok/s',
+  builder: (y) =>
+    y
+      .option('offline', { type: 'boolean', default: false, describe: 'run the engine in-process (the online benchmark is `bench serve-online`)' })
+      .option('model', { type: 'string', describe: 'model path; default: random weights of llama.cpp\'s reference shape' })
+      .option('num-prompts', { type: 'number', default: 96 })
+      .option('seed', { type: 'number', default: 0 })
+      .option('max-num-seqs', { type: 'number', default: 32 })
+      .option('kv-cache-memory', { type: 'string', default: '256MiB' })
+      .option('decode-tokens', { type: 'number', default: 128, describe: 'new tokens per request in the decode figures' })
+      .option('json', { type: 'boolean', default: false }) as never,
+  handler: async (argv) => {
+    if (!argv.offline) throw new InputError('bench serve: pass --offline (in-process engine); for a server use `ds bench serve-online`');
+    await initBackend();
+    const result = withModel(argv.model, (model) => {
+      const work = makeWorkload({ numPrompts: argv['num-prompts'], seed: argv.seed, vocabSize: model.config.vocabSize, maxOutput: Math.min(1024, model.config.maxPositionEmbeddings - 256) });
+      const shape = { maxNumSeqs: argv['max-num-seqs'], kvCacheMemory: argv['kv-cache-memory'] };
+      log.info(`bench serve: ${work.length} requests, ${work.reduce((n, r) => n + r.promptTokenIds.length, 0)} prompt tokens, ${work.reduce((n, r) => n + r.maxTokens, 0)} output tokens`);
+      const continuous = runThroughput(model, work, 'continuous', shape);
+      const stat = runThroughput(model, work, 'static', shape);
+      const decode: (DecodeResult & { llamaCpp: number | null; ratio: number | null })[] = [1, 8, 32].map((b) => {
+        const d = runDecode(model, b, 16, argv['decode-tokens']);
+        const ref = argv.model ? null : (LLAMA_CPP_DECODE[b] ?? null);
+        return { ...d, llamaCpp: ref, ratio: ref ? d.tokPerS / ref : null };
+      });
+      return { model: argv.model ?? 'random d256 L4 H8 ff688 V258 f32', continuous, static: stat, speedup: continuous.outputTokPerS / stat.outputTokPerS, decode };
+    });
+    if (argv.json) {
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      return;
+    }
+    const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+    const row = (r: ThroughputResult) => [r.batching, r.outputTokens, r.seconds.toFixed(2), r.outputTokPerS.toFixed(1), r.steps, r.meanBatch.toFixed(1), pct(r.peakKvWaste), pct(r.kvWasteAtPeakUsage), pct(r.meanKvWaste)];
+    process.stdout.write(
+      `${formatTable(['batching', 'out tokens', 's', 'out tok/s', 'steps', 'mean batch', 'peak KV waste', 'waste @ peak use', 'mean waste'], [row(result.continuous), row(result.static)])}\n` +
+        `continuous / static throughput: ${result.speedup.toFixed(2)}×\n\n` +
+        `${formatTable(['batch', 'decode tok/s', 'llama.cpp tok/s', 'ratio'], result.decode.map((d) => [d.batch, d.tokPerS.toFixed(1), d.llamaCpp ?? '-', d.ratio === null ? '-' : `${d.ratio.toFixed(2)}×`]))}\n`,
+    );
+  },
+};

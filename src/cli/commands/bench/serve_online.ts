@@ -1,0 +1,100 @@
+/**
+ * `ds bench serve-online --url URL` (or `--model M`, which starts its own server on a free
+ * port): Poisson load against an OpenAI-compatible server, reported as vLLM's
+ * benchmark_serving does (throughput; TTFT, TPOT, ITL, E2E latency mean / median / p99).
+ * The offline `ds bench serve` may dispatch here with `serveOnlineHandler` when given --url.
+ */
+import { writeFileSync } from 'node:fs';
+import type { CommandModule } from 'yargs';
+import { runOnlineBench, type OnlineBenchResult } from '../../../inference/bench/online.ts';
+import { AsyncLLMEngine } from '../../../inference/engine/index.ts';
+import { loadModel } from '../../../inference/loaders/index.ts';
+import { ApiServer } from '../../../inference/server/app.ts';
+import { modelsDir, resolveModelPath } from '../../../inference/server/models_dir.ts';
+import { initBackend } from '../../../runtime/backend/index.ts';
+import { InputError } from '../../../errors.ts';
+import { formatTable } from '../../table.ts';
+
+export interface ServeOnlineArgs {
+  url?: string;
+  model?: string;
+  'served-model-name'?: string;
+  'api-key'?: string;
+  'num-prompts': number;
+  'request-rate': number;
+  'max-concurrency'?: number;
+  'input-len': number;
+  'output-len': number;
+  dataset?: string;
+  seed: number;
+  'kv-cache-memory': string;
+  'max-num-seqs': number;
+  'result-file'?: string;
+  json: boolean;
+}
+
+function report(r: OnlineBenchResult): string {
+  const f = (x: number) => x.toFixed(2);
+  const rows: (string | number)[][] = [
+    ['successful requests', r.completed], ['failed requests', r.failed], ['duration (s)', f(r.duration_s)],
+    ['total input tokens', r.total_input_tokens], ['total generated tokens', r.total_output_tokens],
+    ['request throughput (req/s)', f(r.request_throughput)], ['output token throughput (tok/s)', f(r.output_throughput)],
+    ['total token throughput (tok/s)', f(r.total_token_throughput)],
+  ];
+  for (const [name, d] of [['TTFT', r.ttft_ms], ['TPOT', r.tpot_ms], ['ITL', r.itl_ms], ['E2E latency', r.e2el_ms]] as const) {
+    rows.push([`mean ${name} (ms)`, f(d.mean)], [`median ${name} (ms)`, f(d.median)], [`p99 ${name} (ms)`, f(d.p99)]);
+  }
+  return formatTable(['metric', 'value'], rows);
+}
+
+/** Runs the online benchmark from parsed arguments; prints, and writes --result-file. */
+export async function serveOnlineHandler(argv: ServeOnlineArgs): Promise<OnlineBenchResult> {
+  if (!argv.url && !argv.model) throw new InputError('bench serve-online: give --url of a running server, or --model to start one');
+  let app: ApiServer | null = null;
+  let url = argv.url?.replace(/\/+$/, '').replace(/\/v1$/, '');
+  let model = argv['served-model-name'];
+  if (!url) {
+    await initBackend();
+    const path = resolveModelPath(argv.model!, modelsDir(process.env.DS_MODELS));
+    const engine = new AsyncLLMEngine(loadModel(path), { kvCacheMemory: argv['kv-cache-memory'], maxNumSeqs: argv['max-num-seqs'] });
+    model ??= 'bench';
+    app = new ApiServer({ engine, modelName: model, maxNumSeqs: argv['max-num-seqs'], maxWaiting: argv['num-prompts'] });
+    url = `http://127.0.0.1:${(await app.listen(0)).port}`;
+  }
+  try {
+    const result = await runOnlineBench({
+      url, model, apiKey: argv['api-key'] ?? process.env.DS_API_KEY, numPrompts: argv['num-prompts'], requestRate: argv['request-rate'],
+      maxConcurrency: argv['max-concurrency'], inputLen: argv['input-len'], outputLen: argv['output-len'], datasetPath: argv.dataset, seed: argv.seed,
+    });
+    if (argv['result-file']) writeFileSync(argv['result-file'], JSON.stringify(result, null, 2) + '\n');
+    process.stdout.write(argv.json ? JSON.stringify(result) + '\n' : report(result) + '\n' + (result.errors.length ? `errors: ${result.errors.join('; ')}\n` : ''));
+    return result;
+  } finally {
+    await app?.close();
+  }
+}
+
+export const serveOnlineBenchCommand: CommandModule<object, ServeOnlineArgs> = {
+  command: 'serve-online',
+  describe: 'load a running server (--url) or one started here (--model): throughput, TTFT, TPOT, ITL, latency',
+  builder: (y) =>
+    y
+      .option('url', { type: 'string', describe: 'base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000' })
+      .option('model', { type: 'string', describe: 'start a server on this model instead (dir, .gguf or name)' })
+      .option('served-model-name', { type: 'string', describe: 'the `model` field to send' })
+      .option('api-key', { type: 'string' })
+      .option('num-prompts', { type: 'number', default: 100 })
+      .option('request-rate', { type: 'number', default: Infinity, describe: 'Poisson arrivals per second (inf: all at once)' })
+      .option('max-concurrency', { type: 'number', describe: 'most requests in flight' })
+      .option('input-len', { type: 'number', default: 128, describe: 'prompt tokens (random prompts)' })
+      .option('output-len', { type: 'number', default: 32, describe: 'generated tokens per request (ignore_eos)' })
+      .option('dataset', { type: 'string', describe: 'JSONL of {"prompt", "output_len"} instead of random prompts' })
+      .option('seed', { type: 'number', default: 0 })
+      .option('kv-cache-memory', { type: 'string', default: '256MiB' })
+      .option('max-num-seqs', { type: 'number', default: 64 })
+      .option('result-file', { type: 'string', describe: 'write the result as JSON here' })
+      .option('json', { type: 'boolean', default: false }) as never,
+  handler: async (argv) => {
+    await serveOnlineHandler(argv);
+  },
+};

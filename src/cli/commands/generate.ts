@@ -1,0 +1,53 @@
+/** `ds generate --model M --prompt "..."`: offline generation of one prompt; prints the text, or one JSON object. */
+import type { CommandModule } from 'yargs';
+import { LLM } from '../../inference/engine/index.ts';
+import { makeSamplingParams } from '../../inference/sampler/index.ts';
+import { initBackend } from '../../runtime/backend/index.ts';
+
+interface Args {
+  model: string;
+  prompt: string;
+  'max-tokens': number;
+  temperature: number;
+  'top-p': number;
+  'top-k': number;
+  seed: number | undefined;
+  'kv-cache-memory': string;
+  json: boolean;
+}
+
+export const generateCommand: CommandModule<object, Args> = {
+  command: 'generate',
+  describe: 'generate text from a model (.gguf, model dir, safetensors)',
+  builder: (y) =>
+    y
+      .option('model', { type: 'string', demandOption: true, describe: 'model path' })
+      .option('prompt', { type: 'string', demandOption: true })
+      .option('max-tokens', { type: 'number', default: 64 })
+      .option('temperature', { type: 'number', default: 1 })
+      .option('top-p', { type: 'number', default: 1 })
+      .option('top-k', { type: 'number', default: 0, describe: '0 = off' })
+      .option('seed', { type: 'number' })
+      .option('kv-cache-memory', { type: 'string', default: '64MiB' })
+      .option('json', { type: 'boolean', default: false, describe: 'print {prompt_token_ids, token_ids, text, finish_reason}' }) as never,
+  handler: async (argv) => {
+    await initBackend();
+    const params = makeSamplingParams({
+      max_tokens: argv['max-tokens'],
+      temperature: argv.temperature,
+      top_p: argv['top-p'],
+      top_k: argv['top-k'],
+      seed: argv.seed ?? null,
+    });
+    const llm = new LLM({ model: argv.model, kvCacheMemory: argv['kv-cache-memory'], maxNumSeqs: 1 });
+    const [out] = llm.generate(argv.prompt, params);
+    llm.dispose();
+    const o = out!.outputs[0]!;
+    if (argv.json) {
+      const result = { prompt_token_ids: out!.promptTokenIds, token_ids: o.tokenIds, text: o.text, finish_reason: o.finishReason };
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    } else {
+      process.stdout.write(`${o.text}\n`);
+    }
+  },
+};

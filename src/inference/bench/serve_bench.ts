@@ -1,0 +1,84 @@
+import { KvWaste } from '../kv/waste.ts';
+import type { LoadedModel } from '../loaders/types.ts';
+import { makeSamplingParams } from '../sampler/params.ts';
+import type { BatchingMode } from '../engine/config.ts';
+import { LLMEngine } from '../engine/llm_engine.ts';
+import type { BenchRequest } from './workload.ts';
+
+export interface ThroughputResult {
+  readonly batching: BatchingMode;
+  readonly numRequests: number;
+  readonly outputTokens: number;
+  readonly seconds: number;
+  readonly outputTokPerS: number;
+  readonly steps: number;
+  /** Mean number of sequences per step. */
+  readonly meanBatch: number;
+  /** Worst (allocated − used) / allocated over all steps. */
+  readonly peakKvWaste: number;
+  /** Waste at the step with the most slots allocated (when memory is tightest). */
+  readonly kvWasteAtPeakUsage: number;
+  /** Over all steps, weighted by slots allocated. */
+  readonly meanKvWaste: number;
+}
+
+export interface EngineShape {
+  readonly maxNumSeqs: number;
+  readonly kvCacheMemory: number | string;
+  readonly blockSize?: number;
+  readonly maxNumBatchedTokens?: number;
+}
+
+/** Runs every request (all arrive at once, ignore_eos) to the end; times the whole run. */
+export function runThroughput(model: LoadedModel, work: readonly BenchRequest[], batching: BatchingMode, shape: EngineShape): ThroughputResult {
+  const engine = new LLMEngine(model, { ...shape, batching, enablePrefixCaching: false });
+  work.forEach((r, i) => engine.addRequest(`r${i}`, r.promptTokenIds, makeSamplingParams({ temperature: 0, ignore_eos: true, max_tokens: r.maxTokens })));
+  const waste = new KvWaste();
+  let peakAllocated = -1;
+  let wasteAtPeak = 0;
+  let steps = 0;
+  let seqSteps = 0;
+  const t0 = performance.now();
+  while (engine.hasUnfinished()) {
+    engine.step();
+    const s = waste.observe(engine.manager);
+    if (s.allocatedSlots > peakAllocated) (peakAllocated = s.allocatedSlots), (wasteAtPeak = s.waste);
+    steps++;
+    seqSteps += engine.scheduler.numRunning;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  engine.dispose();
+  const outputTokens = work.reduce((n, r) => n + r.maxTokens, 0);
+  return {
+    batching, numRequests: work.length, outputTokens, seconds, outputTokPerS: outputTokens / seconds, steps, meanBatch: seqSteps / steps,
+    peakKvWaste: waste.peak.waste, kvWasteAtPeakUsage: wasteAtPeak, meanKvWaste: waste.mean,
+  };
+}
+
+export interface DecodeResult {
+  readonly batch: number;
+  readonly decodeTokens: number;
+  readonly seconds: number;
+  readonly tokPerS: number;
+}
+
+/** `batch` requests of `promptLen` tokens, `newTokens` each; times only the steps after every prompt is prefilled. */
+export function runDecode(model: LoadedModel, batch: number, promptLen: number, newTokens: number, seed = 0): DecodeResult {
+  const c = model.config;
+  const maxModelLen = promptLen + newTokens;
+  const bytesPerToken = 2 * c.numLayers * c.numKvHeads * c.headDim * 4; // K and V, float32
+  const kvCacheMemory = (batch + 1) * (maxModelLen + 16) * bytesPerToken;
+  const engine = new LLMEngine(model, { maxNumSeqs: batch, maxModelLen, kvCacheMemory, enablePrefixCaching: false, seed });
+  const params = makeSamplingParams({ temperature: 0, ignore_eos: true, max_tokens: newTokens });
+  for (let b = 0; b < batch; b++) engine.addRequest(`d${b}`, Array.from({ length: promptLen }, (_, i) => (b * 31 + i * 7) % 256), params);
+  const produced = new Map<string, number>();
+  // Prefill: until every request has its first token.
+  while (produced.size < batch) for (const o of engine.step()) produced.set(o.requestId, o.outputs[0]!.tokenIds.length);
+  const before = [...produced.values()].reduce((a, b) => a + b, 0);
+  const t0 = performance.now();
+  while (engine.hasUnfinished()) for (const o of engine.step()) produced.set(o.requestId, o.outputs[0]!.tokenIds.length);
+  const seconds = (performance.now() - t0) / 1000;
+  engine.dispose();
+  const decodeTokens = [...produced.values()].reduce((a, b) => a + b, 0) - before;
+  return { batch, decodeTokens, seconds, tokPerS: decodeTokens / seconds };
+}

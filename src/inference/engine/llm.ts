@@ -1,0 +1,41 @@
+import type { LoadedModel } from '../loaders/types.ts';
+import { loadModel } from '../loaders/index.ts';
+import type { SamplingParams } from '../sampler/params.ts';
+import type { EngineConfigInput } from './config.ts';
+import { LLMEngine } from './llm_engine.ts';
+import type { RequestOutput } from './outputs.ts';
+
+export interface LLMOptions extends EngineConfigInput {
+  /** A model path (.gguf, model dir, safetensors) or a model already loaded. */
+  readonly model: string | LoadedModel;
+}
+
+/** Offline generation, as vLLM's `LLM`: all prompts go in, the engine runs until every one is done. */
+export class LLM {
+  readonly engine: LLMEngine;
+  private counter = 0;
+
+  constructor(opts: LLMOptions) {
+    const { model, ...config } = opts;
+    this.engine = new LLMEngine(typeof model === 'string' ? loadModel(model) : model, config);
+  }
+
+  /** One RequestOutput per prompt, in prompt order. `params` is one for all or one per prompt. */
+  generate(prompts: string | readonly (string | readonly number[])[], params: SamplingParams | readonly SamplingParams[]): RequestOutput[] {
+    const list = typeof prompts === 'string' ? [prompts] : prompts;
+    const ids = list.map((p, i) => {
+      const id = `offline-${this.counter++}`;
+      this.engine.addRequest(id, p, Array.isArray(params) ? (params as SamplingParams[])[i]! : (params as SamplingParams));
+      return id;
+    });
+    const done = new Map<string, RequestOutput>();
+    while (this.engine.hasUnfinished()) {
+      for (const o of this.engine.step()) if (o.finished) done.set(o.requestId, o);
+    }
+    return ids.map((id) => done.get(id)!);
+  }
+
+  dispose(): void {
+    this.engine.dispose();
+  }
+}

@@ -1,0 +1,10 @@
+export { ApiServer } from './app.ts';
+export type { ApiServerOptions } from './app.ts';
+export type { ServingEngine, RequestOutput, CompletionOutput, EngineStats, RequestMetrics } from './engine.ts';
+export { HttpError, toErrorResponse } from './http_errors.ts';
+export type { ErrorResponse } from './http_errors.ts';
+export { renderChat, DEFAULT_CHAT_TEMPLATE } from './chat_template.ts';
+export { ServerMetrics } from './metrics.ts';
+export { resolveMaxTokens, completionParams, chatParams, COMPLETION_DEFAULT_MAX_TOKENS } from './sampling.ts';
+export { listLocalModels, resolveModelPath, modelsDir, formatBytes } from './models_dir.ts';
+export type { LocalModel } from './models_dir.ts';

@@ -1,0 +1,42 @@
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { initBackend, type BackendAttempt, type BackendName } from './select.ts';
+import { GRADIENTS, WASM_KERNELS } from './kernels/index.ts';
+
+/** What `ds report` prints: the live backend, why the others are not, threads, versions. */
+export interface BackendReport {
+  readonly deepscale: string;
+  readonly backend: BackendName;
+  readonly reason: string;
+  readonly tried: readonly BackendAttempt[];
+  readonly simd: boolean | null;
+  readonly threads: number;
+  readonly cpus: number;
+  readonly computeDtype: 'float32';
+  /** Kernels and gradients deepscale registers on top of tfjs ('wasm:Einsum', 'grad:Einsum'). */
+  readonly kernels: readonly { readonly kernel: string; readonly why: string }[];
+  readonly versions: Readonly<Record<string, string>>;
+}
+
+const require = createRequire(import.meta.url);
+
+export async function buildBackendReport(): Promise<BackendReport> {
+  const info = await initBackend();
+  const deepscale = (require('../../../package.json') as { version: string }).version;
+  const kernels = [
+    ...(info.name === 'wasm' ? WASM_KERNELS.map((k) => ({ kernel: `wasm:${k.kernel}`, why: k.why })) : []),
+    ...GRADIENTS.map((g) => ({ kernel: `grad:${g.kernel}`, why: g.why })),
+  ];
+  return {
+    deepscale,
+    backend: info.name,
+    reason: info.reason,
+    tried: info.tried,
+    simd: info.simd,
+    threads: info.threads,
+    cpus: os.availableParallelism(),
+    computeDtype: 'float32',
+    kernels,
+    versions: { deepscale, ...info.versions },
+  };
+}

@@ -1,0 +1,112 @@
+/** The runner's contract: its logits equal the float64 reference however the prompt is cut into steps. */
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ModelConfig } from '../../../src/models/types.ts';
+import type { LoadedModel } from '../../../src/inference/loaders/types.ts';
+import type { Tokenizer } from '../../../src/data/tokenizer/types.ts';
+import { ModelRunner } from '../../../src/inference/runner/index.ts';
+import type { RunnerBatch } from '../../../src/inference/runner/index.ts';
+import { initBackend } from '../../../src/runtime/backend/index.ts';
+import { randomWeights, tinyConfig } from '../../helpers/random_llama.ts';
+import { referenceForward } from '../../helpers/reference_llama.ts';
+
+beforeAll(async () => {
+  await initBackend();
+});
+
+const B = 4; // block size: small, so short prompts cross blocks
+
+function model(over: Partial<ModelConfig>, seed: number): LoadedModel {
+  const config = tinyConfig({ numLayers: 2, maxPositionEmbeddings: 64, ...over });
+  return { config, weights: randomWeights(config, seed), tokenizer: {} as Tokenizer, source: 'random' };
+}
+
+interface Req {
+  ids: number[];
+  table: number[]; // block ids, scattered on purpose
+}
+
+/** One step: for each request, tokens [start, start+len) with its block table. */
+function batchOf(parts: { req: Req; start: number; len: number }[]): RunnerBatch {
+  const tokenIds: number[] = [];
+  const positions: number[] = [];
+  const slots: number[] = [];
+  const seqs = [];
+  const sampleRows: number[] = [];
+  for (const { req, start, len } of parts) {
+    seqs.push({ queryStart: tokenIds.length, queryLen: len, contextLen: start + len, blockTable: Int32Array.from(req.table) });
+    for (let p = start; p < start + len; p++) {
+      tokenIds.push(req.ids[p]!);
+      positions.push(p);
+      slots.push(req.table[Math.floor(p / B)]! * B + (p % B));
+    }
+    sampleRows.push(tokenIds.length - 1);
+  }
+  return { tokenIds: Int32Array.from(tokenIds), positions: Int32Array.from(positions), slotMapping: Int32Array.from(slots), seqs, sampleRows: Int32Array.from(sampleRows) };
+}
+
+function expectClose(got: Float32Array, want: Float64Array): void {
+  expect(got.length).toBe(want.length);
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+  expect(worst).toBeLessThan(1e-4);
+}
+
+describe.each([
+  ['half rope, GQA 4/2', { ropeStyle: 'half' as const }],
+  ['adjacent rope, GQA 4/1', { ropeStyle: 'adjacent' as const, numKvHeads: 1 }],
+  ['half rope, MHA, tied embeddings', { ropeStyle: 'half' as const, numKvHeads: 4, tieWordEmbeddings: true }],
+])('ModelRunner (%s)', (_name, over) => {
+  const m = model(over, 7);
+  const V = m.config.vocabSize;
+  const prompt = [256, 104, 101, 108, 108, 111, 32, 119, 111, 114, 108];
+  const want = referenceForward(m, prompt);
+
+  it('one prefill, chunks, and token by token all give the reference logits', () => {
+    const runner = new ModelRunner(m, { numBlocks: 8, blockSize: B });
+    const req = { ids: prompt, table: [5, 1, 6] };
+    expectClose(runner.execute(batchOf([{ req, start: 0, len: prompt.length }])), want.at(-1)!);
+
+    const chunked = new ModelRunner(m, { numBlocks: 8, blockSize: B });
+    for (const [start, len] of [[0, 3], [3, 5], [8, 3]] as const) {
+      expectClose(chunked.execute(batchOf([{ req, start, len }])), want[start + len - 1]!);
+    }
+    const single = new ModelRunner(m, { numBlocks: 8, blockSize: B });
+    for (let p = 0; p < prompt.length; p++) expectClose(single.execute(batchOf([{ req, start: p, len: 1 }])), want[p]!);
+    for (const r of [runner, chunked, single]) r.dispose();
+  });
+
+  it('a ragged batch of several sequences equals each alone, and leaks no tensors', () => {
+    const a = { ids: prompt, table: [7, 2, 0] };
+    const b = { ids: [256, 50, 60, 70, 80, 90], table: [4, 3] };
+    const c = { ids: [256, 9], table: [1] };
+    const runner = new ModelRunner(m, { numBlocks: 8, blockSize: B });
+    // a: prefilled earlier in two chunks; then a step mixing a's decode, b's chunk and c's prompt.
+    runner.execute(batchOf([{ req: a, start: 0, len: 6 }]));
+    runner.execute(batchOf([{ req: a, start: 6, len: 4 }, { req: b, start: 0, len: 2 }]));
+    const before = tf.memory().numTensors;
+    const out = runner.execute(batchOf([{ req: a, start: 10, len: 1 }, { req: b, start: 2, len: 4 }, { req: c, start: 0, len: 2 }]));
+    expect(tf.memory().numTensors).toBe(before);
+    expectClose(out.subarray(0, V), want[10]!);
+    expectClose(out.subarray(V, 2 * V), referenceForward(m, b.ids)[5]!);
+    expectClose(out.subarray(2 * V), referenceForward(m, c.ids)[1]!);
+    runner.dispose();
+  });
+});
+
+describe('ModelRunner cache ops', () => {
+  it('copy-on-write block copies and a swap round trip keep the logits', () => {
+    const m = model({}, 3);
+    const prompt = [256, 10, 20, 30, 40, 50];
+    const want = referenceForward(m, [...prompt, 60]);
+    const runner = new ModelRunner(m, { numBlocks: 6, blockSize: B, numHostBlocks: 4 });
+    runner.execute(batchOf([{ req: { ids: prompt, table: [0, 1] }, start: 0, len: 6 }]));
+    // Fork: the partial block 1 is copied to 2 before the child writes; then swap the child out and back.
+    runner.applyCacheOps({ swappedOut: [], swappedIn: [], blockCopies: [{ src: 1, dst: 2 }] });
+    runner.applyCacheOps({ swappedOut: [{ from: 0, to: 3 }, { from: 2, to: 0 }], swappedIn: [], blockCopies: [] });
+    runner.applyCacheOps({ swappedOut: [], swappedIn: [{ from: 3, to: 4 }, { from: 0, to: 5 }], blockCopies: [] });
+    const child = { ids: [...prompt, 60], table: [4, 5] };
+    expectClose(runner.execute(batchOf([{ req: child, start: 6, len: 1 }])), want[6]!);
+    runner.dispose();
+  });
+});

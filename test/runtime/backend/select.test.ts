@@ -1,0 +1,45 @@
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { buildBackendReport, initBackend } from '../../../src/runtime/backend/index.ts';
+import { DeepscaleError } from '../../../src/errors.ts';
+
+const require = createRequire(import.meta.url);
+
+// One process, one live backend: these run in order and build on each other.
+describe('initBackend', () => {
+  it('a forced backend that cannot load throws, naming each package and why', async () => {
+    const err = await initBackend({ force: 'tensorflow' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DeepscaleError);
+    expect((err as Error).message).toMatch(/tfjs-node-gpu is not installed.*tfjs-node is not installed/);
+  });
+
+  it('an unknown backend name is refused', async () => {
+    await expect(initBackend({ force: 'webgpu' as never })).rejects.toThrow(/unknown backend 'webgpu'.*tensorflow, wasm or cpu/);
+  });
+
+  it('picks wasm when tensorflow is missing, says why, and reports SIMD and one thread', async () => {
+    const info = await initBackend();
+    expect(info.name).toBe('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(info.tried.map((t) => [t.name, t.ok])).toEqual([['tensorflow (tfjs-node-gpu)', false], ['tensorflow (tfjs-node)', false], ['wasm', true]]);
+    expect(info.tried[0]!.why).toMatch(/not installed/);
+    expect(info.simd).toBe(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
+    expect(info.threads).toBe(1);
+    expect(info.versions['@tensorflow/tfjs-core']).toBe((require('@tensorflow/tfjs-core/package.json') as { version: string }).version);
+  });
+
+  it('is idempotent, and refuses to switch to another backend once one is live', async () => {
+    const a = await initBackend();
+    expect(await initBackend({ force: 'wasm' })).toBe(a);
+    await expect(initBackend({ force: 'cpu' })).rejects.toThrow(/'cpu' was asked for, but 'wasm' is already live/);
+  });
+
+  it('ds report data: live backend, deepscale kernels, versions', async () => {
+    const r = await buildBackendReport();
+    expect(r.backend).toBe('wasm');
+    expect(r.kernels.map((k) => k.kernel)).toEqual(['wasm:UnsortedSegmentSum', 'wasm:BatchMatMul', 'wasm:Einsum', 'grad:Einsum']);
+    expect(r.versions.deepscale).toBe((require('../../../package.json') as { version: string }).version);
+    expect(JSON.parse(JSON.stringify(r))).toEqual(r);
+  });
+});
