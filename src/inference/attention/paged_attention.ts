@@ -44,7 +44,8 @@ let L = new Float64Array(8);
 let ACC = new Float64Array(256);
 let SC = new Float64Array(128);
 
-function validate(a: PagedAttentionArgs, numTokens: number): void {
+/** Checks the shapes and every block id a call will read (the wasm kernel has no bounds checks of its own). */
+export function validatePagedAttention(a: PagedAttentionArgs, numTokens: number): void {
   const { numHeads: H, numKvHeads: Hkv, headDim: Dh, blockSize: B } = a;
   assert(Hkv > 0 && H % Hkv === 0, () => `pagedAttention: numHeads ${H} is not a multiple of numKvHeads ${Hkv}`);
   assert(a.q.length === numTokens * H * Dh, () => `pagedAttention: q has ${a.q.length} values, not a multiple of H ${H} × Dh ${Dh}`);
@@ -67,7 +68,7 @@ function validate(a: PagedAttentionArgs, numTokens: number): void {
 export function pagedAttention(a: PagedAttentionArgs): Float32Array {
   const { q, numHeads: H, headDim: Dh, blockSize: B } = a;
   const numTokens = q.length / (H * Dh);
-  validate(a, numTokens);
+  validatePagedAttention(a, numTokens);
   const out = a.out ?? new Float32Array(q.length);
   assert(out.length === q.length, () => `pagedAttention: out has ${out.length} values, q has ${q.length}`);
   if (M.length < H) (M = new Float64Array(H)), (L = new Float64Array(H));

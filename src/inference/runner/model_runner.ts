@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assert, ConfigError } from '../../errors.ts';
 import type { ModelConfig } from '../../models/types.ts';
-import { copyBlocks, createKvLayerCache, pagedAttention, swapIn, swapOut, writeKv, type KvLayerCache } from '../attention/index.ts';
+import { copyBlocks, createKvLayerCache, pagedAttention, swapIn, swapOut, WasmPagedAttention, writeKv, type KvLayerCache, type PagedAttentionArgs } from '../attention/index.ts';
 import type { LoadedModel } from '../loaders/types.ts';
 import type { SchedulerOutput } from '../scheduler/output.ts';
 import type { RunnerBatch } from './batch.ts';
@@ -45,6 +45,8 @@ export class ModelRunner {
   readonly hostCaches: readonly KvLayerCache[];
   private readonly weights: RunnerWeights;
   private readonly rope: RopeTable;
+  /** The wasm SIMD kernel owning kvCaches, or null (no wasm SIMD here): the TypeScript kernel then. */
+  private readonly wasmAttention: WasmPagedAttention | null;
 
   constructor(model: LoadedModel, opts: ModelRunnerOptions) {
     const c = (this.config = model.config);
@@ -55,7 +57,8 @@ export class ModelRunner {
       throw new ConfigError('maxModelLen', `${this.maxModelLen} exceeds the model's context of ${c.maxPositionEmbeddings}`);
     }
     const shape = { blockSize: opts.blockSize, numKvHeads: c.numKvHeads, headDim: c.headDim };
-    this.kvCaches = Array.from({ length: c.numLayers }, () => createKvLayerCache({ ...shape, numBlocks: opts.numBlocks }));
+    this.wasmAttention = WasmPagedAttention.available() ? new WasmPagedAttention({ ...shape, numBlocks: opts.numBlocks }, c.numLayers) : null;
+    this.kvCaches = this.wasmAttention?.caches ?? Array.from({ length: c.numLayers }, () => createKvLayerCache({ ...shape, numBlocks: opts.numBlocks }));
     const host = opts.numHostBlocks ?? 0;
     this.hostCaches = host > 0 ? Array.from({ length: c.numLayers }, () => createKvLayerCache({ ...shape, numBlocks: host })) : [];
     this.rope = new RopeTable(c, this.maxModelLen);
@@ -111,7 +114,7 @@ export class ModelRunner {
       }
       const cache = this.kvCaches[l]!;
       writeKv(cache, batch.slotMapping, k, v);
-      pagedAttention({ q, kCache: cache.kCache, vCache: cache.vCache, blockTables: tables, seqs, numHeads: H, numKvHeads: Hkv, headDim: Dh, blockSize: this.blockSize, scale, out: attn });
+      this.attention({ q, kCache: cache.kCache, vCache: cache.vCache, blockTables: tables, seqs, numHeads: H, numKvHeads: Hkv, headDim: Dh, blockSize: this.blockSize, scale, out: attn });
       addInPlace(x, matMulHost(attn, N, lw.o), N * D);
       rmsNormRows(x, lw.postNorm, c.rmsNormEps, N, h);
       siluMulRows(matMulHost(h, N, lw.gateUp), F, N, act);
@@ -128,6 +131,10 @@ export class ModelRunner {
     });
     rmsNormRows(last, this.weights.finalNorm, c.rmsNormEps, S, last);
     return matMulHost(last, S, this.weights.lmHead);
+  }
+
+  private attention(a: PagedAttentionArgs): Float32Array {
+    return this.wasmAttention ? this.wasmAttention.run(a) : pagedAttention(a);
   }
 
   /** Frees the weight tensors; the runner is unusable afterwards. */

@@ -1,0 +1,111 @@
+// Paged attention over a ragged batch, in WebAssembly SIMD (f32x4).
+//
+// Same contract as paged_attention.ts (the reference it is tested against): query rows are
+// packed, sequence s owns rows queryStart .. queryStart+queryLen-1; its K/V are the contextLen
+// first positions of its block table; query i sits at position contextLen - queryLen + i and sees
+// positions 0 ..= that. GQA: head h reads kv head h / (H / Hkv). Online softmax one block of keys
+// at a time, in float32.
+//
+//   k, v:   [numBlocks, B, Hkv, Dh]      (the layer's pools, in this module's memory)
+//   q, out: [numTokens, H, Dh]
+//   meta:   [numSeqs, 4] int32           queryStart, queryLen, contextLen, offset of its table in `tables`
+//   tables: int32 block ids, every sequence's table one after the other
+//   scratch: Dh + B floats
+//
+// Built by scripts/build_wasm.sh (clang --target=wasm32 -msimd128); the .wasm beside this file is
+// its output and is what the runtime loads, so a machine without clang runs it as it is.
+#include <stdint.h>
+#include <wasm_simd128.h>
+
+#define NEG_INF (-__builtin_inff())
+
+// e^x for x <= 0 (scores minus their running max); 0 below -87. Range reduction x = n·ln2 + r,
+// |r| <= ln2/2, then a degree-6 Taylor polynomial of e^r (relative error < 2e-7) scaled by 2^n.
+static inline float exp_nonpos(float x) {
+  if (x < -87.0f) return 0.0f;
+  const float n = __builtin_rintf(x * 1.44269504088896341f);
+  const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187045e-06f;
+  float p = 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  union { uint32_t u; float f; } scale = { .u = (uint32_t)((int32_t)n + 127) << 23 };
+  return p * scale.f;
+}
+
+static inline float hsum(v128_t a) {
+  return wasm_f32x4_extract_lane(a, 0) + wasm_f32x4_extract_lane(a, 1) + wasm_f32x4_extract_lane(a, 2) + wasm_f32x4_extract_lane(a, 3);
+}
+
+// One head of one query row against positions 0..seen-1: f32x4 over the first Dh - Dh % 4 lanes,
+// then one lane at a time. Inlined with a constant Dh for the common sizes, so the loops unroll,
+// the tails vanish and the accumulator stays in registers.
+static inline void attend_head(const float* qh, float* oh, const float* k, const float* v, const int32_t* table,
+                               int seen, int B, int tok_stride, int kv_off, int Dh, float scale, float* acc, float* sc) {
+  const int nb = (seen + B - 1) / B;
+  const int dv = Dh - Dh % 4;
+  float mx = NEG_INF, l = 0.0f;
+  for (int d = 0; d < Dh; d++) acc[d] = 0.0f;
+  for (int b = 0; b < nb; b++) {
+    const int cnt = b == nb - 1 ? seen - b * B : B;
+    const int base = table[b] * B * tok_stride + kv_off;
+    float bm = NEG_INF;
+    for (int t = 0; t < cnt; t++) {
+      const float* kt = k + base + t * tok_stride;
+      v128_t s4 = wasm_f32x4_splat(0.0f);
+      for (int d = 0; d < dv; d += 4) s4 = wasm_f32x4_add(s4, wasm_f32x4_mul(wasm_v128_load(qh + d), wasm_v128_load(kt + d)));
+      float s = hsum(s4);
+      for (int d = dv; d < Dh; d++) s += qh[d] * kt[d];
+      const float x = s * scale;
+      sc[t] = x;
+      if (x > bm) bm = x;
+    }
+    // online softmax: rescale what was summed under the old max once per block
+    if (bm > mx) {
+      const float corr = mx == NEG_INF ? 0.0f : exp_nonpos(mx - bm);
+      l *= corr;
+      const v128_t c4 = wasm_f32x4_splat(corr);
+      for (int d = 0; d < dv; d += 4) wasm_v128_store(acc + d, wasm_f32x4_mul(wasm_v128_load(acc + d), c4));
+      for (int d = dv; d < Dh; d++) acc[d] *= corr;
+      mx = bm;
+    }
+    for (int t = 0; t < cnt; t++) {
+      const float p = exp_nonpos(sc[t] - mx);
+      l += p;
+      const float* vt = v + base + t * tok_stride;
+      const v128_t p4 = wasm_f32x4_splat(p);
+      for (int d = 0; d < dv; d += 4) wasm_v128_store(acc + d, wasm_f32x4_add(wasm_v128_load(acc + d), wasm_f32x4_mul(p4, wasm_v128_load(vt + d))));
+      for (int d = dv; d < Dh; d++) acc[d] += p * vt[d];
+    }
+  }
+  const float inv = 1.0f / l;
+  for (int d = 0; d < Dh; d++) oh[d] = acc[d] * inv;
+}
+
+#define ATTEND(DH) attend_head(qh, out + (qh - q), k, v, table, seen, B, tok_stride, (h / group) * Dh, DH, scale, scratch, scratch + Dh)
+
+__attribute__((export_name("paged_attention"))) void paged_attention(
+    const float* q, float* out, const float* k, const float* v, const int32_t* meta, int32_t num_seqs,
+    const int32_t* tables, int32_t H, int32_t Hkv, int32_t Dh, int32_t B, float scale, float* scratch) {
+  const int group = H / Hkv;
+  const int tok_stride = Hkv * Dh;
+  for (int s = 0; s < num_seqs; s++) {
+    const int32_t* m = meta + 4 * s;
+    const int query_start = m[0], query_len = m[1], context_len = m[2];
+    const int32_t* table = tables + m[3];
+    for (int i = 0; i < query_len; i++) {
+      const int seen = context_len - query_len + i + 1;
+      const float* row = q + (query_start + i) * H * Dh;
+      for (int h = 0; h < H; h++) {
+        const float* qh = row + h * Dh;
+        if (Dh == 32) ATTEND(32);
+        else if (Dh == 64) ATTEND(64);
+        else if (Dh == 128) ATTEND(128);
+        else ATTEND(Dh);
+      }
+    }
+  }
+}
