@@ -19,7 +19,11 @@ export interface EngineConfigInput {
   readonly seed?: number;
   /**
    * 'continuous' (default): requests join the running batch at the next step.
-   * 'static': a batch of up to maxNumSeqs is formed only when the previous one is done entirely.
+   * 'static': the baseline continuous batching is measured against. A batch of up to maxNumSeqs
+   * is formed only when the previous one is done entirely, and it is computed padded, as a dense
+   * batch of [batch, longest] would be: each step runs every member of the batch (finished ones
+   * and shorter prompts as padding rows) to the longest member's token count. Padding rows go
+   * through the embeddings, norms and every matmul; they skip attention (no KV slot).
    */
   readonly batching?: BatchingMode;
 }

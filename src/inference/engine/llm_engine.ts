@@ -6,6 +6,7 @@ import type { LoadedModel } from '../loaders/types.ts';
 import { ModelRunner, buildBatch } from '../runner/index.ts';
 import { Sampler, SeedSource, makeGenerator, validateForVocab, type SamplingParams } from '../sampler/index.ts';
 import { Scheduler } from '../scheduler/index.ts';
+import type { ScheduledSeq } from '../scheduler/output.ts';
 import { resolveEngineConfig, type EngineConfig, type EngineConfigInput } from './config.ts';
 import type { EngineStats, RequestOutput } from './outputs.ts';
 import { RequestState, SampleState } from './request.ts';
@@ -35,6 +36,12 @@ export class LLMEngine {
   /** Added but not yet handed to the scheduler (static batching holds them until the batch drains). */
   private readonly pending: RequestState[] = [];
   private numPreemptions = 0;
+  /**
+   * Static batching's dense accounting for the current batch: its sequences (finished ones stay
+   * as padding until the batch ends), the prompt padding a [seqs, longest prompt] prefill adds, and
+   * the real prompt tokens still to prefill (the padding is spread over the prefill chunks).
+   */
+  private staticBatch = { seqs: 0, prefillPadding: 0, prefillLeft: 0 };
 
   constructor(model: LoadedModel, input: EngineConfigInput = {}) {
     const c = model.config;
@@ -125,7 +132,7 @@ export class LLMEngine {
     const finishedSeqs: string[] = [];
     const forks: { parent: SampleState; child: SampleState }[] = [];
     if (out.scheduled.length > 0) {
-      const logits = this.runner.execute(buildBatch(out.scheduled, this.manager.blockSize)); // [S, V]
+      const logits = this.runner.execute(buildBatch(out.scheduled, this.manager.blockSize, this.staticPadding(out.scheduled))); // [S, V]
       const rows = out.scheduled.filter((s) => s.sample).map((s) => this.bySeq.get(s.seqId)!);
       const tokens = this.sampler.sample(logits, rows.map(({ req, sample }) => this.samplerSeq(req, sample)));
       rows.forEach(({ req, sample }, r) => {
@@ -180,16 +187,44 @@ export class LLMEngine {
     return { params: req.params, promptTokenIds: req.promptTokenIds, outputTokenIds: sample.tokenIds, generator: sample.generator };
   }
 
+  /**
+   * Rows a dense static batch would compute beyond the scheduled tokens: every member of the
+   * batch to the longest scheduled token count of this step (a prompt chunk, or 1 when decoding).
+   */
+  private staticPadding(scheduled: readonly ScheduledSeq[]): number {
+    if (this.config.batching !== 'static') return 0;
+    const b = this.staticBatch;
+    let pad = 0;
+    const prefill = scheduled.reduce((n, s) => n + (s.isPrefill ? s.numTokens : 0), 0);
+    if (prefill > 0 && b.prefillLeft > 0) {
+      // this chunk's share of the prompt padding
+      const share = prefill >= b.prefillLeft ? b.prefillPadding : Math.round((b.prefillPadding * prefill) / b.prefillLeft);
+      pad += share;
+      b.prefillPadding -= share;
+      b.prefillLeft = Math.max(0, b.prefillLeft - prefill);
+    }
+    // every member of the batch computes one token per decode step, finished or not
+    const decodes = scheduled.length - scheduled.filter((s) => s.isPrefill).length;
+    if (decodes > 0) pad += Math.max(0, b.seqs - this.scheduler.numRunning - this.scheduler.numWaiting - this.scheduler.numSwapped);
+    return pad;
+  }
+
   /** Continuous: every pending request joins now. Static: a new batch only once the last one is done. */
   private admit(): void {
     if (this.config.batching === 'static' && this.scheduler.hasUnfinished()) return;
     let seqs = 0;
+    const prompts: number[] = [];
     while (this.pending.length > 0) {
       const req = this.pending[0]!;
-      if (this.config.batching === 'static' && seqs > 0 && seqs + req.params.n > this.config.maxNumSeqs) return;
+      if (this.config.batching === 'static' && seqs > 0 && seqs + req.params.n > this.config.maxNumSeqs) break;
       this.pending.shift();
       seqs += req.params.n;
+      prompts.push(req.promptTokenIds.length);
       this.scheduler.addRequest({ seqId: req.samples[0]!.seqId, promptTokenIds: req.promptTokenIds });
+    }
+    if (this.config.batching === 'static' && prompts.length > 0) {
+      const real = prompts.reduce((a, b) => a + b, 0);
+      this.staticBatch = { seqs, prefillPadding: prompts.length * Math.max(...prompts) - real, prefillLeft: real };
     }
   }
 

@@ -18,6 +18,7 @@ export interface RunnerSeq {
 }
 
 export interface RunnerBatch {
+  /** N = real tokens, then padding rows (token 0, position 0, slot -1, no sequence, never sampled). */
   readonly tokenIds: Int32Array; // [N]
   readonly positions: Int32Array; // [N]
   readonly slotMapping: Int32Array; // [N]
@@ -26,12 +27,15 @@ export interface RunnerBatch {
   readonly sampleRows: Int32Array;
 }
 
-/** The runner's batch for a scheduler step; sampleRows follow `scheduled` order (sampling sequences only). */
-export function buildBatch(scheduled: readonly ScheduledSeq[], blockSize: number): RunnerBatch {
-  const N = scheduled.reduce((n, s) => n + s.numTokens, 0);
+/**
+ * The runner's batch for a scheduler step; sampleRows follow `scheduled` order (sampling sequences
+ * only). `padding` rows are appended (static batching's dense padding: computed, then dropped).
+ */
+export function buildBatch(scheduled: readonly ScheduledSeq[], blockSize: number, padding = 0): RunnerBatch {
+  const N = scheduled.reduce((n, s) => n + s.numTokens, 0) + padding;
   const tokenIds = new Int32Array(N);
   const positions = new Int32Array(N);
-  const slotMapping = new Int32Array(N);
+  const slotMapping = new Int32Array(N).fill(-1);
   const seqs: RunnerSeq[] = [];
   const sampleRows: number[] = [];
   let at = 0;

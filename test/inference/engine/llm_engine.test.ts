@@ -124,4 +124,25 @@ describe('static batching', () => {
     expect(running).toEqual([2, 2, 1, 1, 1, 1, 1, 1, 0, 2, 0]);
     engine.dispose();
   });
+
+  it('computes the batch densely: prompts padded to the longest, finished members as padding rows', () => {
+    const engine = new LLMEngine(fx.model, { kvCacheMemory: '1MiB', blockSize: 4, batching: 'static', maxNumSeqs: 2 });
+    const rows: number[] = [];
+    const execute = engine.runner.execute.bind(engine.runner);
+    engine.runner.execute = (batch) => (rows.push(batch.tokenIds.length), execute(batch));
+    [3, 9, 2, 2].forEach((n, i) => engine.addRequest(`r${i}`, prompts[i]!, greedy(n)));
+    const outputs = new Map<string, number[]>();
+    while (engine.hasUnfinished()) for (const o of engine.step()) outputs.set(o.requestId, [...o.outputs[0]!.tokenIds]);
+    const longest = (a: number, b: number) => Math.max(prompts[a]!.length, prompts[b]!.length);
+    // [2 × longest prompt], then 2 rows per decode step until r1's 9th token; the same for {r2, r3}
+    expect(rows).toEqual([2 * longest(0, 1), ...Array(8).fill(2), 2 * longest(2, 3), 2]);
+    // the padding changes no result: the tokens are continuous batching's
+    const ref = new LLMEngine(fx.model, { kvCacheMemory: '1MiB', blockSize: 4 });
+    [3, 9, 2, 2].forEach((n, i) => ref.addRequest(`r${i}`, prompts[i]!, greedy(n)));
+    const refOut = new Map<string, number[]>();
+    while (ref.hasUnfinished()) for (const o of ref.step()) refOut.set(o.requestId, [...o.outputs[0]!.tokenIds]);
+    expect(outputs).toEqual(refOut);
+    engine.dispose();
+    ref.dispose();
+  });
 });
