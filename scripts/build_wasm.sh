@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 for src in src/inference/attention/kernels/*.c; do
   clang --target=wasm32 -O3 -msimd128 -matomics -mbulk-memory -nostdlib -ffreestanding \
     -Wl,--no-entry -Wl,--import-memory -Wl,--shared-memory -Wl,--max-memory=4294967296 \
-    -Wl,--strip-all -o "${src%.c}.wasm" "$src"
+    -Wl,--strip-all -o "${src%.c}.wasm.tmp" "$src"
+  mv "${src%.c}.wasm.tmp" "${src%.c}.wasm"
   echo "built ${src%.c}.wasm ($(stat -c %s "${src%.c}.wasm") bytes)"
 done

@@ -85,6 +85,41 @@ static inline void attend_head(const float* qh, float* oh, const float* k, const
   for (int d = 0; d < Dh; d++) oh[d] = acc[d] * inv;
 }
 
+// e^x on four lanes, x <= 0 (0 below -87): exp_nonpos, vectorized.
+static inline v128_t exp_nonpos4(v128_t x) {
+  const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  const v128_t r = wasm_f32x4_sub(wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693145751953125f))), wasm_f32x4_mul(n, wasm_f32x4_splat(1.428606765330187045e-06f)));
+  v128_t p = wasm_f32x4_splat(1.0f / 720.0f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 120.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 24.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 6.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(0.5f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+  const v128_t ni = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_max(n, wasm_f32x4_splat(-127.0f)));
+  const v128_t pow2n = wasm_i32x4_shl(wasm_i32x4_add(ni, wasm_i32x4_splat(127)), 23);
+  return wasm_v128_and(wasm_f32x4_mul(p, pow2n), wasm_f32x4_ge(x, wasm_f32x4_splat(-87.0f)));
+}
+
+// The four lane sums of a, b, c, d as one vector [Σa, Σb, Σc, Σd].
+static inline v128_t hsum4(v128_t a, v128_t b, v128_t c, v128_t d) {
+  const v128_t ab = wasm_f32x4_add(wasm_i32x4_shuffle(a, b, 0, 1, 4, 5), wasm_i32x4_shuffle(a, b, 2, 3, 6, 7));
+  const v128_t cd = wasm_f32x4_add(wasm_i32x4_shuffle(c, d, 0, 1, 4, 5), wasm_i32x4_shuffle(c, d, 2, 3, 6, 7));
+  return wasm_f32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 2, 4, 6), wasm_i32x4_shuffle(ab, cd, 1, 3, 5, 7));
+}
+
+// attend_head for the common head sizes, one copy per constant DH (attend_fixed.inc).
+#define DH 32
+#include "attend_fixed.inc"
+#undef DH
+#define DH 64
+#include "attend_fixed.inc"
+#undef DH
+#define DH 128
+#include "attend_fixed.inc"
+#undef DH
+
+#define ATTEND_FIXED(N) attend_head_##N(qh, out + (qh - q), k, v, table, seen, B, tok_stride, (h / group) * Dh, scale, scratch + Dh)
 #define ATTEND(DH) attend_head(qh, out + (qh - q), k, v, table, seen, B, tok_stride, (h / group) * Dh, DH, scale, scratch, scratch + Dh)
 
 __attribute__((export_name("paged_attention"))) void paged_attention(
@@ -101,9 +136,9 @@ __attribute__((export_name("paged_attention"))) void paged_attention(
       const float* row = q + (query_start + i) * H * Dh;
       for (int h = 0; h < H; h++) {
         const float* qh = row + h * Dh;
-        if (Dh == 32) ATTEND(32);
-        else if (Dh == 64) ATTEND(64);
-        else if (Dh == 128) ATTEND(128);
+        if (Dh == 32) ATTEND_FIXED(32);
+        else if (Dh == 64) ATTEND_FIXED(64);
+        else if (Dh == 128) ATTEND_FIXED(128);
         else ATTEND(Dh);
       }
     }
