@@ -3,6 +3,7 @@
  * until the model is loaded); SIGTERM or SIGINT drains: running requests finish, new ones get
  * 503, then the process exits.
  */
+import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { AsyncLLMEngine } from '../../inference/engine/index.ts';
@@ -17,6 +18,7 @@ interface ServeArgs {
   host: string;
   port: number;
   'max-num-seqs': number;
+  threads: number;
   'max-waiting': number;
   'kv-cache-memory': string;
   'max-model-len'?: number;
@@ -39,6 +41,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('kv-cache-memory', { type: 'string', default: '2GiB', describe: 'bytes for the KV cache (e.g. 512MiB, 2GiB)' })
       .option('max-model-len', { type: 'number', describe: "longest prompt + output (default: the model's context)" })
       .option('block-size', { type: 'number', default: 16, describe: 'tokens per KV block' })
+      .option('threads', { type: 'number', default: availableParallelism(), describe: 'threads each batch is split over (each holds a copy of the weights; default: the cores)' })
       .option('api-key', { type: 'string', describe: 'require `Authorization: Bearer KEY` (default: $DS_API_KEY)' })
       .option('served-model-name', { type: 'string', describe: 'the model name clients send (default: the model name or file name)' })
       .option('max-body-bytes', { type: 'number', default: 8 * 2 ** 20, describe: 'largest request body (else 413)' }) as never,
@@ -54,6 +57,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         maxNumSeqs: argv['max-num-seqs'],
         maxModelLen: argv['max-model-len'],
         blockSize: argv['block-size'],
+        threads: argv.threads,
       });
     })();
     const app = new ApiServer({

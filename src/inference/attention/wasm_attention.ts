@@ -44,8 +44,9 @@ export class WasmPagedAttention {
   readonly caches: readonly KvLayerCache[];
   private readonly memory: WebAssembly.Memory;
   private readonly kernel: KernelFn;
-  /** First byte above the pools: where each call's scratch starts. */
-  private readonly scratchBase: number;
+  /** This thread's scratch: [scratchStart, scratchStart + scratchBytes). */
+  private scratchStart: number;
+  private scratchBytes: number;
   private f32: Float32Array;
   private i32: Int32Array;
 
@@ -54,14 +55,19 @@ export class WasmPagedAttention {
     return kernelModule() !== null;
   }
 
-  constructor(shape: KvCacheShape, numLayers: number) {
+  /** Allocates the pools of `numLayers` layers in a new memory. */
+  constructor(shape: KvCacheShape, numLayers: number);
+  /** Runs over the pools already in `memory` (made by the constructor above, in another thread). */
+  constructor(shape: KvCacheShape, numLayers: number, memory: WebAssembly.Memory);
+  constructor(shape: KvCacheShape, numLayers: number, memory?: WebAssembly.Memory) {
     const mod = kernelModule();
     assert(mod !== null, 'WasmPagedAttention: this runtime cannot compile the wasm SIMD kernel (check WasmPagedAttention.available() first)');
     const poolBytes = blockStride(shape) * shape.numBlocks * 4;
-    const needed = HEAP_BASE + 2 * numLayers * poolBytes + PAGE;
-    const pages = Math.ceil(needed / PAGE);
+    const poolsEnd = HEAP_BASE + 2 * numLayers * poolBytes;
+    const pages = Math.ceil((poolsEnd + PAGE) / PAGE);
     assert(pages <= MAX_PAGES, () => `WasmPagedAttention: ${numLayers} layers × K,V × ${poolBytes} bytes exceed the 4 GiB a wasm memory can address; lower --kv-cache-memory`);
-    this.memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+    if (memory) assert(memory.buffer.byteLength >= poolsEnd, () => `WasmPagedAttention: the memory given (${memory.buffer.byteLength} bytes) does not hold ${numLayers} layers of ${poolBytes}-byte pools`);
+    this.memory = memory ?? new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
     const instance = new WebAssembly.Instance(mod, { env: { memory: this.memory } });
     this.kernel = instance.exports.paged_attention as KernelFn;
     const buffer = this.memory.buffer;
@@ -71,9 +77,16 @@ export class WasmPagedAttention {
       kCache: new Float32Array(buffer, HEAP_BASE + 2 * l * poolBytes, floats),
       vCache: new Float32Array(buffer, HEAP_BASE + (2 * l + 1) * poolBytes, floats),
     }));
-    this.scratchBase = HEAP_BASE + 2 * numLayers * poolBytes;
+    // The allocating thread takes the page above the pools; an attached one grows its own region on first use.
+    this.scratchStart = memory ? 0 : poolsEnd;
+    this.scratchBytes = memory ? 0 : pages * PAGE - poolsEnd;
     this.f32 = new Float32Array(buffer);
     this.i32 = new Int32Array(buffer);
+  }
+
+  /** The memory holding the pools, to hand to another thread's WasmPagedAttention. */
+  get sharedMemory(): WebAssembly.Memory {
+    return this.memory;
   }
 
   /** Whether `cache` is one of this kernel's pools. */
@@ -91,14 +104,14 @@ export class WasmPagedAttention {
     assert(out.length === q.length, () => `pagedAttention: out has ${out.length} values, q has ${q.length}`);
     const S = a.seqs.length;
     const tableLen = a.blockTables.reduce((n, t) => n + t.length, 0);
-    // Scratch layout, in 4-byte words from scratchBase.
-    const qW = this.scratchBase / 4;
+    // Scratch layout, in 4-byte words from the start of this thread's region.
+    const words = 2 * q.length + 4 * S + tableLen + H * Dh + 2 * H + B;
+    this.reserve(4 * words);
+    const qW = this.scratchStart / 4;
     const outW = qW + q.length;
     const metaW = outW + q.length;
     const tablesW = metaW + 4 * S;
-    const accW = tablesW + tableLen;
-    const endBytes = 4 * (accW + Dh + B);
-    this.reserve(endBytes);
+    const accW = tablesW + tableLen; // the kernel's scratch: H·Dh + 2·H + B floats
     const { f32, i32 } = this;
     f32.set(q, qW);
     let t = tablesW;
@@ -120,15 +133,16 @@ export class WasmPagedAttention {
     return out;
   }
 
-  /** Grows the memory to hold `bytes`; views over a shared memory stay valid, new ones see the growth. */
+  /** Makes this thread's scratch region at least `bytes` long (a new region at the memory's end if not). */
   private reserve(bytes: number): void {
-    const have = this.memory.buffer.byteLength;
-    if (bytes > have) {
-      const pages = Math.ceil((bytes - have) / PAGE);
-      assert(have / PAGE + pages <= MAX_PAGES, () => `WasmPagedAttention: a batch needing ${bytes} bytes of scratch exceeds the 4 GiB wasm memory`);
-      this.memory.grow(pages);
+    if (bytes > this.scratchBytes) {
+      const size = Math.max(bytes, 2 * this.scratchBytes);
+      const pages = Math.ceil(size / PAGE);
+      assert(this.memory.buffer.byteLength / PAGE + pages <= MAX_PAGES, () => `WasmPagedAttention: a batch needing ${bytes} bytes of scratch exceeds the 4 GiB wasm memory`);
+      this.scratchStart = this.memory.grow(pages) * PAGE;
+      this.scratchBytes = pages * PAGE;
     }
-    if (this.f32.length * 4 < bytes) {
+    if (this.f32.length * 4 < this.scratchStart + this.scratchBytes) {
       this.f32 = new Float32Array(this.memory.buffer);
       this.i32 = new Int32Array(this.memory.buffer);
     }

@@ -27,6 +27,7 @@ export interface EngineShape {
   readonly kvCacheMemory: number | string;
   readonly blockSize?: number;
   readonly maxNumBatchedTokens?: number;
+  readonly threads?: number;
 }
 
 /** Runs every request (all arrive at once, ignore_eos) to the end; times the whole run. */
@@ -63,12 +64,12 @@ export interface DecodeResult {
 }
 
 /** `batch` requests of `promptLen` tokens, `newTokens` each; times only the steps after every prompt is prefilled. */
-export function runDecode(model: LoadedModel, batch: number, promptLen: number, newTokens: number, seed = 0): DecodeResult {
+export function runDecode(model: LoadedModel, batch: number, promptLen: number, newTokens: number, seed = 0, threads = 1): DecodeResult {
   const c = model.config;
   const maxModelLen = promptLen + newTokens;
   const bytesPerToken = 2 * c.numLayers * c.numKvHeads * c.headDim * 4; // K and V, float32
   const kvCacheMemory = (batch + 1) * (maxModelLen + 16) * bytesPerToken;
-  const engine = new LLMEngine(model, { maxNumSeqs: batch, maxModelLen, kvCacheMemory, enablePrefixCaching: false, seed });
+  const engine = new LLMEngine(model, { maxNumSeqs: batch, maxModelLen, kvCacheMemory, enablePrefixCaching: false, seed, threads });
   const params = makeSamplingParams({ temperature: 0, ignore_eos: true, max_tokens: newTokens });
   for (let b = 0; b < batch; b++) engine.addRequest(`d${b}`, Array.from({ length: promptLen }, (_, i) => (b * 31 + i * 7) % 256), params);
   const produced = new Map<string, number>();

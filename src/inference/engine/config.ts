@@ -26,6 +26,11 @@ export interface EngineConfigInput {
    * through the embeddings, norms and every matmul; they skip attention (no KV slot).
    */
   readonly batching?: BatchingMode;
+  /**
+   * Threads the model runner splits each batch over, by sequence (default 1). Each extra thread
+   * holds its own copy of the weights; the KV cache is shared.
+   */
+  readonly threads?: number;
 }
 
 export interface EngineConfig {
@@ -38,6 +43,7 @@ export interface EngineConfig {
   readonly enablePrefixCaching: boolean;
   readonly seed: number;
   readonly batching: BatchingMode;
+  readonly threads: number;
 }
 
 const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 };
@@ -75,5 +81,6 @@ export function resolveEngineConfig(input: EngineConfigInput, modelContext: numb
     enablePrefixCaching: input.enablePrefixCaching ?? true,
     seed: input.seed ?? 0,
     batching,
+    threads: posInt(input.threads, 'threads', 1),
   });
 }

@@ -7,6 +7,9 @@ import type { SchedulerOutput } from '../scheduler/output.ts';
 import type { RunnerBatch } from './batch.ts';
 import { addInPlace, embedRows, rmsNormRows, siluMulRows } from './host_ops.ts';
 import { RopeTable } from './rope.ts';
+import { RunnerWorker } from './runner_threads.ts';
+import { splitBatch, type BatchPart } from './split.ts';
+import type { BackendName } from '../../runtime/backend/index.ts';
 import { disposeWeights, uploadWeights, type RunnerWeights } from './weights.ts';
 
 export interface ModelRunnerOptions {
@@ -17,7 +20,18 @@ export interface ModelRunnerOptions {
   readonly numHostBlocks?: number;
   /** Longest position served (rope table size); defaults to the model's context. */
   readonly maxModelLen?: number;
+  /**
+   * Threads each batch is split over, by sequence (default 1): this one and threads − 1 worker
+   * threads, each with its own copy of the weights. Needs the wasm attention kernel (the KV pools
+   * are shared through its memory); without it the runner stays on one thread.
+   */
+  readonly threads?: number;
+  /** Set by a runner worker: use the KV pools in this memory instead of allocating them. */
+  readonly kvMemory?: WebAssembly.Memory;
 }
+
+/** What the runner needs of a loaded model (a runner worker gets no tokenizer). */
+export type RunnerModel = Pick<LoadedModel, 'config' | 'weights' | 'source'>;
 
 /** x · W for host rows x [rows, in] and a weight W [in, out] on tfjs: one matMul, read back.  → [rows, out] */
 function matMulHost(x: Float32Array, rows: number, w: tf.Tensor2D): Float32Array {
@@ -47,8 +61,10 @@ export class ModelRunner {
   private readonly rope: RopeTable;
   /** The wasm SIMD kernel owning kvCaches, or null (no wasm SIMD here): the TypeScript kernel then. */
   private readonly wasmAttention: WasmPagedAttention | null;
+  /** Worker threads taking a share of each batch (empty: this thread runs it all). */
+  private readonly workers: RunnerWorker[] = [];
 
-  constructor(model: LoadedModel, opts: ModelRunnerOptions) {
+  constructor(model: RunnerModel, opts: ModelRunnerOptions) {
     const c = (this.config = model.config);
     this.blockSize = opts.blockSize;
     this.numBlocks = opts.numBlocks;
@@ -57,12 +73,30 @@ export class ModelRunner {
       throw new ConfigError('maxModelLen', `${this.maxModelLen} exceeds the model's context of ${c.maxPositionEmbeddings}`);
     }
     const shape = { blockSize: opts.blockSize, numKvHeads: c.numKvHeads, headDim: c.headDim };
-    this.wasmAttention = WasmPagedAttention.available() ? new WasmPagedAttention({ ...shape, numBlocks: opts.numBlocks }, c.numLayers) : null;
+    const poolShape = { ...shape, numBlocks: opts.numBlocks };
+    if (opts.kvMemory) this.wasmAttention = new WasmPagedAttention(poolShape, c.numLayers, opts.kvMemory);
+    else this.wasmAttention = WasmPagedAttention.available() ? new WasmPagedAttention(poolShape, c.numLayers) : null;
     this.kvCaches = this.wasmAttention?.caches ?? Array.from({ length: c.numLayers }, () => createKvLayerCache({ ...shape, numBlocks: opts.numBlocks }));
     const host = opts.numHostBlocks ?? 0;
     this.hostCaches = host > 0 ? Array.from({ length: c.numLayers }, () => createKvLayerCache({ ...shape, numBlocks: host })) : [];
     this.rope = new RopeTable(c, this.maxModelLen);
     this.weights = uploadWeights(model);
+    const threads = opts.threads ?? 1;
+    if (!Number.isInteger(threads) || threads < 1) throw new ConfigError('threads', `must be a positive integer, got ${threads}`);
+    if (threads > 1 && this.wasmAttention && !opts.kvMemory) {
+      const workerOpts: ModelRunnerOptions = { ...opts, numHostBlocks: 0, threads: 1, kvMemory: this.wasmAttention.sharedMemory };
+      try {
+        for (let i = 1; i < threads; i++) this.workers.push(new RunnerWorker(i, model, workerOpts, tf.getBackend() as BackendName));
+      } catch (e) {
+        this.dispose();
+        throw e;
+      }
+    }
+  }
+
+  /** Threads a batch is split over (1 + worker threads). */
+  get numThreads(): number {
+    return 1 + this.workers.length;
   }
 
   /** Swaps and copy-on-write copies a scheduler step asks for, in its order, before the forward. */
@@ -75,8 +109,37 @@ export class ModelRunner {
     });
   }
 
-  /** Forward over the batch; writes its K/V. Returns logits [sampleRows.length, V] (row-major). */
+  /**
+   * Forward over the batch; writes its K/V. Returns logits [sampleRows.length, V] (row-major).
+   * With worker threads the batch is split by sequence: the workers take the first parts while
+   * this thread runs the last, then the logits rows are put back in sampleRows order.
+   */
   execute(batch: RunnerBatch): Float32Array {
+    if (this.workers.length === 0) return this.forward(batch);
+    const parts = splitBatch(batch, this.numThreads);
+    if (parts.length === 1) return this.forward(batch);
+    const mine = parts[parts.length - 1]!;
+    const others = parts.slice(0, -1);
+    others.forEach((p, i) => this.workers[i]!.start(p.batch));
+    let local: Float32Array | null = null;
+    let failure: unknown = null;
+    try {
+      local = this.forward(mine.batch);
+    } catch (e) {
+      failure = e;
+    }
+    const results = others.map((_, i) => this.workers[i]!.finish()); // every started job, even when this share failed
+    if (local === null) throw failure;
+    const V = this.config.vocabSize;
+    const out = new Float32Array(batch.sampleRows.length * V);
+    const place = (p: BatchPart, logits: Float32Array) => p.outputIndex.forEach((o, r) => out.set(logits.subarray(r * V, (r + 1) * V), o * V));
+    others.forEach((p, i) => place(p, results[i]!));
+    place(mine, local);
+    return out;
+  }
+
+  /** The forward of one thread's batch. */
+  private forward(batch: RunnerBatch): Float32Array {
     const c = this.config;
     const { hiddenSize: D, numHeads: H, numKvHeads: Hkv, headDim: Dh, intermediateSize: F } = c;
     const N = batch.tokenIds.length;
@@ -137,8 +200,9 @@ export class ModelRunner {
     return this.wasmAttention ? this.wasmAttention.run(a) : pagedAttention(a);
   }
 
-  /** Frees the weight tensors; the runner is unusable afterwards. */
+  /** Frees the weight tensors and stops the worker threads; the runner is unusable afterwards. */
   dispose(): void {
+    for (const w of this.workers.splice(0)) w.stop();
     disposeWeights(this.weights);
   }
 }

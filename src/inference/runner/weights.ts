@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FormatError } from '../../errors.ts';
 import type { LoadedModel, HostTensor } from '../loaders/types.ts';
 
+type WeightSource = Pick<LoadedModel, 'config' | 'weights' | 'source'>;
+
 /**
  * The weights as the runner uses them. Linear weights go to tfjs pre-transposed to [in, out]
  * (a plain x·W is XNNPACK's fast path on wasm) and fused where they read the same input:
@@ -25,7 +27,7 @@ export interface RunnerWeights {
   readonly lmHead: tf.Tensor2D; // [D, V]
 }
 
-function get(model: LoadedModel, name: string, shape: readonly number[]): HostTensor {
+function get(model: WeightSource, name: string, shape: readonly number[]): HostTensor {
   const t = model.weights.get(name);
   if (!t) throw new FormatError(model.source, `weight ${name} is missing`);
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
@@ -51,7 +53,7 @@ function fuseTransposed(parts: readonly HostTensor[]): tf.Tensor2D {
   return tf.tensor2d(w, [inDim, outDim]);
 }
 
-export function uploadWeights(model: LoadedModel): RunnerWeights {
+export function uploadWeights(model: WeightSource): RunnerWeights {
   const c = model.config;
   const { hiddenSize: D, numHeads: H, numKvHeads: Hkv, headDim: Dh, intermediateSize: F, vocabSize: V } = c;
   const embed = get(model, 'model.embed_tokens.weight', [V, D]);

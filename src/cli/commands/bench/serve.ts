@@ -5,7 +5,7 @@
  * reference shape (d 256, 4 layers, 8 heads, ff 688, vocab 258, f32), written as a GGUF.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { InputError } from '../../../errors.ts';
@@ -26,6 +26,7 @@ interface Args {
   'max-num-seqs': number;
   'kv-cache-memory': string;
   'decode-tokens': number;
+  threads: number;
   json: boolean;
 }
 
@@ -55,6 +56,7 @@ export const serveBenchCommand: CommandModule<object, Args> = {
       .option('seed', { type: 'number', default: 0 })
       .option('max-num-seqs', { type: 'number', default: 32 })
       .option('kv-cache-memory', { type: 'string', default: '256MiB' })
+      .option('threads', { type: 'number', default: availableParallelism(), describe: 'runner threads (llama.cpp\'s reference figures used 2)' })
       .option('decode-tokens', { type: 'number', default: 128, describe: 'new tokens per request in the decode figures' })
       .option('json', { type: 'boolean', default: false }) as never,
   handler: async (argv) => {
@@ -62,16 +64,16 @@ export const serveBenchCommand: CommandModule<object, Args> = {
     await initBackend();
     const result = withModel(argv.model, (model) => {
       const work = makeWorkload({ numPrompts: argv['num-prompts'], seed: argv.seed, vocabSize: model.config.vocabSize, maxOutput: Math.min(1024, model.config.maxPositionEmbeddings - 256) });
-      const shape = { maxNumSeqs: argv['max-num-seqs'], kvCacheMemory: argv['kv-cache-memory'] };
+      const shape = { maxNumSeqs: argv['max-num-seqs'], kvCacheMemory: argv['kv-cache-memory'], threads: argv.threads };
       log.info(`bench serve: ${work.length} requests, ${work.reduce((n, r) => n + r.promptTokenIds.length, 0)} prompt tokens, ${work.reduce((n, r) => n + r.maxTokens, 0)} output tokens`);
       const continuous = runThroughput(model, work, 'continuous', shape);
       const stat = runThroughput(model, work, 'static', shape);
       const decode: (DecodeResult & { llamaCpp: number | null; ratio: number | null })[] = [1, 8, 32].map((b) => {
-        const d = runDecode(model, b, 16, argv['decode-tokens']);
+        const d = runDecode(model, b, 16, argv['decode-tokens'], 0, argv.threads);
         const ref = argv.model ? null : (LLAMA_CPP_DECODE[b] ?? null);
         return { ...d, llamaCpp: ref, ratio: ref ? d.tokPerS / ref : null };
       });
-      return { model: argv.model ?? 'random d256 L4 H8 ff688 V258 f32', continuous, static: stat, speedup: continuous.outputTokPerS / stat.outputTokPerS, decode };
+      return { model: argv.model ?? 'random d256 L4 H8 ff688 V258 f32', threads: argv.threads, continuous, static: stat, speedup: continuous.outputTokPerS / stat.outputTokPerS, decode };
     });
     if (argv.json) {
       process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -4,6 +4,7 @@
  * benchmark_serving does (throughput; TTFT, TPOT, ITL, E2E latency mean / median / p99).
  * The offline `ds bench serve` may dispatch here with `serveOnlineHandler` when given --url.
  */
+import { availableParallelism } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { runOnlineBench, type OnlineBenchResult } from '../../../inference/bench/online.ts';
@@ -29,6 +30,7 @@ export interface ServeOnlineArgs {
   seed: number;
   'kv-cache-memory': string;
   'max-num-seqs': number;
+  threads: number;
   'result-file'?: string;
   json: boolean;
 }
@@ -56,7 +58,7 @@ export async function serveOnlineHandler(argv: ServeOnlineArgs): Promise<OnlineB
   if (!url) {
     await initBackend();
     const path = resolveModelPath(argv.model!, modelsDir(process.env.DS_MODELS));
-    const engine = new AsyncLLMEngine(loadModel(path), { kvCacheMemory: argv['kv-cache-memory'], maxNumSeqs: argv['max-num-seqs'] });
+    const engine = new AsyncLLMEngine(loadModel(path), { kvCacheMemory: argv['kv-cache-memory'], maxNumSeqs: argv['max-num-seqs'], threads: argv.threads });
     model ??= 'bench';
     app = new ApiServer({ engine, modelName: model, maxNumSeqs: argv['max-num-seqs'], maxWaiting: argv['num-prompts'] });
     url = `http://127.0.0.1:${(await app.listen(0)).port}`;
@@ -92,6 +94,7 @@ export const serveOnlineBenchCommand: CommandModule<object, ServeOnlineArgs> = {
       .option('seed', { type: 'number', default: 0 })
       .option('kv-cache-memory', { type: 'string', default: '256MiB' })
       .option('max-num-seqs', { type: 'number', default: 64 })
+      .option('threads', { type: 'number', default: availableParallelism(), describe: 'runner threads of the server it starts (without --url)' })
       .option('result-file', { type: 'string', describe: 'write the result as JSON here' })
       .option('json', { type: 'boolean', default: false }) as never,
   handler: async (argv) => {

@@ -10,7 +10,7 @@
 //   q, out: [numTokens, H, Dh]
 //   meta:   [numSeqs, 4] int32           queryStart, queryLen, contextLen, offset of its table in `tables`
 //   tables: int32 block ids, every sequence's table one after the other
-//   scratch: Dh + B floats
+//   scratch: H·Dh + 2·H + B floats
 //
 // Built by scripts/build_wasm.sh (clang --target=wasm32 -msimd128); the .wasm beside this file is
 // its output and is what the runtime loads, so a machine without clang runs it as it is.
@@ -19,10 +19,14 @@
 
 #define NEG_INF (-__builtin_inff())
 
-// e^x for x <= 0 (scores minus their running max); 0 below -87. Range reduction x = n·ln2 + r,
-// |r| <= ln2/2, then a degree-6 Taylor polynomial of e^r (relative error < 2e-7) scaled by 2^n.
+// e^x for x <= 0 (scores minus their running max). Below EXP_FLOOR it returns 0: e^-40 < 4.3e-18
+// is far below float32's resolution of a sum whose largest term is 1, and flushing it keeps p·V
+// products and rescaled accumulators out of the subnormal range, where x86 arithmetic is ~100×
+// slower (wasm has no flush-to-zero mode). Range reduction x = n·ln2 + r, |r| <= ln2/2, then a
+// degree-6 Taylor polynomial of e^r (relative error < 2e-7) scaled by 2^n.
+#define EXP_FLOOR (-40.0f)
 static inline float exp_nonpos(float x) {
-  if (x < -87.0f) return 0.0f;
+  if (x < EXP_FLOOR) return 0.0f;
   const float n = __builtin_rintf(x * 1.44269504088896341f);
   const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187045e-06f;
   float p = 1.0f / 720.0f;
@@ -85,7 +89,7 @@ static inline void attend_head(const float* qh, float* oh, const float* k, const
   for (int d = 0; d < Dh; d++) oh[d] = acc[d] * inv;
 }
 
-// e^x on four lanes, x <= 0 (0 below -87): exp_nonpos, vectorized.
+// e^x on four lanes, x <= 0 (0 below EXP_FLOOR): exp_nonpos, vectorized.
 static inline v128_t exp_nonpos4(v128_t x) {
   const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
   const v128_t r = wasm_f32x4_sub(wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693145751953125f))), wasm_f32x4_mul(n, wasm_f32x4_splat(1.428606765330187045e-06f)));
@@ -98,7 +102,7 @@ static inline v128_t exp_nonpos4(v128_t x) {
   p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
   const v128_t ni = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_max(n, wasm_f32x4_splat(-127.0f)));
   const v128_t pow2n = wasm_i32x4_shl(wasm_i32x4_add(ni, wasm_i32x4_splat(127)), 23);
-  return wasm_v128_and(wasm_f32x4_mul(p, pow2n), wasm_f32x4_ge(x, wasm_f32x4_splat(-87.0f)));
+  return wasm_v128_and(wasm_f32x4_mul(p, pow2n), wasm_f32x4_ge(x, wasm_f32x4_splat(EXP_FLOOR)));
 }
 
 // The four lane sums of a, b, c, d as one vector [Σa, Σb, Σc, Σd].
@@ -108,7 +112,7 @@ static inline v128_t hsum4(v128_t a, v128_t b, v128_t c, v128_t d) {
   return wasm_f32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 2, 4, 6), wasm_i32x4_shuffle(ab, cd, 1, 3, 5, 7));
 }
 
-// attend_head for the common head sizes, one copy per constant DH (attend_fixed.inc).
+// attend_row_DH for the common head sizes, one copy per constant DH (attend_fixed.inc).
 #define DH 32
 #include "attend_fixed.inc"
 #undef DH
@@ -119,8 +123,6 @@ static inline v128_t hsum4(v128_t a, v128_t b, v128_t c, v128_t d) {
 #include "attend_fixed.inc"
 #undef DH
 
-#define ATTEND_FIXED(N) attend_head_##N(qh, out + (qh - q), k, v, table, seen, B, tok_stride, (h / group) * Dh, scale, scratch + Dh)
-#define ATTEND(DH) attend_head(qh, out + (qh - q), k, v, table, seen, B, tok_stride, (h / group) * Dh, DH, scale, scratch, scratch + Dh)
 
 __attribute__((export_name("paged_attention"))) void paged_attention(
     const float* q, float* out, const float* k, const float* v, const int32_t* meta, int32_t num_seqs,
@@ -133,13 +135,14 @@ __attribute__((export_name("paged_attention"))) void paged_attention(
     const int32_t* table = tables + m[3];
     for (int i = 0; i < query_len; i++) {
       const int seen = context_len - query_len + i + 1;
-      const float* row = q + (query_start + i) * H * Dh;
-      for (int h = 0; h < H; h++) {
-        const float* qh = row + h * Dh;
-        if (Dh == 32) ATTEND_FIXED(32);
-        else if (Dh == 64) ATTEND_FIXED(64);
-        else if (Dh == 128) ATTEND_FIXED(128);
-        else ATTEND(Dh);
+      const int row = (query_start + i) * H * Dh;
+      if (Dh == 32) attend_row_32(q + row, out + row, k, v, table, seen, B, H, group, tok_stride, scale, scratch);
+      else if (Dh == 64) attend_row_64(q + row, out + row, k, v, table, seen, B, H, group, tok_stride, scale, scratch);
+      else if (Dh == 128) attend_row_128(q + row, out + row, k, v, table, seen, B, H, group, tok_stride, scale, scratch);
+      else {
+        for (int h = 0; h < H; h++) {
+          attend_head(q + row + h * Dh, out + row + h * Dh, k, v, table, seen, B, tok_stride, (h / group) * Dh, Dh, scale, scratch, scratch + Dh);
+        }
       }
     }
   }

@@ -1,0 +1,99 @@
+/**
+ * The second core (and more): a model runner's batch split by sequence over worker threads, in
+ * the way data-parallel ranks split a training batch. Each worker holds its own copy of the
+ * weights on its own tfjs backend and runs the layers over the same KV pools (the runner's shared
+ * wasm memory), so any sequence can go to any thread at any step, and nothing is copied but the
+ * batch's index arrays and the sampled rows' logits.
+ *
+ * Protocol, per worker, over a 2-word Int32Array on a SharedArrayBuffer and a MessagePort:
+ *   main:   port.postMessage(job); ctrl[JOB] = n; notify     (jobs numbered 1, 2, …)
+ *   worker: wait ctrl[JOB] ≠ last; receiveMessageOnPort → execute → postMessage(reply); ctrl[DONE] = n; notify
+ *   main:   runs its own share meanwhile, then waits ctrl[DONE] = n and takes the reply synchronously.
+ * Everything is synchronous (Atomics.wait, receiveMessageOnPort), so ModelRunner.execute stays a
+ * plain function; the atomics order the KV writes of one step before the reads of the next.
+ */
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { DeepscaleError } from '../../errors.ts';
+import type { BackendName } from '../../runtime/backend/index.ts';
+import type { ModelRunnerOptions, RunnerModel } from './model_runner.ts';
+
+export const JOB = 0;
+export const DONE = 1;
+/** ctrl[JOB] value that stops a worker. */
+export const STOP = -1;
+const STARTING = -2;
+
+export type WorkerReply = { ready: true } | { logits: Float32Array } | { error: string };
+
+/** How long the main thread waits for a worker (start, or one job) before giving up. */
+const TIMEOUT_MS = 300_000;
+
+const REGISTER = fileURLToPath(new URL('../../../bin/register.js', import.meta.url));
+const ENTRY = new URL('./runner_worker.ts', import.meta.url);
+
+export class RunnerWorker {
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  private readonly ctrl: Int32Array;
+  private jobs = 0;
+  private pending = false;
+
+  constructor(readonly index: number, model: RunnerModel, options: ModelRunnerOptions, backend: BackendName) {
+    this.ctrl = new Int32Array(new SharedArrayBuffer(8));
+    this.ctrl[DONE] = STARTING;
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    const workerData = { model: { config: model.config, weights: model.weights, source: model.source }, options, backend, ctrl: this.ctrl, port: port2 };
+    this.worker = new Worker(ENTRY, { workerData, transferList: [port2], execArgv: ['--import', REGISTER] });
+    this.worker.unref();
+    this.waitDone(STARTING, 'start');
+    const reply = this.take('start');
+    if (!('ready' in reply)) throw this.failure('start', reply);
+  }
+
+  /** Hands the worker a batch; collect its logits with finish(). */
+  start(batch: unknown): void {
+    this.port.postMessage(batch);
+    this.pending = true;
+    Atomics.store(this.ctrl, JOB, ++this.jobs);
+    Atomics.notify(this.ctrl, JOB);
+  }
+
+  /** Waits for the job given to start() and returns its logits. */
+  finish(): Float32Array {
+    this.pending = false;
+    this.waitDone(this.jobs - 1, `job ${this.jobs}`);
+    const reply = this.take(`job ${this.jobs}`);
+    if (!('logits' in reply)) throw this.failure(`job ${this.jobs}`, reply);
+    return reply.logits;
+  }
+
+  /** Stops the thread (after its current job, if any). */
+  stop(): void {
+    if (this.pending) this.finish();
+    Atomics.store(this.ctrl, JOB, STOP);
+    Atomics.notify(this.ctrl, JOB);
+    this.port.close();
+  }
+
+  /** Blocks until ctrl[DONE] moves off `from` (Atomics.wait: no event loop needed). */
+  private waitDone(from: number, what: string): void {
+    const deadline = Date.now() + TIMEOUT_MS;
+    while (Atomics.load(this.ctrl, DONE) === from) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new DeepscaleError('runner_worker_error', `runner worker ${this.index} did not answer (${what}) within ${TIMEOUT_MS / 1000} s`);
+      Atomics.wait(this.ctrl, DONE, from, Math.min(left, 1000));
+    }
+  }
+
+  private take(what: string): WorkerReply {
+    const msg = receiveMessageOnPort(this.port);
+    if (!msg) throw new DeepscaleError('runner_worker_error', `runner worker ${this.index} signalled ${what} without a reply`);
+    return msg.message as WorkerReply;
+  }
+
+  private failure(what: string, reply: WorkerReply): DeepscaleError {
+    return new DeepscaleError('runner_worker_error', `runner worker ${this.index} failed (${what}): ${'error' in reply ? reply.error : JSON.stringify(reply)}`);
+  }
+}
