@@ -24,8 +24,8 @@ export interface AttentionSeq {
 
 export interface PagedAttentionArgs {
   readonly q: Float32Array; // [numTokens, H, Dh]
-  readonly kCache: Float32Array; // [numBlocks, blockSize, Hkv, Dh]
-  readonly vCache: Float32Array; // [numBlocks, blockSize, Hkv, Dh]
+  readonly kCache: Float32Array; // [numBlocks, Hkv, blockSize, Dh]
+  readonly vCache: Float32Array; // [numBlocks, Hkv, blockSize, Dh]
   readonly blockTables: readonly Int32Array[]; // per seq: block ids in position order
   readonly seqs: readonly AttentionSeq[];
   readonly numHeads: number;
@@ -50,7 +50,7 @@ export function validatePagedAttention(a: PagedAttentionArgs, numTokens: number)
   assert(Hkv > 0 && H % Hkv === 0, () => `pagedAttention: numHeads ${H} is not a multiple of numKvHeads ${Hkv}`);
   assert(a.q.length === numTokens * H * Dh, () => `pagedAttention: q has ${a.q.length} values, not a multiple of H ${H} × Dh ${Dh}`);
   const numBlocks = a.kCache.length / (B * Hkv * Dh);
-  assert(Number.isInteger(numBlocks) && a.vCache.length === a.kCache.length, () => `pagedAttention: kCache (${a.kCache.length}) and vCache (${a.vCache.length}) must both be [numBlocks, ${B}, ${Hkv}, ${Dh}]`);
+  assert(Number.isInteger(numBlocks) && a.vCache.length === a.kCache.length, () => `pagedAttention: kCache (${a.kCache.length}) and vCache (${a.vCache.length}) must both be [numBlocks, ${Hkv}, ${B}, ${Dh}]`);
   assert(a.blockTables.length === a.seqs.length, () => `pagedAttention: ${a.seqs.length} sequences but ${a.blockTables.length} block tables`);
   a.seqs.forEach((s, i) => {
     assert(s.queryLen >= 0 && s.queryLen <= s.contextLen, () => `pagedAttention: seqs[${i}] queryLen ${s.queryLen} must be in 0..contextLen ${s.contextLen}`);
@@ -87,14 +87,14 @@ export function pagedAttention(a: PagedAttentionArgs): Float32Array {
 
 /**
  * All heads of one query row (starting at qRow in q / out) against positions 0..seen-1.
- * Blocks outside, heads inside: each cached token [Hkv, Dh] is read while it is in cache.
+ * Blocks outside, heads inside: each block [Hkv, B, Dh] serves every head while it is in cache.
  */
 function attendRow(a: PagedAttentionArgs, table: Int32Array, seen: number, qRow: number, out: Float32Array): void {
   const { q, kCache, vCache, numHeads: H, numKvHeads: Hkv, headDim: Dh, blockSize: B, scale } = a;
   const acc = ACC;
   const sc = SC;
   const group = H / Hkv;
-  const tokStride = Hkv * Dh; // floats between consecutive tokens of one kv head
+  const tokStride = Dh; // floats between consecutive tokens of one kv head (head-major blocks)
   const dh4 = Dh - (Dh % 4);
   M.fill(-Infinity, 0, H);
   L.fill(0, 0, H);
@@ -102,10 +102,10 @@ function attendRow(a: PagedAttentionArgs, table: Int32Array, seen: number, qRow:
   const nBlocks = Math.ceil(seen / B);
   for (let b = 0; b < nBlocks; b++) {
     const cnt = b === nBlocks - 1 ? seen - b * B : B;
-    const blockBase = table[b]! * B * tokStride;
+    const blockBase = table[b]! * Hkv * B * Dh;
     for (let h = 0; h < H; h++) {
       const qOff = qRow + h * Dh;
-      const kvOff = blockBase + ((h / group) | 0) * Dh;
+      const kvOff = blockBase + ((h / group) | 0) * B * Dh;
       const sOff = h * B;
       // this block's scores and their max; four partial sums break the add dependency chain
       let bm = -Infinity;

@@ -21,9 +21,14 @@ describe('writeKv', () => {
     const k = Float32Array.from({ length: 3 * per }, (_, i) => i + 1);
     const v = Float32Array.from({ length: 3 * per }, (_, i) => -(i + 1));
     writeKv(cache, Int32Array.from([9, -1, 2]), k, v);
-    // slot 9 = block 2, offset 1
-    expect([...cache.kCache.subarray(9 * per, 10 * per)]).toEqual([...k.subarray(0, per)]);
-    expect([...cache.vCache.subarray(2 * per, 3 * per)]).toEqual([...v.subarray(2 * per, 3 * per)]);
+    // head-major blocks: K of (block, kv head h, offset) at ((block · Hkv + h) · B + offset) · Dh
+    const { blockSize: B, numKvHeads: Hkv, headDim: Dh } = shape;
+    const at = (block: number, h: number, offset: number) => ((block * Hkv + h) * B + offset) * Dh;
+    for (let h = 0; h < Hkv; h++) {
+      // token 0 → slot 9 = block 2, offset 1; token 2 → slot 2 = block 0, offset 2
+      expect([...cache.kCache.subarray(at(2, h, 1), at(2, h, 1) + Dh)]).toEqual([...k.subarray(h * Dh, (h + 1) * Dh)]);
+      expect([...cache.vCache.subarray(at(0, h, 2), at(0, h, 2) + Dh)]).toEqual([...v.subarray(2 * per + h * Dh, 2 * per + (h + 1) * Dh)]);
+    }
     const written = cache.kCache.reduce((n, x) => n + (x !== 0 ? 1 : 0), 0);
     expect(written).toBe(2 * per);
   });

@@ -6,7 +6,7 @@
 // positions 0 ..= that. GQA: head h reads kv head h / (H / Hkv). Online softmax one block of keys
 // at a time, in float32.
 //
-//   k, v:   [numBlocks, B, Hkv, Dh]      (the layer's pools, in this module's memory)
+//   k, v:   [numBlocks, Hkv, B, Dh]      (the layer's pools, in this module's memory; head-major blocks)
 //   q, out: [numTokens, H, Dh]
 //   meta:   [numSeqs, 4] int32           queryStart, queryLen, contextLen, offset of its table in `tables`
 //   tables: int32 block ids, every sequence's table one after the other
@@ -48,17 +48,17 @@ static inline float hsum(v128_t a) {
 // then one lane at a time. Inlined with a constant Dh for the common sizes, so the loops unroll,
 // the tails vanish and the accumulator stays in registers.
 static inline void attend_head(const float* qh, float* oh, const float* k, const float* v, const int32_t* table,
-                               int seen, int B, int tok_stride, int kv_off, int Dh, float scale, float* acc, float* sc) {
+                               int seen, int B, int Hkv, int kvh, int Dh, float scale, float* acc, float* sc) {
   const int nb = (seen + B - 1) / B;
   const int dv = Dh - Dh % 4;
   float mx = NEG_INF, l = 0.0f;
   for (int d = 0; d < Dh; d++) acc[d] = 0.0f;
   for (int b = 0; b < nb; b++) {
     const int cnt = b == nb - 1 ? seen - b * B : B;
-    const int base = table[b] * B * tok_stride + kv_off;
+    const int base = (table[b] * Hkv + kvh) * B * Dh;
     float bm = NEG_INF;
     for (int t = 0; t < cnt; t++) {
-      const float* kt = k + base + t * tok_stride;
+      const float* kt = k + base + t * Dh;
       v128_t s4 = wasm_f32x4_splat(0.0f);
       for (int d = 0; d < dv; d += 4) s4 = wasm_f32x4_add(s4, wasm_f32x4_mul(wasm_v128_load(qh + d), wasm_v128_load(kt + d)));
       float s = hsum(s4);
@@ -79,7 +79,7 @@ static inline void attend_head(const float* qh, float* oh, const float* k, const
     for (int t = 0; t < cnt; t++) {
       const float p = exp_nonpos(sc[t] - mx);
       l += p;
-      const float* vt = v + base + t * tok_stride;
+      const float* vt = v + base + t * Dh;
       const v128_t p4 = wasm_f32x4_splat(p);
       for (int d = 0; d < dv; d += 4) wasm_v128_store(acc + d, wasm_f32x4_add(wasm_v128_load(acc + d), wasm_f32x4_mul(p4, wasm_v128_load(vt + d))));
       for (int d = dv; d < Dh; d++) acc[d] += p * vt[d];
@@ -128,7 +128,6 @@ __attribute__((export_name("paged_attention"))) void paged_attention(
     const float* q, float* out, const float* k, const float* v, const int32_t* meta, int32_t num_seqs,
     const int32_t* tables, int32_t H, int32_t Hkv, int32_t Dh, int32_t B, float scale, float* scratch) {
   const int group = H / Hkv;
-  const int tok_stride = Hkv * Dh;
   for (int s = 0; s < num_seqs; s++) {
     const int32_t* m = meta + 4 * s;
     const int query_start = m[0], query_len = m[1], context_len = m[2];
@@ -136,12 +135,12 @@ __attribute__((export_name("paged_attention"))) void paged_attention(
     for (int i = 0; i < query_len; i++) {
       const int seen = context_len - query_len + i + 1;
       const int row = (query_start + i) * H * Dh;
-      if (Dh == 32) attend_row_32(q + row, out + row, k, v, table, seen, B, H, group, tok_stride, scale, scratch);
-      else if (Dh == 64) attend_row_64(q + row, out + row, k, v, table, seen, B, H, group, tok_stride, scale, scratch);
-      else if (Dh == 128) attend_row_128(q + row, out + row, k, v, table, seen, B, H, group, tok_stride, scale, scratch);
+      if (Dh == 32) attend_row_32(q + row, out + row, k, v, table, seen, B, H, Hkv, scale, scratch);
+      else if (Dh == 64) attend_row_64(q + row, out + row, k, v, table, seen, B, H, Hkv, scale, scratch);
+      else if (Dh == 128) attend_row_128(q + row, out + row, k, v, table, seen, B, H, Hkv, scale, scratch);
       else {
         for (int h = 0; h < H; h++) {
-          attend_head(q + row + h * Dh, out + row + h * Dh, k, v, table, seen, B, tok_stride, (h / group) * Dh, Dh, scale, scratch, scratch + Dh);
+          attend_head(q + row + h * Dh, out + row + h * Dh, k, v, table, seen, B, Hkv, h / group, Dh, scale, scratch, scratch + Dh);
         }
       }
     }
