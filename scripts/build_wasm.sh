@@ -3,7 +3,7 @@
 # (Debian: apt-get install clang lld). The .wasm outputs are committed: nothing else needs clang.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for src in src/inference/attention/kernels/*.c; do
+for src in src/inference/*/kernels/*.c; do
   clang --target=wasm32 -O3 -msimd128 -matomics -mbulk-memory -nostdlib -ffreestanding \
     -Wl,--no-entry -Wl,--import-memory -Wl,--shared-memory -Wl,--max-memory=4294967296 \
     -Wl,--strip-all -o "${src%.c}.wasm.tmp" "$src"

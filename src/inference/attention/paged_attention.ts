@@ -45,7 +45,7 @@ let ACC = new Float64Array(256);
 let SC = new Float64Array(128);
 
 /** Checks the shapes and every block id a call will read (the wasm kernel has no bounds checks of its own). */
-export function validatePagedAttention(a: PagedAttentionArgs, numTokens: number): void {
+export function validatePagedAttention(a: Omit<PagedAttentionArgs, 'q' | 'out'> & { readonly q: { readonly length: number } }, numTokens: number): void {
   const { numHeads: H, numKvHeads: Hkv, headDim: Dh, blockSize: B } = a;
   assert(Hkv > 0 && H % Hkv === 0, () => `pagedAttention: numHeads ${H} is not a multiple of numKvHeads ${Hkv}`);
   assert(a.q.length === numTokens * H * Dh, () => `pagedAttention: q has ${a.q.length} values, not a multiple of H ${H} × Dh ${Dh}`);

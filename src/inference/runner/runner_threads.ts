@@ -1,9 +1,9 @@
 /**
  * The second core (and more): a model runner's batch split by sequence over worker threads, in
- * the way data-parallel ranks split a training batch. Each worker holds its own copy of the
- * weights on its own tfjs backend and runs the layers over the same KV pools (the runner's shared
- * wasm memory), so any sequence can go to any thread at any step, and nothing is copied but the
- * batch's index arrays and the sampled rows' logits.
+ * the way data-parallel ranks split a training batch. Each worker runs the same kernels over the
+ * runner's SharedArena (weights and KV pools shared, activations its own), so any sequence can go
+ * to any thread at any step, and nothing is copied but the batch's index arrays and the sampled
+ * rows' logits.
  *
  * Protocol, per worker, over a 2-word Int32Array on a SharedArrayBuffer and a MessagePort:
  *   main:   port.postMessage(job); ctrl[JOB] = n; notify     (jobs numbered 1, 2, …)
@@ -15,8 +15,7 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { DeepscaleError } from '../../errors.ts';
-import type { BackendName } from '../../runtime/backend/index.ts';
-import type { ModelRunnerOptions, RunnerModel } from './model_runner.ts';
+import type { RunnerLayout } from './runner_core.ts';
 
 export const JOB = 0;
 export const DONE = 1;
@@ -39,12 +38,12 @@ export class RunnerWorker {
   private jobs = 0;
   private pending = false;
 
-  constructor(readonly index: number, model: RunnerModel, options: ModelRunnerOptions, backend: BackendName) {
+  constructor(readonly index: number, memory: WebAssembly.Memory, layout: RunnerLayout) {
     this.ctrl = new Int32Array(new SharedArrayBuffer(8));
     this.ctrl[DONE] = STARTING;
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const workerData = { model: { config: model.config, weights: model.weights, source: model.source }, options, backend, ctrl: this.ctrl, port: port2 };
+    const workerData = { memory, layout, ctrl: this.ctrl, port: port2 };
     this.worker = new Worker(ENTRY, { workerData, transferList: [port2], execArgv: ['--import', REGISTER] });
     this.worker.unref();
     this.waitDone(STARTING, 'start');

@@ -1,38 +1,36 @@
 /**
- * A runner worker thread: a ModelRunner over the main runner's KV pools (the shared wasm memory),
- * with its own copy of the weights on its own tfjs backend. It serves one job at a time, in
- * lockstep with the main thread (runner_threads.ts has the protocol): wait for the job counter to
- * move, take the job from the port, run it, post the logits, publish the counter as done.
+ * A runner worker thread: a RunnerCore over the main runner's SharedArena (weights, KV pools),
+ * with activations of its own. It serves one job at a time, in lockstep with the main thread
+ * (runner_threads.ts has the protocol): wait for the job counter to move, take the job from the
+ * port, run it, post the logits, publish the counter as done.
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { BackendName } from '../../runtime/backend/index.ts';
-import { initBackend } from '../../runtime/backend/index.ts';
+import { SharedArena } from '../wasm/arena.ts';
 import type { RunnerBatch } from './batch.ts';
-import { ModelRunner, type ModelRunnerOptions, type RunnerModel } from './model_runner.ts';
-import { JOB, DONE, STOP, type WorkerReply } from './runner_threads.ts';
+import { RunnerCore, type RunnerLayout } from './runner_core.ts';
+import { DONE, JOB, STOP, type WorkerReply } from './runner_threads.ts';
 
 interface Init {
-  readonly model: RunnerModel;
-  readonly options: ModelRunnerOptions;
-  readonly backend: BackendName;
+  readonly memory: WebAssembly.Memory;
+  readonly layout: RunnerLayout;
   readonly ctrl: Int32Array;
   readonly port: MessagePort;
 }
 
-const { model, options, backend, ctrl, port } = workerData as Init;
-let runner: ModelRunner | null = null;
+const { memory, layout, ctrl, port } = workerData as Init;
+const describe = (e: unknown) => (e instanceof Error ? (e.stack ?? e.message) : String(e));
+let core: RunnerCore | null = null;
 try {
-  await initBackend({ force: backend });
-  runner = new ModelRunner(model, options);
+  core = new RunnerCore(SharedArena.attach(memory), layout);
   port.postMessage({ ready: true } satisfies WorkerReply);
 } catch (e) {
-  port.postMessage({ error: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies WorkerReply);
+  port.postMessage({ error: describe(e) } satisfies WorkerReply);
 }
 Atomics.store(ctrl, DONE, 0);
 Atomics.notify(ctrl, DONE);
 
 let seen = 0;
-while (runner) {
+while (core) {
   Atomics.wait(ctrl, JOB, seen);
   seen = Atomics.load(ctrl, JOB);
   if (seen === STOP) break;
@@ -40,14 +38,12 @@ while (runner) {
   let reply: WorkerReply;
   try {
     if (!msg) throw new Error('runner worker: woken without a job');
-    const logits = runner.execute(msg.message as RunnerBatch);
-    reply = { logits };
+    reply = { logits: core.forward(msg.message as RunnerBatch) };
   } catch (e) {
-    reply = { error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+    reply = { error: describe(e) };
   }
   port.postMessage(reply);
   Atomics.store(ctrl, DONE, seen);
   Atomics.notify(ctrl, DONE);
 }
-runner?.dispose();
 port.close();

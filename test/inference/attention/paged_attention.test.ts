@@ -93,7 +93,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 type Impl = (a: PagedAttentionArgs) => Float32Array;
 const js: Impl = pagedAttention;
 const wasm: Impl = (a) => {
-  const kernel = new WasmPagedAttention({ numBlocks: a.kCache.length / (a.blockSize * a.numKvHeads * a.headDim), blockSize: a.blockSize, numKvHeads: a.numKvHeads, headDim: a.headDim }, 1);
+  const kernel = WasmPagedAttention.standalone({ numBlocks: a.kCache.length / (a.blockSize * a.numKvHeads * a.headDim), blockSize: a.blockSize, numKvHeads: a.numKvHeads, headDim: a.headDim }, 1);
   const pool = kernel.caches[0]!;
   pool.kCache.set(a.kCache);
   pool.vCache.set(a.vCache);

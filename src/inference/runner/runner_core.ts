@@ -1,0 +1,119 @@
+/**
+ * One thread's forward pass over a ragged batch, entirely inside the runner's SharedArena: the
+ * gemm and attention kernels (WebAssembly SIMD) read and write the arena in place, and the
+ * row-wise ops (norms, rope, SwiGLU, residual adds) run in TypeScript on views of it. Every
+ * thread of a runner makes its own RunnerCore over the same arena and layout (weights and KV pools
+ * shared, activations per thread).
+ */
+import { assert } from '../../errors.ts';
+import type { ModelConfig } from '../../models/types.ts';
+import { WasmPagedAttention, writeKv, type KvPoolLayout } from '../attention/index.ts';
+import { ScratchRegion, SharedArena } from '../wasm/arena.ts';
+import type { RunnerBatch } from './batch.ts';
+import { WasmGemm, type PackedMatrix } from './gemm.ts';
+import { addInPlace, embedRows, rmsNormRows, siluMulRows } from './host_ops.ts';
+import { RopeTable } from './rope.ts';
+import type { RunnerWeights } from './weights.ts';
+
+/** Where everything of a runner is in its arena: plain data, handed to worker threads. */
+export interface RunnerLayout {
+  readonly config: ModelConfig;
+  readonly maxModelLen: number;
+  readonly weights: RunnerWeights;
+  readonly pools: KvPoolLayout;
+}
+
+export class RunnerCore {
+  readonly attention: WasmPagedAttention;
+  private readonly arena: SharedArena;
+  private readonly layout: RunnerLayout;
+  private readonly gemm: WasmGemm;
+  private readonly rope: RopeTable;
+  private readonly activations: ScratchRegion;
+  private readonly embed: Float32Array;
+  private readonly finalNorm: Float32Array;
+  private readonly norms: readonly { input: Float32Array; post: Float32Array }[];
+
+  constructor(arena: SharedArena, layout: RunnerLayout) {
+    const c = layout.config;
+    this.arena = arena;
+    this.layout = layout;
+    this.attention = new WasmPagedAttention(arena, layout.pools);
+    this.gemm = new WasmGemm(arena);
+    this.rope = new RopeTable(c, layout.maxModelLen);
+    this.activations = new ScratchRegion(arena, 'activations');
+    const w = layout.weights;
+    this.embed = arena.f32(w.embed, c.vocabSize * c.hiddenSize);
+    this.finalNorm = arena.f32(w.finalNorm, c.hiddenSize);
+    this.norms = w.layers.map((l) => ({ input: arena.f32(l.inputNorm, c.hiddenSize), post: arena.f32(l.postNorm, c.hiddenSize) }));
+  }
+
+  /** Forward over the batch; writes its K/V. Returns logits [sampleRows.length, V] (row-major, a new array). */
+  forward(batch: RunnerBatch): Float32Array {
+    const c = this.layout.config;
+    const { hiddenSize: D, numHeads: H, numKvHeads: Hkv, headDim: Dh, intermediateSize: F, vocabSize: V } = c;
+    const N = batch.tokenIds.length;
+    const S = batch.sampleRows.length;
+    const qW = H * Dh;
+    const kvW = Hkv * Dh;
+    const qkvW = qW + 2 * kvW;
+    // This step's activations, one region: [name, floats].
+    const sizes = { x: N * D, h: N * D, qkv: N * qkvW, q: N * qW, k: N * kvW, v: N * kvW, attn: N * qW, tmp: N * Math.max(D, 2 * F), act: N * F, last: S * D, logits: S * V };
+    const base = this.activations.reserve(4 * Object.values(sizes).reduce((a, b) => a + b + 16, 0));
+    const off = {} as Record<keyof typeof sizes, number>;
+    let at = base;
+    for (const [name, n] of Object.entries(sizes) as [keyof typeof sizes, number][]) (off[name] = at), (at += 4 * (n + 16));
+    const view = (name: keyof typeof sizes) => this.arena.f32(off[name], sizes[name]);
+    const x = view('x'); // residual stream [N, D]
+    const h = view('h'); // normed input of a sublayer [N, D]
+    const qkv = view('qkv'); // [N, (H + 2Hkv)·Dh]
+    const q = view('q'); // [N, H, Dh]
+    const k = view('k'); // [N, Hkv, Dh]
+    const v = view('v'); // [N, Hkv, Dh]
+    const attn = view('attn'); // [N, H, Dh]
+    const tmp = view('tmp'); // a product's output: [N, D] or [N, 2F]
+    const act = view('act'); // [N, F]
+    const geometry = { numHeads: H, numKvHeads: Hkv, headDim: Dh, blockSize: this.layout.pools.shape.blockSize, scale: 1 / Math.sqrt(Dh) };
+    const tables = batch.seqs.map((s) => s.blockTable);
+    embedRows(this.embed, D, batch.tokenIds, x);
+    attn.fill(0); // padding rows (no sequence) are never written by attention
+
+    this.layout.weights.layers.forEach((lw, l) => {
+      rmsNormRows(x, this.norms[l]!.input, c.rmsNormEps, N, h);
+      this.matmul(off.h, lw.qkv, off.qkv, N); // [N, (H + 2Hkv)·Dh]
+      for (let t = 0; t < N; t++) {
+        const row = t * qkvW;
+        q.set(qkv.subarray(row, row + qW), t * qW);
+        k.set(qkv.subarray(row + qW, row + qW + kvW), t * kvW);
+        v.set(qkv.subarray(row + qW + kvW, row + qkvW), t * kvW);
+        const pos = batch.positions[t]!;
+        this.rope.apply(q, t * qW, H, pos);
+        this.rope.apply(k, t * kvW, Hkv, pos);
+      }
+      writeKv(this.attention.caches[l]!, batch.slotMapping, k, v);
+      this.attention.attend(l, off.q, off.attn, N, batch.seqs, tables, geometry);
+      this.matmul(off.attn, lw.o, off.tmp, N);
+      addInPlace(x, tmp, N * D);
+      rmsNormRows(x, this.norms[l]!.post, c.rmsNormEps, N, h);
+      this.matmul(off.h, lw.gateUp, off.tmp, N);
+      siluMulRows(tmp, F, N, act);
+      this.matmul(off.act, lw.down, off.tmp, N);
+      addInPlace(x, tmp, N * D);
+    });
+
+    // Final norm and LM head for the sampled rows only.  [S, D] → [S, V]
+    if (S === 0) return new Float32Array(0);
+    const last = view('last');
+    batch.sampleRows.forEach((r, i) => {
+      assert(r >= 0 && r < N, () => `ModelRunner.execute: sample row ${r} is outside the ${N} tokens`);
+      last.set(x.subarray(r * D, (r + 1) * D), i * D);
+    });
+    rmsNormRows(last, this.finalNorm, c.rmsNormEps, S, last);
+    this.matmul(off.last, this.layout.weights.lmHead, off.logits, S);
+    return view('logits').slice();
+  }
+
+  private matmul(aOff: number, w: PackedMatrix, cOff: number, M: number): void {
+    this.gemm.run(aOff, w, cOff, M);
+  }
+}
