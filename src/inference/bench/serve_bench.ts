@@ -11,6 +11,8 @@ export interface ThroughputResult {
   readonly outputTokens: number;
   readonly seconds: number;
   readonly outputTokPerS: number;
+  /** Rows the model ran: prompts, decodes, and static batching's padding. */
+  readonly computedTokens: number;
   readonly steps: number;
   /** Mean number of sequences per step. */
   readonly meanBatch: number;
@@ -48,10 +50,11 @@ export function runThroughput(model: LoadedModel, work: readonly BenchRequest[],
     seqSteps += engine.scheduler.numRunning;
   }
   const seconds = (performance.now() - t0) / 1000;
+  const computedTokens = engine.computedTokens;
   engine.dispose();
   const outputTokens = work.reduce((n, r) => n + r.maxTokens, 0);
   return {
-    batching, numRequests: work.length, outputTokens, seconds, outputTokPerS: outputTokens / seconds, steps, meanBatch: seqSteps / steps,
+    batching, numRequests: work.length, outputTokens, seconds, outputTokPerS: outputTokens / seconds, computedTokens, steps, meanBatch: seqSteps / steps,
     peakKvWaste: waste.peak.waste, kvWasteAtPeakUsage: wasteAtPeak, meanKvWaste: waste.mean,
   };
 }

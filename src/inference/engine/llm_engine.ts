@@ -36,6 +36,8 @@ export class LLMEngine {
   /** Added but not yet handed to the scheduler (static batching holds them until the batch drains). */
   private readonly pending: RequestState[] = [];
   private numPreemptions = 0;
+  /** Rows the model has run so far: prompt and decode tokens, recomputed ones, static batching's padding. */
+  computedTokens = 0;
   /**
    * Static batching's dense accounting for the current batch: its sequences (finished ones stay
    * as padding until the batch ends), the prompt padding a [seqs, longest prompt] prefill adds, and
@@ -132,7 +134,9 @@ export class LLMEngine {
     const finishedSeqs: string[] = [];
     const forks: { parent: SampleState; child: SampleState }[] = [];
     if (out.scheduled.length > 0) {
-      const logits = this.runner.execute(buildBatch(out.scheduled, this.manager.blockSize, this.staticPadding(out.scheduled))); // [S, V]
+      const batch = buildBatch(out.scheduled, this.manager.blockSize, this.staticPadding(out.scheduled));
+      this.computedTokens += batch.tokenIds.length;
+      const logits = this.runner.execute(batch); // [S, V]
       const rows = out.scheduled.filter((s) => s.sample).map((s) => this.bySeq.get(s.seqId)!);
       const tokens = this.sampler.sample(logits, rows.map(({ req, sample }) => this.samplerSeq(req, sample)));
       rows.forEach(({ req, sample }, r) => {

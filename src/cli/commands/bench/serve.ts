@@ -25,6 +25,7 @@ interface Args {
   seed: number;
   'max-num-seqs': number;
   'kv-cache-memory': string;
+  'block-size': number;
   'decode-tokens': number;
   threads: number;
   json: boolean;
@@ -56,6 +57,7 @@ export const serveBenchCommand: CommandModule<object, Args> = {
       .option('seed', { type: 'number', default: 0 })
       .option('max-num-seqs', { type: 'number', default: 32 })
       .option('kv-cache-memory', { type: 'string', default: '256MiB' })
+      .option('block-size', { type: 'number', default: 16, describe: 'tokens per KV block (the waste is about half a block per sequence)' })
       .option('threads', { type: 'number', default: availableParallelism(), describe: 'runner threads (llama.cpp\'s reference figures used 2)' })
       .option('decode-tokens', { type: 'number', default: 128, describe: 'new tokens per request in the decode figures' })
       .option('json', { type: 'boolean', default: false }) as never,
@@ -64,7 +66,7 @@ export const serveBenchCommand: CommandModule<object, Args> = {
     await initBackend();
     const result = withModel(argv.model, (model) => {
       const work = makeWorkload({ numPrompts: argv['num-prompts'], seed: argv.seed, vocabSize: model.config.vocabSize, maxOutput: Math.min(1024, model.config.maxPositionEmbeddings - 256) });
-      const shape = { maxNumSeqs: argv['max-num-seqs'], kvCacheMemory: argv['kv-cache-memory'], threads: argv.threads };
+      const shape = { maxNumSeqs: argv['max-num-seqs'], kvCacheMemory: argv['kv-cache-memory'], blockSize: argv['block-size'], threads: argv.threads };
       log.info(`bench serve: ${work.length} requests, ${work.reduce((n, r) => n + r.promptTokenIds.length, 0)} prompt tokens, ${work.reduce((n, r) => n + r.maxTokens, 0)} output tokens`);
       const continuous = runThroughput(model, work, 'continuous', shape);
       const stat = runThroughput(model, work, 'static', shape);
@@ -80,9 +82,9 @@ export const serveBenchCommand: CommandModule<object, Args> = {
       return;
     }
     const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
-    const row = (r: ThroughputResult) => [r.batching, r.outputTokens, r.seconds.toFixed(2), r.outputTokPerS.toFixed(1), r.steps, r.meanBatch.toFixed(1), pct(r.peakKvWaste), pct(r.kvWasteAtPeakUsage), pct(r.meanKvWaste)];
+    const row = (r: ThroughputResult) => [r.batching, r.outputTokens, r.computedTokens, r.seconds.toFixed(2), r.outputTokPerS.toFixed(1), r.steps, r.meanBatch.toFixed(1), pct(r.peakKvWaste), pct(r.kvWasteAtPeakUsage), pct(r.meanKvWaste)];
     process.stdout.write(
-      `${formatTable(['batching', 'out tokens', 's', 'out tok/s', 'steps', 'mean batch', 'peak KV waste', 'waste @ peak use', 'mean waste'], [row(result.continuous), row(result.static)])}\n` +
+      `${formatTable(['batching', 'out tokens', 'computed tokens', 's', 'out tok/s', 'steps', 'mean batch', 'peak KV waste', 'waste @ peak use', 'mean waste'], [row(result.continuous), row(result.static)])}\n` +
         `continuous / static throughput: ${result.speedup.toFixed(2)}×\n\n` +
         `${formatTable(['batch', 'decode tok/s', 'llama.cpp tok/s', 'ratio'], result.decode.map((d) => [d.batch, d.tokPerS.toFixed(1), d.llamaCpp ?? '-', d.ratio === null ? '-' : `${d.ratio.toFixed(2)}×`]))}\n`,
     );
