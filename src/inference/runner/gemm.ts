@@ -10,7 +10,9 @@ import type { SharedArena } from '../wasm/arena.ts';
 import { instantiateKernel } from '../wasm/module.ts';
 
 const KERNEL = new URL('./kernels/gemm.wasm', import.meta.url);
-const PANEL = 8;
+/** Columns per packed panel: column splits between threads fall on multiples of it. */
+export const GEMM_PANEL = 8;
+const PANEL = GEMM_PANEL;
 
 /** A packed weight in the arena: plain data, to hand to other threads. */
 export interface PackedMatrix {

@@ -23,6 +23,9 @@ export interface RunnerLayout {
   readonly pools: KvPoolLayout;
 }
 
+/** c[M, N] = a[M, K] · w, offsets in the arena: how a forward runs its products. */
+export type MatmulFn = (aOff: number, w: PackedMatrix, cOff: number, M: number) => void;
+
 export class RunnerCore {
   readonly attention: WasmPagedAttention;
   private readonly arena: SharedArena;
@@ -48,8 +51,12 @@ export class RunnerCore {
     this.norms = w.layers.map((l) => ({ input: arena.f32(l.inputNorm, c.hiddenSize), post: arena.f32(l.postNorm, c.hiddenSize) }));
   }
 
-  /** Forward over the batch; writes its K/V. Returns logits [sampleRows.length, V] (row-major, a new array). */
-  forward(batch: RunnerBatch): Float32Array {
+  /**
+   * Forward over the batch; writes its K/V. Returns logits [sampleRows.length, V] (row-major, a
+   * new array). `matmul` runs the products (default: all columns on this thread; the runner
+   * passes a column-splitting one to use its worker threads on batches too small to split).
+   */
+  forward(batch: RunnerBatch, matmul: MatmulFn = (a, w, c, M) => this.gemm.run(a, w, c, M)): Float32Array {
     const c = this.layout.config;
     const { hiddenSize: D, numHeads: H, numKvHeads: Hkv, headDim: Dh, intermediateSize: F, vocabSize: V } = c;
     const N = batch.tokenIds.length;
@@ -80,7 +87,7 @@ export class RunnerCore {
 
     this.layout.weights.layers.forEach((lw, l) => {
       rmsNormRows(x, this.norms[l]!.input, c.rmsNormEps, N, h);
-      this.matmul(off.h, lw.qkv, off.qkv, N); // [N, (H + 2Hkv)·Dh]
+      matmul(off.h, lw.qkv, off.qkv, N); // [N, (H + 2Hkv)·Dh]
       for (let t = 0; t < N; t++) {
         const row = t * qkvW;
         q.set(qkv.subarray(row, row + qW), t * qW);
@@ -92,12 +99,12 @@ export class RunnerCore {
       }
       writeKv(this.attention.caches[l]!, batch.slotMapping, k, v);
       this.attention.attend(l, off.q, off.attn, N, batch.seqs, tables, geometry);
-      this.matmul(off.attn, lw.o, off.tmp, N);
+      matmul(off.attn, lw.o, off.tmp, N);
       addInPlace(x, tmp, N * D);
       rmsNormRows(x, this.norms[l]!.post, c.rmsNormEps, N, h);
-      this.matmul(off.h, lw.gateUp, off.tmp, N);
+      matmul(off.h, lw.gateUp, off.tmp, N);
       siluMulRows(tmp, F, N, act);
-      this.matmul(off.act, lw.down, off.tmp, N);
+      matmul(off.act, lw.down, off.tmp, N);
       addInPlace(x, tmp, N * D);
     });
 
@@ -109,11 +116,12 @@ export class RunnerCore {
       last.set(x.subarray(r * D, (r + 1) * D), i * D);
     });
     rmsNormRows(last, this.finalNorm, c.rmsNormEps, S, last);
-    this.matmul(off.last, this.layout.weights.lmHead, off.logits, S);
+    matmul(off.last, this.layout.weights.lmHead, off.logits, S);
     return view('logits').slice();
   }
 
-  private matmul(aOff: number, w: PackedMatrix, cOff: number, M: number): void {
-    this.gemm.run(aOff, w, cOff, M);
+  /** Columns n0..n1 of one product: this thread's share of a column-split matmul. */
+  gemmSlice(aOff: number, w: PackedMatrix, cOff: number, M: number, n0: number, n1: number): void {
+    this.gemm.run(aOff, w, cOff, M, n0, n1);
   }
 }

@@ -6,6 +6,7 @@
 import { CommError } from '../../errors.ts';
 import { Channel, FrameType, HEADER_BYTES, KIND_CODE, kindName, type Frame, type Header } from './frame.ts';
 import type { Mailbox } from './mailbox.ts';
+import { EMPTY_PAYLOAD, payloadBytes, type Payload } from './payload.ts';
 import type { Transport } from './transport.ts';
 import type { CollectiveKind, KindStats, ReduceOp, WireDtype } from './types.ts';
 import { WIRE_DTYPES, WIRE_DTYPE_CODE } from './wire.ts';
@@ -54,19 +55,21 @@ export class Ctx {
   }
 
   /** Queue a frame to group rank `to`. payload must stay unchanged until flush(). */
-  send(to: number, offset: number, payload: Buffer): void {
+  send(to: number, offset: number, data: Buffer | Payload): void {
     if (this.error) throw this.error;
+    const payload = Buffer.isBuffer(data) ? (data.length === 0 ? EMPTY_PAYLOAD : [data]) : data;
+    const bytes = payloadBytes(payload);
     const s = this.spec;
     const h: Header = {
       type: FrameType.DATA, kind: KIND_CODE[s.kind], groupId: this.g.groupId, seq: s.seq, count: s.count,
-      offset, arg: s.arg, dtype: WIRE_DTYPE_CODE[s.dtype], channel: s.channel, bytes: payload.length,
+      offset, arg: s.arg, dtype: WIRE_DTYPE_CODE[s.dtype], channel: s.channel, bytes,
     };
-    this.stats.sentBytes += HEADER_BYTES + payload.length;
+    this.stats.sentBytes += HEADER_BYTES + bytes;
     this.writes.push(this.g.transport.send(this.g.ranks[to]!, h, payload).catch((e: Error) => this.abort(e)));
   }
 
   /** The next frame from group rank `from`, checked to be chunk `offset` of `bytes` bytes of this collective. */
-  async recv(from: number, offset: number, bytes: number): Promise<Buffer> {
+  async recv(from: number, offset: number, bytes: number): Promise<Payload> {
     if (this.error) throw this.error;
     const src = this.g.ranks[from]!;
     const box = this.g.transport.mailbox(this.g.groupId, this.spec.channel, src);
@@ -80,7 +83,7 @@ export class Ctx {
       }
     }
     this.check(f, src, offset, bytes);
-    this.stats.receivedBytes += HEADER_BYTES + f.payload.length;
+    this.stats.receivedBytes += HEADER_BYTES + f.h.bytes;
     return f.payload;
   }
 

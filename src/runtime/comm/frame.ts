@@ -18,6 +18,7 @@
  * The receiver checks kind/seq/count/arg/dtype/offset against what it expects, which is how
  * mismatched collectives are caught instead of hanging.
  */
+import { EMPTY_PAYLOAD, type Payload } from './payload.ts';
 import type { CollectiveKind } from './types.ts';
 
 export const HEADER_BYTES = 32;
@@ -48,8 +49,8 @@ export interface Header {
 
 export interface Frame {
   h: Header;
-  /** byteOffset is a multiple of 4, so typed-array views over it are legal. */
-  payload: Buffer;
+  /** Views of the socket reads that carried it, h.bytes in all (see payload.ts). */
+  payload: Payload;
 }
 
 export function encodeHeader(h: Header): Buffer {
@@ -78,13 +79,16 @@ function decodeHeader(b: Buffer): Header {
   };
 }
 
-/** Incremental parser: feed it socket chunks, it calls onFrame per complete frame. */
+/**
+ * Incremental parser: feed it socket chunks, it calls onFrame per complete frame. Payload bytes
+ * are never copied: a frame keeps views of the chunks it spans.
+ */
 export class FrameParser {
   private readonly head = Buffer.alloc(HEADER_BYTES);
   private headFill = 0;
   private cur: Header | null = null;
-  private body: Buffer | null = null;
-  private bodyFill = 0;
+  private pieces: Buffer[] = [];
+  private remaining = 0;
 
   constructor(private readonly onFrame: (f: Frame) => void) {}
 
@@ -99,33 +103,27 @@ export class FrameParser {
         if (this.headFill < HEADER_BYTES) return;
         this.headFill = 0;
         this.cur = decodeHeader(this.head);
-        if (this.cur.bytes === 0) {
-          this.emit(Buffer.alloc(0));
+        this.remaining = this.cur.bytes;
+        if (this.remaining === 0) {
+          this.emit(EMPTY_PAYLOAD);
           continue;
         }
-        // Whole payload inside this chunk and 4-aligned: hand out a view, no copy.
-        if (chunk.length - pos >= this.cur.bytes && (chunk.byteOffset + pos) % 4 === 0) {
-          const payload = chunk.subarray(pos, pos + this.cur.bytes);
-          pos += this.cur.bytes;
-          this.emit(payload);
-          continue;
-        }
-        this.body = Buffer.allocUnsafe(this.cur.bytes);
-        this.bodyFill = 0;
       }
-      const body = this.body!;
-      const n = Math.min(body.length - this.bodyFill, chunk.length - pos);
-      chunk.copy(body, this.bodyFill, pos, pos + n);
-      this.bodyFill += n;
+      const n = Math.min(this.remaining, chunk.length - pos);
+      this.pieces.push(chunk.subarray(pos, pos + n));
+      this.remaining -= n;
       pos += n;
-      if (this.bodyFill === body.length) this.emit(body);
+      if (this.remaining === 0) {
+        const payload = this.pieces;
+        this.pieces = [];
+        this.emit(payload);
+      }
     }
   }
 
-  private emit(payload: Buffer): void {
+  private emit(payload: Payload): void {
     const h = this.cur!;
     this.cur = null;
-    this.body = null;
     this.onFrame({ h, payload });
   }
 }

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { CommError, assert } from '../../errors.ts';
 import { Channel, FrameParser, FrameType, encodeHeader, type Frame, type Header } from './frame.ts';
 import { Mailbox } from './mailbox.ts';
+import { concatPayload, type Payload } from './payload.ts';
 
 export interface PeerAddress {
   host: string;
@@ -62,7 +63,7 @@ export class Transport {
   }
 
   /** Writes header + payload in one writev; resolves when the kernel has the bytes. */
-  send(dst: number, h: Header, payload: Buffer): Promise<void> {
+  send(dst: number, h: Header, payload: Payload): Promise<void> {
     const sock = this.out.get(dst);
     if (!sock) return this.connect(dst).then(() => this.send(dst, h, payload));
     return new Promise((resolve, reject) => {
@@ -75,7 +76,9 @@ export class Transport {
         sock.write(encodeHeader(h), done);
       } else {
         sock.write(encodeHeader(h));
-        sock.write(payload, done);
+        const last = payload.length - 1;
+        for (let i = 0; i < last; i++) sock.write(payload[i]!);
+        sock.write(payload[last]!, done);
       }
       sock.uncork();
     });
@@ -84,7 +87,7 @@ export class Transport {
   sendControl(dst: number, msg: unknown): Promise<void> {
     const payload = Buffer.from(JSON.stringify(msg), 'utf8');
     const h: Header = { type: FrameType.CONTROL, kind: 0, groupId: 0, seq: 0, count: 0, offset: 0, arg: 0, dtype: 0, channel: Channel.COLL, bytes: payload.length };
-    return this.send(dst, h, payload);
+    return this.send(dst, h, [payload]);
   }
 
   connect(dst: number): Promise<net.Socket> {
@@ -133,7 +136,7 @@ export class Transport {
         return;
       }
       if (f.h.type === FrameType.DATA) this.mailbox(f.h.groupId, f.h.channel, src).push(f);
-      else if (f.h.type === FrameType.CONTROL) this.onControl(src, JSON.parse(f.payload.toString('utf8')));
+      else if (f.h.type === FrameType.CONTROL) this.onControl(src, JSON.parse(concatPayload(f.payload).toString('utf8')));
     });
     sock.on('data', (chunk: Buffer) => {
       try {
@@ -174,7 +177,7 @@ export class Transport {
 function parseHello(f: Frame, session: string): number | null {
   if (f.h.type !== FrameType.HELLO) return null;
   try {
-    const msg = JSON.parse(f.payload.toString('utf8')) as { session?: string; rank?: number };
+    const msg = JSON.parse(concatPayload(f.payload).toString('utf8')) as { session?: string; rank?: number };
     return msg.session === session && typeof msg.rank === 'number' ? msg.rank : null;
   } catch {
     return null;

@@ -1,10 +1,12 @@
 /**
  * Turning Float32Array ranges into wire payloads and back. float32 payloads are Buffer views
  * over the caller's memory (no copy); fp16/bf16 are packed into a fresh buffer. Received
- * payloads are reduced into float32 in one tight loop per (op, dtype).
+ * payloads (socket reads, see payload.ts) are reduced into float32 in one tight loop per
+ * (op, dtype) and aligned span.
  */
 import type { ReduceOp, WireDtype } from './types.ts';
 import { f16DecodeTable, packBf16, packF16, unpackBf16, unpackF16 } from './half.ts';
+import { copyPayloadInto, forEachSpan, type Payload } from './payload.ts';
 
 export const WIRE_DTYPE_CODE: Record<WireDtype, number> = { float32: 0, fp16: 1, bf16: 2 };
 export const WIRE_DTYPES: readonly WireDtype[] = ['float32', 'fp16', 'bf16'];
@@ -23,33 +25,47 @@ export function encode(view: Float32Array, dtype: WireDtype): Buffer {
   return out;
 }
 
-/** payload -> dst [n], overwriting. payload.byteOffset must be a multiple of 4 (the frame parser sees to it). */
-export function decodeInto(payload: Buffer, dtype: WireDtype, dst: Float32Array): void {
+/** payload -> dst [n], overwriting. The payload may be split anywhere (see payload.ts). */
+export function decodeInto(payload: Payload, dtype: WireDtype, dst: Float32Array): void {
   if (dtype === 'float32') {
-    dst.set(new Float32Array(payload.buffer, payload.byteOffset, dst.length));
+    copyPayloadInto(payload, new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength));
     return;
   }
-  const u16 = new Uint16Array(payload.buffer, payload.byteOffset, dst.length);
-  if (dtype === 'fp16') unpackF16(u16, dst);
-  else unpackBf16(u16, dst);
+  forEachSpan(payload, 2, (bytes, elem) => unpackHalf(bytes, dtype, dst.subarray(elem, elem + bytes.length / 2)));
+}
+
+/** bytes [2n] of fp16/bf16 -> out [n]. */
+function unpackHalf(bytes: Buffer, dtype: WireDtype, out: Float32Array): void {
+  const u16 = new Uint16Array(bytes.buffer, bytes.byteOffset, out.length);
+  if (dtype === 'fp16') unpackF16(u16, out);
+  else unpackBf16(u16, out);
 }
 
 /** dst [n] = op(dst, decode(payload)); `avg` adds here and divides at the owning rank. */
-export function reduceInto(payload: Buffer, dtype: WireDtype, dst: Float32Array, op: ReduceOp): void {
+export function reduceInto(payload: Payload, dtype: WireDtype, dst: Float32Array, op: ReduceOp): void {
+  const bpe = bytesPerElement(dtype);
+  forEachSpan(payload, bpe, (bytes, elem) => {
+    const n = bytes.length / bpe;
+    const acc = dst.subarray(elem, elem + n);
+    if (dtype === 'float32') reduceSpan(new Float32Array(bytes.buffer, bytes.byteOffset, n), acc, op);
+    else if (dtype === 'fp16' && (op === 'sum' || op === 'avg')) addF16(new Uint16Array(bytes.buffer, bytes.byteOffset, n), acc);
+    else {
+      const src = new Float32Array(n);
+      unpackHalf(bytes, dtype, src);
+      reduceSpan(src, acc, op);
+    }
+  });
+}
+
+/** Fused decode + add: the common fp16 gradient case skips the temporary. */
+function addF16(u16: Uint16Array, dst: Float32Array): void {
+  const t = f16DecodeTable();
   const n = dst.length;
-  let src: Float32Array;
-  if (dtype === 'float32') {
-    src = new Float32Array(payload.buffer, payload.byteOffset, n);
-  } else if (dtype === 'fp16' && (op === 'sum' || op === 'avg')) {
-    // Fused decode + add: the common gradient case skips the temporary.
-    const t = f16DecodeTable();
-    const u16 = new Uint16Array(payload.buffer, payload.byteOffset, n);
-    for (let i = 0; i < n; i++) dst[i]! += t[u16[i]!]!;
-    return;
-  } else {
-    src = new Float32Array(n);
-    decodeInto(payload, dtype, src);
-  }
+  for (let i = 0; i < n; i++) dst[i]! += t[u16[i]!]!;
+}
+
+function reduceSpan(src: Float32Array, dst: Float32Array, op: ReduceOp): void {
+  const n = dst.length;
   switch (op) {
     case 'sum':
     case 'avg':
@@ -67,5 +83,5 @@ export function reduceInto(payload: Buffer, dtype: WireDtype, dst: Float32Array,
 /** In place: view rounded to what the wire dtype can hold, so the owner keeps what the others receive. */
 export function roundThrough(view: Float32Array, dtype: WireDtype): void {
   if (dtype === 'float32' || view.length === 0) return;
-  decodeInto(encode(view, dtype), dtype, view);
+  decodeInto([encode(view, dtype)], dtype, view);
 }

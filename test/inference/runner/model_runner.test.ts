@@ -94,29 +94,31 @@ describe.each([
     runner.dispose();
   });
 
-  it('split over worker threads (shared KV pools), steps give the reference logits and the one-thread ones', () => {
+  it.each([2, 3])('on %i threads (large steps split by sequence, small ones by columns) gives the one-thread logits and the reference', (threads) => {
     const a = { ids: prompt, table: [7, 2, 0] };
     const b = { ids: [256, 50, 60, 70, 80, 90], table: [4, 3] };
     const c = { ids: [256, 9], table: [1] };
+    // rows per step: 9 and 8 (by sequence on 2 threads: 4 rows a thread or more), then 2 and 3 (by columns)
     const steps = [
-      [{ req: a, start: 0, len: 6 }, { req: c, start: 0, len: 1 }], // two threads: a | c
-      [{ req: a, start: 6, len: 4 }, { req: b, start: 0, len: 2 }, { req: c, start: 1, len: 1 }],
-      [{ req: a, start: 10, len: 1 }, { req: b, start: 2, len: 4 }], // a's K/V were written by other threads
+      [{ req: a, start: 0, len: 6 }, { req: b, start: 0, len: 2 }, { req: c, start: 0, len: 1 }],
+      [{ req: a, start: 6, len: 4 }, { req: b, start: 2, len: 4 }], // a's earlier K/V may come from another thread
+      [{ req: a, start: 10, len: 1 }, { req: c, start: 1, len: 1 }],
     ];
     const one = new ModelRunner(m, { numBlocks: 8, blockSize: B });
-    const three = new ModelRunner(m, { numBlocks: 8, blockSize: B, threads: 3 });
-    expect(three.numThreads).toBe(3);
+    const many = new ModelRunner(m, { numBlocks: 8, blockSize: B, threads });
+    expect(many.numThreads).toBe(threads);
     for (const step of steps) {
       const want1 = one.execute(batchOf(step));
-      const got = three.execute(batchOf(step));
-      expect(Math.max(...got.map((x, i) => Math.abs(x - want1[i]!)))).toBeLessThan(1e-5);
+      const got = many.execute(batchOf(step));
+      // float32 rounding only: a row summed in the gemm's 4-row tile or alone adds in another order
+      expect(Math.max(...got.map((x, i) => Math.abs(x - want1[i]!)))).toBeLessThan(1e-4);
     }
-    const last = three.execute(batchOf([{ req: a, start: 10, len: 1 }, { req: b, start: 5, len: 1 }, { req: c, start: 1, len: 1 }]));
+    const last = many.execute(batchOf([{ req: a, start: 10, len: 1 }, { req: b, start: 5, len: 1 }, { req: c, start: 1, len: 1 }]));
     expectClose(last.subarray(0, V), want[10]!);
     expectClose(last.subarray(V, 2 * V), referenceForward(m, b.ids)[5]!);
     expectClose(last.subarray(2 * V), referenceForward(m, c.ids)[1]!);
     one.dispose();
-    three.dispose();
+    many.dispose();
   }, 60_000);
 });
 
