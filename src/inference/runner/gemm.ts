@@ -10,9 +10,7 @@ import type { SharedArena } from '../wasm/arena.ts';
 import { instantiateKernel } from '../wasm/module.ts';
 
 const KERNEL = new URL('./kernels/gemm.wasm', import.meta.url);
-/** Columns per packed panel: column splits between threads fall on multiples of it. */
-export const GEMM_PANEL = 8;
-const PANEL = GEMM_PANEL;
+const PANEL = 8;
 
 /** A packed weight in the arena: plain data, to hand to other threads. */
 export interface PackedMatrix {

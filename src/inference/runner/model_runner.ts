@@ -4,16 +4,16 @@ import { allocKvPools, copyBlocks, createKvLayerCache, swapIn, swapOut, type KvL
 import type { SchedulerOutput } from '../scheduler/output.ts';
 import { SharedArena } from '../wasm/arena.ts';
 import type { RunnerBatch } from './batch.ts';
-import { GEMM_PANEL } from './gemm.ts';
-import { RunnerCore, type MatmulFn, type RunnerLayout } from './runner_core.ts';
+import { RunnerCore, type RunnerLayout } from './runner_core.ts';
 import { RunnerWorker } from './runner_threads.ts';
 import { splitBatch, type BatchPart } from './split.ts';
 import { placeWeights, weightBytes, type WeightSource } from './weights.ts';
 
 /**
- * Rows per thread from which a batch is split by sequence rather than each product by columns:
- * the gemm kernel's tile is 4 rows, and below that a thread's share of the weights costs more
- * to read than its rows cost to compute.
+ * Rows per thread from which a batch is split over the threads. Below it a handoff (a message and
+ * a futex wake-up, tens of microseconds in this VM) costs about what a thread saves. Splitting each
+ * product by columns instead (tensor-parallel) was tried for single-sequence decode and lost:
+ * ~17 handoffs per token cost more than the halved weight reads saved (see the closing note).
  */
 const SEQ_SPLIT_ROWS = 4;
 
@@ -100,15 +100,14 @@ export class ModelRunner {
 
   /**
    * Forward over the batch; writes its K/V. Returns logits [sampleRows.length, V] (row-major).
-   * With worker threads, a batch of at least SEQ_SPLIT_ROWS rows per thread is split by sequence
-   * (data-parallel: the workers take the first parts while this thread runs the last, then the
-   * logits rows are put back in sampleRows order); a smaller one, or one a single sequence
-   * fills, runs here with each product split by columns over all threads (tensor-parallel).
+   * With worker threads a batch of at least SEQ_SPLIT_ROWS rows per thread is split by sequence:
+   * the workers take the first parts while this thread runs the last, then the logits rows are
+   * put back in sampleRows order. A smaller batch runs here alone.
    */
   execute(batch: RunnerBatch): Float32Array {
-    if (this.workers.length === 0) return this.core.forward(batch);
-    const parts = batch.tokenIds.length >= SEQ_SPLIT_ROWS * this.numThreads ? splitBatch(batch, this.numThreads) : [];
-    if (parts.length < 2) return this.core.forward(batch, this.columnSplit);
+    if (this.workers.length === 0 || batch.tokenIds.length < SEQ_SPLIT_ROWS * this.numThreads) return this.core.forward(batch);
+    const parts = splitBatch(batch, this.numThreads);
+    if (parts.length === 1) return this.core.forward(batch);
     const mine = parts[parts.length - 1]!;
     const others = parts.slice(0, -1);
     others.forEach((p, i) => this.workers[i]!.start(p.batch));
@@ -128,22 +127,6 @@ export class ModelRunner {
     place(mine, local);
     return out;
   }
-
-  /** c = a · w with the columns shared out, in whole panels, over every thread (this one takes the last share). */
-  private readonly columnSplit: MatmulFn = (aOff, w, cOff, M) => {
-    const T = this.numThreads;
-    const panels = Math.ceil(w.N / GEMM_PANEL);
-    const cut = (t: number) => Math.min(w.N, Math.round((panels * t) / T) * GEMM_PANEL);
-    this.workers.forEach((wk, i) => wk.startGemm(aOff, w, cOff, M, cut(i), cut(i + 1)));
-    let failure: unknown = null;
-    try {
-      this.core.gemmSlice(aOff, w, cOff, M, cut(T - 1), w.N);
-    } catch (e) {
-      failure = e;
-    }
-    for (const wk of this.workers) wk.finishGemm();
-    if (failure) throw failure;
-  };
 
   /** Stops the worker threads; the runner is unusable afterwards (its memory goes with it). */
   dispose(): void {

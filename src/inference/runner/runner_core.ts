@@ -23,9 +23,6 @@ export interface RunnerLayout {
   readonly pools: KvPoolLayout;
 }
 
-/** c[M, N] = a[M, K] · w, offsets in the arena: how a forward runs its products. */
-export type MatmulFn = (aOff: number, w: PackedMatrix, cOff: number, M: number) => void;
-
 export class RunnerCore {
   readonly attention: WasmPagedAttention;
   private readonly arena: SharedArena;
@@ -51,12 +48,8 @@ export class RunnerCore {
     this.norms = w.layers.map((l) => ({ input: arena.f32(l.inputNorm, c.hiddenSize), post: arena.f32(l.postNorm, c.hiddenSize) }));
   }
 
-  /**
-   * Forward over the batch; writes its K/V. Returns logits [sampleRows.length, V] (row-major, a
-   * new array). `matmul` runs the products (default: all columns on this thread; the runner
-   * passes a column-splitting one to use its worker threads on batches too small to split).
-   */
-  forward(batch: RunnerBatch, matmul: MatmulFn = (a, w, c, M) => this.gemm.run(a, w, c, M)): Float32Array {
+  /** Forward over the batch; writes its K/V. Returns logits [sampleRows.length, V] (row-major, a new array). */
+  forward(batch: RunnerBatch): Float32Array {
     const c = this.layout.config;
     const { hiddenSize: D, numHeads: H, numKvHeads: Hkv, headDim: Dh, intermediateSize: F, vocabSize: V } = c;
     const N = batch.tokenIds.length;
@@ -87,7 +80,7 @@ export class RunnerCore {
 
     this.layout.weights.layers.forEach((lw, l) => {
       rmsNormRows(x, this.norms[l]!.input, c.rmsNormEps, N, h);
-      matmul(off.h, lw.qkv, off.qkv, N); // [N, (H + 2Hkv)·Dh]
+      this.matmul(off.h, lw.qkv, off.qkv, N); // [N, (H + 2Hkv)·Dh]
       for (let t = 0; t < N; t++) {
         const row = t * qkvW;
         q.set(qkv.subarray(row, row + qW), t * qW);
@@ -99,12 +92,12 @@ export class RunnerCore {
       }
       writeKv(this.attention.caches[l]!, batch.slotMapping, k, v);
       this.attention.attend(l, off.q, off.attn, N, batch.seqs, tables, geometry);
-      matmul(off.attn, lw.o, off.tmp, N);
+      this.matmul(off.attn, lw.o, off.tmp, N);
       addInPlace(x, tmp, N * D);
       rmsNormRows(x, this.norms[l]!.post, c.rmsNormEps, N, h);
-      matmul(off.h, lw.gateUp, off.tmp, N);
+      this.matmul(off.h, lw.gateUp, off.tmp, N);
       siluMulRows(tmp, F, N, act);
-      matmul(off.act, lw.down, off.tmp, N);
+      this.matmul(off.act, lw.down, off.tmp, N);
       addInPlace(x, tmp, N * D);
     });
 
@@ -116,12 +109,11 @@ export class RunnerCore {
       last.set(x.subarray(r * D, (r + 1) * D), i * D);
     });
     rmsNormRows(last, this.finalNorm, c.rmsNormEps, S, last);
-    matmul(off.last, this.layout.weights.lmHead, off.logits, S);
+    this.matmul(off.last, this.layout.weights.lmHead, off.logits, S);
     return view('logits').slice();
   }
 
-  /** Columns n0..n1 of one product: this thread's share of a column-split matmul. */
-  gemmSlice(aOff: number, w: PackedMatrix, cOff: number, M: number, n0: number, n1: number): void {
-    this.gemm.run(aOff, w, cOff, M, n0, n1);
+  private matmul(aOff: number, w: PackedMatrix, cOff: number, M: number): void {
+    this.gemm.run(aOff, w, cOff, M);
   }
 }

@@ -8,7 +8,7 @@ import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_
 import { SharedArena } from '../wasm/arena.ts';
 import type { RunnerBatch } from './batch.ts';
 import { RunnerCore, type RunnerLayout } from './runner_core.ts';
-import { ARGS, DONE, FAILED, JOB, MAIN_ASLEEP, OP, OP_GEMM, SPIN, STOP, WORKER_ASLEEP, type WorkerReply } from './runner_threads.ts';
+import { DONE, JOB, STOP, type WorkerReply } from './runner_threads.ts';
 
 interface Init {
   readonly memory: WebAssembly.Memory;
@@ -31,29 +31,19 @@ Atomics.notify(ctrl, DONE);
 
 let seen = 0;
 while (core) {
-  // a short spin (the gemm slices of a decode step come tens of microseconds apart), then sleep
-  for (let i = 0; i < SPIN && Atomics.load(ctrl, JOB) === seen; i++);
-  if (Atomics.load(ctrl, JOB) === seen) {
-    Atomics.store(ctrl, WORKER_ASLEEP, 1);
-    Atomics.wait(ctrl, JOB, seen); // returns at once if the job came after the flag's check
-    Atomics.store(ctrl, WORKER_ASLEEP, 0);
-  }
+  Atomics.wait(ctrl, JOB, seen);
   seen = Atomics.load(ctrl, JOB);
   if (seen === STOP) break;
+  const msg = receiveMessageOnPort(port);
+  let reply: WorkerReply;
   try {
-    if (ctrl[OP] === OP_GEMM) {
-      const a = (i: number) => ctrl[ARGS + i]!; // aOff, packed offset, K, N, cOff, M, n0, n1
-      core.gemmSlice(a(0), { offset: a(1), K: a(2), N: a(3) }, a(4), a(5), a(6), a(7));
-    } else {
-      const msg = receiveMessageOnPort(port);
-      if (!msg) throw new Error('runner worker: woken without a job');
-      port.postMessage({ logits: core.forward(msg.message as RunnerBatch) } satisfies WorkerReply);
-    }
+    if (!msg) throw new Error('runner worker: woken without a job');
+    reply = { logits: core.forward(msg.message as RunnerBatch) };
   } catch (e) {
-    port.postMessage({ error: describe(e) } satisfies WorkerReply);
-    ctrl[FAILED] = 1;
+    reply = { error: describe(e) };
   }
+  port.postMessage(reply);
   Atomics.store(ctrl, DONE, seen);
-  if (Atomics.load(ctrl, MAIN_ASLEEP)) Atomics.notify(ctrl, DONE);
+  Atomics.notify(ctrl, DONE);
 }
 port.close();

@@ -94,11 +94,11 @@ describe.each([
     runner.dispose();
   });
 
-  it.each([2, 3])('on %i threads (large steps split by sequence, small ones by columns) gives the one-thread logits and the reference', (threads) => {
+  it.each([2, 3])('on %i threads (steps of 4+ rows a thread split by sequence) gives the one-thread logits and the reference', (threads) => {
     const a = { ids: prompt, table: [7, 2, 0] };
     const b = { ids: [256, 50, 60, 70, 80, 90], table: [4, 3] };
     const c = { ids: [256, 9], table: [1] };
-    // rows per step: 9 and 8 (by sequence on 2 threads: 4 rows a thread or more), then 2 and 3 (by columns)
+    // rows per step: 9 and 8 (split by sequence on 2 threads), then 2 and 3 (this thread alone)
     const steps = [
       [{ req: a, start: 0, len: 6 }, { req: b, start: 0, len: 2 }, { req: c, start: 0, len: 1 }],
       [{ req: a, start: 6, len: 4 }, { req: b, start: 2, len: 4 }], // a's earlier K/V may come from another thread
