@@ -67,8 +67,10 @@ export function writeKv(cache: KvLayerCache, slotMapping: Int32Array, k: Float32
     for (let h = 0; h < Hkv; h++) {
       const src = t * per + h * Dh;
       const dst = ((block * Hkv + h) * B + offset) * Dh;
-      cache.kCache.set(k.subarray(src, src + Dh), dst);
-      cache.vCache.set(v.subarray(src, src + Dh), dst);
+      for (let d = 0; d < Dh; d++) {
+        cache.kCache[dst + d] = k[src + d]!;
+        cache.vCache[dst + d] = v[src + d]!;
+      }
     }
   }
 }

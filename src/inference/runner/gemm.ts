@@ -44,9 +44,17 @@ export function packLinear(arena: SharedArena, parts: readonly HostTensor[], wha
 
 export class WasmGemm {
   private readonly kernel: (a: number, packed: number, c: number, M: number, K: number, N: number, n0: number, n1: number) => void;
+  private readonly siluKernel: (gu: number, out: number, F: number, rows: number) => void;
 
   constructor(arena: SharedArena) {
-    this.kernel = instantiateKernel(KERNEL, arena.memory).gemm as WasmGemm['kernel'];
+    const exports = instantiateKernel(KERNEL, arena.memory);
+    this.kernel = exports.gemm as WasmGemm['kernel'];
+    this.siluKernel = exports.silu_mul as WasmGemm['siluKernel'];
+  }
+
+  /** SwiGLU on the fused gate/up product: out[n, f] = silu(gu[n, f]) · gu[n, F + f]; gu [rows, 2F], out [rows, F] (arena offsets). */
+  siluMul(guOff: number, outOff: number, F: number, rows: number): void {
+    this.siluKernel(guOff, outOff, F, rows);
   }
 
   /** c[M, N] (byte offset cOff, row-major) = a[M, K] (aOff) · w, columns n0 ≤ n < n1 only. */

@@ -20,21 +20,6 @@ export function addInPlace(x: Float32Array, y: Float32Array, len: number): void 
   for (let i = 0; i < len; i++) x[i] = x[i]! + y[i]!;
 }
 
-/**
- * SwiGLU on the fused gate/up product: out[n, f] = silu(gu[n, f]) · gu[n, F + f].
- * gu: [rows, 2F] (gate columns first, then up); out: [rows, F].
- */
-export function siluMulRows(gu: Float32Array, F: number, rows: number, out: Float32Array): void {
-  for (let n = 0; n < rows; n++) {
-    const g0 = n * 2 * F;
-    const o0 = n * F;
-    for (let f = 0; f < F; f++) {
-      const g = gu[g0 + f]!;
-      out[o0 + f] = (g / (1 + Math.exp(-g))) * gu[g0 + F + f]!;
-    }
-  }
-}
-
 /** Embedding rows of `ids` into out [ids.length, D].  table: [V, D]. */
 export function embedRows(table: Float32Array, D: number, ids: Int32Array, out: Float32Array): void {
   for (let n = 0; n < ids.length; n++) out.set(table.subarray(ids[n]! * D, (ids[n]! + 1) * D), n * D);

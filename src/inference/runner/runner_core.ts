@@ -11,7 +11,7 @@ import { WasmPagedAttention, writeKv, type KvPoolLayout } from '../attention/ind
 import { ScratchRegion, SharedArena } from '../wasm/arena.ts';
 import type { RunnerBatch } from './batch.ts';
 import { WasmGemm, type PackedMatrix } from './gemm.ts';
-import { addInPlace, embedRows, rmsNormRows, siluMulRows } from './host_ops.ts';
+import { addInPlace, embedRows, rmsNormRows } from './host_ops.ts';
 import { RopeTable } from './rope.ts';
 import type { RunnerWeights } from './weights.ts';
 
@@ -82,10 +82,11 @@ export class RunnerCore {
       rmsNormRows(x, this.norms[l]!.input, c.rmsNormEps, N, h);
       this.matmul(off.h, lw.qkv, off.qkv, N); // [N, (H + 2Hkv)·Dh]
       for (let t = 0; t < N; t++) {
+        // split the fused row (plain loops: a subarray per copy costs more than these few floats)
         const row = t * qkvW;
-        q.set(qkv.subarray(row, row + qW), t * qW);
-        k.set(qkv.subarray(row + qW, row + qW + kvW), t * kvW);
-        v.set(qkv.subarray(row + qW + kvW, row + qkvW), t * kvW);
+        for (let i = 0; i < qW; i++) q[t * qW + i] = qkv[row + i]!;
+        for (let i = 0; i < kvW; i++) k[t * kvW + i] = qkv[row + qW + i]!;
+        for (let i = 0; i < kvW; i++) v[t * kvW + i] = qkv[row + qW + kvW + i]!;
         const pos = batch.positions[t]!;
         this.rope.apply(q, t * qW, H, pos);
         this.rope.apply(k, t * kvW, Hkv, pos);
@@ -96,7 +97,7 @@ export class RunnerCore {
       addInPlace(x, tmp, N * D);
       rmsNormRows(x, this.norms[l]!.post, c.rmsNormEps, N, h);
       this.matmul(off.h, lw.gateUp, off.tmp, N);
-      siluMulRows(tmp, F, N, act);
+      this.gemm.siluMul(off.tmp, off.act, F, N);
       this.matmul(off.act, lw.down, off.tmp, N);
       addInPlace(x, tmp, N * D);
     });

@@ -48,3 +48,26 @@ describe('WasmGemm equals a float64 product', () => {
     expect(() => new WasmGemm(arena).run(0, w, 0, 1, 4, 20)).toThrow('columns 4..20 are not panel-aligned in 0..20');
   });
 });
+
+describe('WasmGemm.siluMul equals SwiGLU in float64', () => {
+  it('over magnitudes from tiny to beyond the exponential floor, F not a multiple of 4', () => {
+    const rng = new Rng(5);
+    const arena = SharedArena.create(1 << 16);
+    const gemm = new WasmGemm(arena);
+    for (const F of [1, 7, 64]) {
+      const rows = 3;
+      const gu = Float32Array.from({ length: rows * 2 * F }, () => (rng.next() * 2 - 1) * 10 ** (rng.int(4) - 2) * (rng.int(8) === 0 ? 60 : 1));
+      const guOff = arena.put(gu, 'gu');
+      const outOff = arena.alloc(4 * rows * F, 'out');
+      gemm.siluMul(guOff, outOff, F, rows);
+      const out = arena.f32(outOff, rows * F);
+      for (let n = 0; n < rows; n++) {
+        for (let f = 0; f < F; f++) {
+          const g = gu[n * 2 * F + f]!;
+          const want = (g / (1 + Math.exp(-g))) * gu[n * 2 * F + F + f]!;
+          expect(Math.abs(out[n * F + f]! - want), `g ${g}`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(want)));
+        }
+      }
+    }
+  });
+});

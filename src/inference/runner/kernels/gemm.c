@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <wasm_simd128.h>
 
+#include "../../wasm/kernels/vec_math.h"
+
 // The first n (0..4) lanes of v to c[0..n-1]. (No stack array: instances on other threads share
 // this memory, stack region included, so the kernels keep off the stack.)
 static inline void store_lanes(float* c, v128_t v, int n) {
@@ -85,6 +87,31 @@ __attribute__((export_name("gemm"))) void gemm(const float* a, const float* pack
         e1 = wasm_f32x4_add(e1, wasm_f32x4_mul(x0, wasm_v128_load(w + 8 * k + 4)));
       }
       store8(c + (int64_t)m * N + p * 8, wasm_f32x4_add(e0, o0), wasm_f32x4_add(e1, o1), cols);
+    }
+  }
+}
+
+// SwiGLU on the fused gate/up product: out[n, f] = silu(gu[n, f]) · gu[n, F + f] for n < rows,
+// gu [rows, 2F] (gate columns, then up), out [rows, F]. silu(g) = g / (1 + e^-g), computed as
+// g / (1 + t) for g >= 0 and g·t / (1 + t) for g < 0, with t = e^-|g| (so the exponential never
+// overflows).
+__attribute__((export_name("silu_mul"))) void silu_mul(const float* gu, float* out, int32_t F, int32_t rows) {
+  const int f4 = F - F % 4;
+  for (int n = 0; n < rows; n++) {
+    const float* g = gu + (int64_t)n * 2 * F;
+    const float* u = g + F;
+    float* o = out + (int64_t)n * F;
+    for (int f = 0; f < f4; f += 4) {
+      const v128_t x = wasm_v128_load(g + f);
+      const v128_t t = exp_nonpos4(wasm_f32x4_neg(wasm_f32x4_abs(x)));
+      const v128_t num = wasm_v128_bitselect(x, wasm_f32x4_mul(x, t), wasm_f32x4_ge(x, wasm_f32x4_splat(0.0f)));
+      const v128_t s = wasm_f32x4_div(num, wasm_f32x4_add(wasm_f32x4_splat(1.0f), t));
+      wasm_v128_store(o + f, wasm_f32x4_mul(s, wasm_v128_load(u + f)));
+    }
+    for (int f = f4; f < F; f++) {
+      const float x = g[f];
+      const float t = exp_nonpos(x < 0 ? x : -x);
+      o[f] = (x >= 0 ? x : x * t) / (1.0f + t) * u[f];
     }
   }
 }
