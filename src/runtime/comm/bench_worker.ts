@@ -1,7 +1,7 @@
 /**
  * A child process of `ds bench comm`. Mode `rank`: one rank of the timed collectives; it reports
  * its per-size times to the parent over IPC. Mode `stream`: sends one big TCP stream to the
- * parent, for the raw loopback figure the collectives are compared with.
+ * parent (which dials in), for the raw loopback figure the collectives are compared with.
  */
 import net from 'node:net';
 import { initProcessGroup } from './init.ts';
@@ -55,16 +55,23 @@ async function rankMain(): Promise<void> {
   });
 }
 
+/** Listens on a free port (told to the parent over IPC), sends DS_BENCH_STREAM_BYTES to the first connection, exits. */
 async function streamMain(): Promise<void> {
   const total = Number(process.env.DS_BENCH_STREAM_BYTES);
   const block = Buffer.alloc(4 << 20, 1);
-  const sock = net.connect({ host: '127.0.0.1', port: Number(process.env.DS_BENCH_STREAM_PORT) });
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const sock = await new Promise<net.Socket>((resolve) => {
+    server.once('connection', resolve);
+    process.send!({ port: (server.address() as net.AddressInfo).port });
+  });
   sock.setNoDelay(true);
-  await new Promise<void>((r) => sock.once('connect', () => r()));
   for (let sent = 0; sent < total; sent += block.length) {
     if (!sock.write(block.subarray(0, Math.min(block.length, total - sent)))) await new Promise((r) => sock.once('drain', r));
   }
   await new Promise<void>((r) => sock.end(() => r()));
+  server.close();
+  process.disconnect();
 }
 
 await (process.env.DS_BENCH_MODE === 'stream' ? streamMain() : rankMain());

@@ -49,8 +49,12 @@ export interface Header {
 
 export interface Frame {
   h: Header;
-  /** Views of the socket reads that carried it, h.bytes in all (see payload.ts). */
+  /** h.bytes in all: one pooled buffer (FrameReader) or views of socket reads (FrameParser). */
   payload: Payload;
+  /** Hands a pooled payload back for reuse; call once, when nothing reads or sends it any more. */
+  recycle?: () => void;
+  /** The payload was read straight into the destination the receiver posted for it. */
+  placed?: boolean;
 }
 
 export function encodeHeader(h: Header): Buffer {
@@ -70,7 +74,7 @@ export function encodeHeader(h: Header): Buffer {
   return b;
 }
 
-function decodeHeader(b: Buffer): Header {
+export function decodeHeader(b: Buffer): Header {
   if (b.readUInt16LE(0) !== MAGIC) throw new Error(`bad frame magic 0x${b.readUInt16LE(0).toString(16)}`);
   return {
     type: b.readUInt8(2), kind: b.readUInt8(3), groupId: b.readUInt32LE(4), seq: b.readUInt32LE(8),

@@ -162,11 +162,14 @@ export class TcpGroup implements ProcessGroup, GroupView {
     try {
       await body(ctx);
       await ctx.flush();
+      // Only now: after a failure a write may still hold a payload, so those are left to the GC.
+      ctx.recycleHeld();
       ctx.stats.calls++;
     } catch (e) {
       throw await this.fail(ctx, what, timeoutMs, e);
     } finally {
       clearTimeout(timer);
+      ctx.unpostAll();
       if (p2p) this.p2pActive.delete(ctx);
       else this.active = null;
     }

@@ -1,8 +1,9 @@
 /**
  * initProcessGroup: the rendezvous. Rank 0 serves the store; every rank listens on an
  * ephemeral port, publishes host:port under `addr/<rank>`, waits for every other rank's
- * address (naming the missing ranks on timeout), then dials its ring successor so the
- * first collective does not pay for the connection. Other peers are dialed on first use.
+ * address (naming the missing ranks on timeout), then dials every peer (each rank reads on the
+ * sockets it dialed) and waits until its ring successor has dialed it, so the first collective
+ * does not pay for the connection.
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -54,13 +55,25 @@ export async function initProcessGroup(opts: InitOptions): Promise<ProcessGroup>
     for (const k of keys) peers.push(JSON.parse(await store.get(k, timeoutMs)) as PeerAddress);
     transport.setPeers(peers);
     const world = new WorldShared(transport, rank, worldSize, timeoutMs, chunkBytes, store, storeServer);
-    if (worldSize > 1) await transport.connect((rank + 1) % worldSize);
+    if (worldSize > 1) await successorReady(transport, (rank + 1) % worldSize, timeoutMs);
     return world.worldGroup();
   } catch (err) {
     await transport?.close();
     store.close();
     await storeServer?.close();
     throw err;
+  }
+}
+
+async function successorReady(transport: Transport, next: number, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CommError(`rendezvous: rank ${next} did not connect to rank ${transport.rank} within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([transport.writerTo(next), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

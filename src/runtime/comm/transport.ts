@@ -1,11 +1,15 @@
 /**
- * The sockets between ranks. Each ordered pair (a → b) uses its own connection, dialed by a
- * on first use: a's frames to b keep their order, and two ranks dialing each other at once
- * never race. Inbound frames go to a Mailbox per (group, channel, source rank).
+ * The sockets between ranks. Each ordered pair (a → b) uses its own connection, dialed by the
+ * receiver b as soon as it knows the addresses: a socket we dial can read through `onread` into
+ * memory we reuse (FrameReader), which an accepted socket cannot. The dialer sends one HELLO and
+ * from then on only reads; the acceptor only writes. a's frames to b keep their order, and two
+ * ranks dialing each other at once never race. Inbound frames go to a Mailbox per
+ * (group, channel, source rank).
  */
 import net from 'node:net';
 import { CommError, assert } from '../../errors.ts';
 import { Channel, FrameParser, FrameType, encodeHeader, type Frame, type Header } from './frame.ts';
+import { FrameReader } from './frame_reader.ts';
 import { Mailbox } from './mailbox.ts';
 import { concatPayload, type Payload } from './payload.ts';
 
@@ -14,14 +18,25 @@ export interface PeerAddress {
   port: number;
 }
 
+/** A promise for the socket a peer dials us on, to write to it. */
+interface Pending {
+  promise: Promise<net.Socket>;
+  resolve: (s: net.Socket) => void;
+  reject: (e: Error) => void;
+}
+
 export class Transport {
+  /** Accepted sockets, by the rank that dialed them: we write that rank's frames here. */
   private readonly out = new Map<number, net.Socket>();
-  private readonly dialing = new Map<number, Promise<net.Socket>>();
-  private readonly inbound = new Set<net.Socket>();
+  private readonly outPending = new Map<number, Pending>();
+  /** Sockets we dialed, by the rank we read from. */
+  private readonly inbound = new Map<number, net.Socket>();
+  /** Accepted sockets whose HELLO has not come yet. */
+  private readonly unknown = new Set<net.Socket>();
   private readonly boxes = new Map<string, Mailbox>();
-  /** Peers whose inbound stream ended: their mailboxes drain, then fail. */
+  /** Peers whose stream to us ended (or never connected): their mailboxes drain, then fail. */
   private readonly lost = new Map<number, CommError>();
-  /** Peers our outgoing connection to failed: sends to them fail. */
+  /** Peers whose stream from us failed: sends to them fail. */
   private readonly lostOut = new Map<number, CommError>();
   private closing = false;
   /** CONTROL frames (probe, status, abort), JSON. */
@@ -45,9 +60,10 @@ export class Transport {
     return new Transport(rank, session, server, addr.port);
   }
 
-  /** Every rank's listening address, indexed by world rank; needed before the first send. */
+  /** Every rank's listening address, indexed by world rank. Dials every peer, to read from it. */
   setPeers(peers: readonly PeerAddress[]): void {
     this.peers = peers;
+    for (let src = 0; src < peers.length; src++) if (src !== this.rank) this.dial(src);
   }
 
   mailbox(groupId: number, channel: number, src: number): Mailbox {
@@ -65,7 +81,7 @@ export class Transport {
   /** Writes header + payload in one writev; resolves when the kernel has the bytes. */
   send(dst: number, h: Header, payload: Payload): Promise<void> {
     const sock = this.out.get(dst);
-    if (!sock) return this.connect(dst).then(() => this.send(dst, h, payload));
+    if (!sock) return this.writerTo(dst).then(() => this.send(dst, h, payload));
     return new Promise((resolve, reject) => {
       const done = (err?: Error | null): void => {
         if (err) reject(this.lostOut.get(dst) ?? new CommError(`rank ${dst}: write failed: ${err.message}`));
@@ -90,53 +106,78 @@ export class Transport {
     return this.send(dst, h, [payload]);
   }
 
-  connect(dst: number): Promise<net.Socket> {
-    assert(dst !== this.rank, `rank ${dst} dialing itself`);
+  /** The socket to write dst's frames on, once dst has dialed us. */
+  writerTo(dst: number): Promise<net.Socket> {
+    assert(dst !== this.rank, `rank ${dst} sending to itself`);
+    const sock = this.out.get(dst);
+    if (sock) return Promise.resolve(sock);
     const lost = this.lostOut.get(dst);
     if (lost) return Promise.reject(lost);
-    let p = this.dialing.get(dst);
-    if (p) return p;
-    const addr = this.peers[dst];
-    assert(addr, `no address for rank ${dst}`);
-    p = new Promise<net.Socket>((resolve, reject) => {
-      const sock = net.connect({ host: addr.host, port: addr.port });
-      sock.once('error', (err) =>
-        reject(new CommError(`cannot connect to rank ${dst} at ${addr.host}:${addr.port}: ${err.message}`)),
-      );
-      sock.once('connect', () => {
-        sock.removeAllListeners('error');
-        sock.setNoDelay(true);
-        const hello = Buffer.from(JSON.stringify({ session: this.session, rank: this.rank }), 'utf8');
-        sock.write(encodeHeader({ type: FrameType.HELLO, kind: 0, groupId: 0, seq: 0, count: 0, offset: 0, arg: 0, dtype: 0, channel: 0, bytes: hello.length }));
-        sock.write(hello);
-        sock.on('error', (err) => this.outLost(dst, `connection to rank ${dst} failed: ${err.message}`));
-        sock.on('close', () => this.outLost(dst, `connection to rank ${dst} closed`));
-        // The peer never writes on this socket; data here would be a protocol error.
-        sock.on('data', () => sock.destroy());
-        this.out.set(dst, sock);
-        resolve(sock);
+    let p = this.outPending.get(dst);
+    if (!p) {
+      let resolve!: (s: net.Socket) => void;
+      let reject!: (e: Error) => void;
+      const promise = new Promise<net.Socket>((res, rej) => {
+        resolve = res;
+        reject = rej;
       });
-    });
-    this.dialing.set(dst, p);
-    return p;
+      promise.catch(() => {});
+      p = { promise, resolve, reject };
+      this.outPending.set(dst, p);
+    }
+    return p.promise;
   }
 
+  /** Dials src to read its frames; a failure fails what we wait to receive from src. */
+  private dial(src: number): void {
+    const addr = this.peers[src];
+    assert(addr, `no address for rank ${src}`);
+    let connected = false;
+    const reader = new FrameReader(
+      (f) => this.deliver(src, f),
+      (h) => (h.type === FrameType.DATA ? this.mailbox(h.groupId, h.channel, src).claim(h) : null),
+      () => sock.destroy(),
+    );
+    const sock = net.connect({ host: addr.host, port: addr.port, onread: reader.onread });
+    this.inbound.set(src, sock);
+    sock.once('connect', () => {
+      connected = true;
+      sock.setNoDelay(true);
+      const hello = Buffer.from(JSON.stringify({ session: this.session, rank: this.rank }), 'utf8');
+      sock.write(encodeHeader({ type: FrameType.HELLO, kind: 0, groupId: 0, seq: 0, count: 0, offset: 0, arg: 0, dtype: 0, channel: 0, bytes: hello.length }));
+      sock.write(hello);
+    });
+    sock.on('error', (err) => {
+      if (!connected) this.peerLost(src, `cannot connect to rank ${src} at ${addr.host}:${addr.port}: ${err.message}`);
+    });
+    sock.on('close', () => {
+      this.inbound.delete(src);
+      this.peerLost(src, `rank ${src} closed its connection`);
+    });
+  }
+
+  private deliver(src: number, f: Frame): void {
+    if (f.h.type === FrameType.DATA) this.mailbox(f.h.groupId, f.h.channel, src).push(f);
+    else if (f.h.type === FrameType.CONTROL) this.onControl(src, JSON.parse(concatPayload(f.payload).toString('utf8')));
+  }
+
+  /** A peer dialing us to read our frames: after its HELLO we only write here. */
   private accept(sock: net.Socket): void {
-    this.inbound.add(sock);
+    this.unknown.add(sock);
     sock.setNoDelay(true);
-    let src = -1;
+    let dst = -1;
     const parser = new FrameParser((f: Frame) => {
-      if (src < 0) {
-        const hello = parseHello(f, this.session);
-        if (hello === null) {
-          sock.destroy();
-          return;
-        }
-        src = hello;
+      const hello = dst < 0 ? parseHello(f, this.session) : null;
+      // Anything after the HELLO (or a bad HELLO) is a protocol error.
+      if (hello === null || this.out.has(hello)) {
+        sock.destroy();
         return;
       }
-      if (f.h.type === FrameType.DATA) this.mailbox(f.h.groupId, f.h.channel, src).push(f);
-      else if (f.h.type === FrameType.CONTROL) this.onControl(src, JSON.parse(concatPayload(f.payload).toString('utf8')));
+      dst = hello;
+      this.unknown.delete(sock);
+      this.out.set(dst, sock);
+      this.outPending.get(dst)?.resolve(sock);
+      this.outPending.delete(dst);
     });
     sock.on('data', (chunk: Buffer) => {
       try {
@@ -145,16 +186,21 @@ export class Transport {
         sock.destroy();
       }
     });
-    sock.on('error', () => {});
+    sock.on('error', (err) => {
+      if (dst >= 0) this.outLost(dst, `connection to rank ${dst} failed: ${err.message}`);
+    });
     sock.on('close', () => {
-      this.inbound.delete(sock);
-      if (src >= 0) this.peerLost(src, `rank ${src} closed its connection`);
+      this.unknown.delete(sock);
+      if (dst >= 0) this.outLost(dst, `connection to rank ${dst} closed`);
     });
   }
 
   private outLost(rank: number, message: string): void {
     if (this.closing || this.lostOut.has(rank)) return;
-    this.lostOut.set(rank, new CommError(message));
+    const err = new CommError(message);
+    this.lostOut.set(rank, err);
+    this.outPending.get(rank)?.reject(err);
+    this.outPending.delete(rank);
   }
 
   /** Called when the inbound stream closes: every frame it carried has been parsed by then. */
@@ -169,7 +215,8 @@ export class Transport {
     this.closing = true;
     // end() flushes what we wrote; the peer sees EOF after the last frame.
     for (const s of this.out.values()) s.end();
-    for (const s of this.inbound) s.destroy();
+    for (const s of this.unknown) s.destroy();
+    for (const s of this.inbound.values()) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

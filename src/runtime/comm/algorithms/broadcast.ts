@@ -17,8 +17,12 @@ export async function broadcast(ctx: Ctx, buf: Float32Array, root: number): Prom
       ctx.send(next, lo, encode(buf.subarray(lo, hi), 'float32'));
       continue;
     }
+    if (next < 0) {
+      await ctx.recvWith(mod(r - 1, n), lo, (hi - lo) * 4, (payload) => decodeInto(payload, 'float32', buf.subarray(lo, hi)));
+      continue;
+    }
     const payload = await ctx.recv(mod(r - 1, n), lo, (hi - lo) * 4);
     decodeInto(payload, 'float32', buf.subarray(lo, hi));
-    if (next >= 0) ctx.send(next, lo, payload);
+    ctx.send(next, lo, payload);
   }
 }

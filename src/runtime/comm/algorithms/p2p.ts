@@ -11,6 +11,6 @@ export function sendTo(ctx: Ctx, buf: Float32Array, dst: number): void {
 export async function recvFrom(ctx: Ctx, buf: Float32Array, src: number): Promise<void> {
   const chunkElems = Math.max(1, Math.floor(ctx.g.chunkBytes / 4));
   for (const [lo, hi] of chunksOf([0, buf.length], chunkElems)) {
-    decodeInto(await ctx.recv(src, lo, (hi - lo) * 4), 'float32', buf.subarray(lo, hi));
+    await ctx.recvWith(src, lo, (hi - lo) * 4, (payload) => decodeInto(payload, 'float32', buf.subarray(lo, hi)));
   }
 }

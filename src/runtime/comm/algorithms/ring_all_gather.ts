@@ -5,7 +5,7 @@
  */
 import type { Ctx } from '../context.ts';
 import type { WireDtype } from '../types.ts';
-import { bytesPerElement, decodeInto, encode } from '../wire.ts';
+import { bytesPerElement, encode } from '../wire.ts';
 import { chunksOf, mod, type Range } from './chunks.ts';
 
 export interface RingGatherSpec {
@@ -26,11 +26,18 @@ export async function ringAllGather(ctx: Ctx, spec: RingGatherSpec): Promise<voi
   for (const [lo, hi] of chunksOf(spec.segments[r]!, chunkElems)) {
     ctx.send(next, lo, encode(spec.target(lo, hi), spec.dtype));
   }
+  // float32 chunks are their wire bytes: let them be read straight into place.
+  if (spec.dtype === 'float32') {
+    for (let s = 0; s < n - 1; s++) {
+      for (const [lo, hi] of chunksOf(spec.segments[mod(r - s - 1, n)]!, chunkElems)) if (hi > lo) ctx.post(prev, lo, spec.target(lo, hi));
+    }
+  }
   for (let s = 0; s < n - 1; s++) {
+    const forward = s < n - 2;
     for (const [lo, hi] of chunksOf(spec.segments[mod(r - s - 1, n)]!, chunkElems)) {
-      const payload = await ctx.recv(prev, lo, (hi - lo) * bpe);
-      decodeInto(payload, spec.dtype, spec.target(lo, hi));
-      if (s < n - 2) ctx.send(next, lo, payload);
+      // A forwarded payload must outlive this step, until the collective's flush.
+      const payload = await ctx.recvInto(prev, lo, spec.target(lo, hi), spec.dtype, forward);
+      if (forward) ctx.send(next, lo, payload);
     }
   }
 }

@@ -38,9 +38,8 @@ export async function ringReduceScatter(ctx: Ctx, spec: RingReduceSpec): Promise
   for (let s = 0; s < n - 1; s++) {
     const final = s === n - 2;
     for (const [lo, hi] of chunksOf(spec.segments[mod(r - s - 2, n)]!, chunkElems)) {
-      const payload = await ctx.recv(prev, lo, (hi - lo) * bpe);
       const acc = spec.accumulator(lo, hi, final);
-      reduceInto(payload, spec.dtype, acc, spec.op);
+      await ctx.recvWith(prev, lo, (hi - lo) * bpe, (payload) => reduceInto(payload, spec.dtype, acc, spec.op));
       if (!final) ctx.send(next, lo, encode(acc, spec.dtype));
     }
   }
