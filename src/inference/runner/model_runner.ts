@@ -69,7 +69,15 @@ export class ModelRunner {
     if (!Number.isInteger(threads) || threads < 1) throw new ConfigError('threads', `must be a positive integer, got ${threads}`);
     const shape = { blockSize: opts.blockSize, numKvHeads: c.numKvHeads, headDim: c.headDim, numBlocks: opts.numBlocks };
     const poolBytes = 2 * 4 * c.numLayers * opts.numBlocks * opts.blockSize * c.numKvHeads * c.headDim;
-    this.arena = SharedArena.create(weightBytes(model) + poolBytes);
+    const wBytes = weightBytes(model);
+    if (wBytes + poolBytes > SharedArena.MAX_BYTES - SharedArena.RESERVED_BYTES) {
+      const GiB = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+      throw new ConfigError(
+        'kvCacheMemory',
+        `the weights (${GiB(wBytes)}, float32) and the KV cache (${GiB(poolBytes)}) must fit the ${GiB(SharedArena.MAX_BYTES)} one WebAssembly memory addresses; lower --kv-cache-memory${wBytes > SharedArena.MAX_BYTES / 2 ? ' (this model is too large for the wasm runner)' : ''}`,
+      );
+    }
+    this.arena = SharedArena.create(wBytes + poolBytes);
     const layout: RunnerLayout = { config: c, maxModelLen: this.maxModelLen, weights: placeWeights(this.arena, model), pools: allocKvPools(this.arena, shape, c.numLayers) };
     this.core = new RunnerCore(this.arena, layout);
     this.kvCaches = this.core.attention.caches;

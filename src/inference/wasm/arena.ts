@@ -20,6 +20,10 @@ const HEADER = 64;
 const BASE = 2 * PAGE; // above the kernels' declared minimum memory (their stack lives there)
 
 export class SharedArena {
+  /** What one wasm32 memory can address. */
+  static readonly MAX_BYTES = MAX_PAGES * PAGE;
+  /** Kept for activations and scratch beyond the regions sized up front (a runner's weights and KV pools). */
+  static readonly RESERVED_BYTES = 256 * 2 ** 20;
   readonly memory: WebAssembly.Memory;
   private readonly header: Int32Array;
 

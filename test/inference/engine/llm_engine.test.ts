@@ -73,6 +73,10 @@ describe('LLM (offline)', () => {
 });
 
 describe('LLMEngine requests', () => {
+  it('a KV cache beyond what one wasm memory addresses is a config error naming kvCacheMemory', () => {
+    expect(() => new LLMEngine(fx.model, { kvCacheMemory: '5GiB' })).toThrow(/kvCacheMemory: the weights .* and the KV cache \(5\.00 GiB\) must fit the 4\.00 GiB/);
+  });
+
   it('a prompt longer than the context is an InvalidRequestError before any work', () => {
     const engine = new LLMEngine(fx.model, { kvCacheMemory: '1MiB', maxModelLen: 16 });
     const long = Array.from({ length: 17 }, (_, i) => i);
