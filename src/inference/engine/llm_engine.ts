@@ -5,6 +5,7 @@ import { BlockPool, KvCacheManager, blocksForBudget, bytesPerBlock } from '../kv
 import type { LoadedModel } from '../loaders/types.ts';
 import { ModelRunner, buildBatch } from '../runner/index.ts';
 import { Sampler, SeedSource, makeGenerator, validateForVocab, type SamplingParams } from '../sampler/index.ts';
+import { sampleLogprobs } from '../sampler/logprobs.ts';
 import { Scheduler } from '../scheduler/index.ts';
 import type { ScheduledSeq } from '../scheduler/output.ts';
 import { resolveEngineConfig, type EngineConfig, type EngineConfigInput } from './config.ts';
@@ -38,6 +39,8 @@ export class LLMEngine {
   private numPreemptions = 0;
   /** Rows the model has run so far: prompt and decode tokens, recomputed ones, static batching's padding. */
   computedTokens = 0;
+  /** Sequences (sample 0 of their request) whose prompt logprobs are wanted. */
+  private readonly promptLogprobSeqs = new Set<string>();
   /**
    * Static batching's dense accounting for the current batch: its sequences (finished ones stay
    * as padding until the batch ends), the prompt padding a [seqs, longest prompt] prefill adds, and
@@ -134,9 +137,9 @@ export class LLMEngine {
     const finishedSeqs: string[] = [];
     const forks: { parent: SampleState; child: SampleState }[] = [];
     if (out.scheduled.length > 0) {
-      const batch = buildBatch(out.scheduled, this.manager.blockSize, this.staticPadding(out.scheduled));
+      const batch = buildBatch(out.scheduled, this.manager.blockSize, this.staticPadding(out.scheduled), this.promptLogprobSeqs);
       this.computedTokens += batch.tokenIds.length;
-      const logits = this.runner.execute(batch); // [S, V]
+      const logits = this.takePromptLogprobs(out.scheduled, this.runner.execute(batch)); // [sampling rows, V]
       const rows = out.scheduled.filter((s) => s.sample).map((s) => this.bySeq.get(s.seqId)!);
       const tokens = this.sampler.sample(logits, rows.map(({ req, sample }) => this.samplerSeq(req, sample)));
       rows.forEach(({ req, sample }, r) => {
@@ -167,6 +170,36 @@ export class LLMEngine {
       if (entry && entry.sample.finishReason === null) entry.sample.finishReason = f.reason; // the context's end, seen by the scheduler
     }
     return this.collect(touched, t);
+  }
+
+  /**
+   * Logits come back for every row of a prompt-logprobs sequence's prefill chunk: row p (position
+   * p) scores prompt token p + 1. Records those, and returns the rows that sample, in order.
+   */
+  private takePromptLogprobs(scheduled: readonly ScheduledSeq[], logits: Float32Array): Float32Array {
+    if (!scheduled.some((s) => s.isPrefill && this.promptLogprobSeqs.has(s.seqId))) return logits;
+    const V = this.vocabSize;
+    const kept: Float32Array[] = [];
+    let r = 0;
+    for (const s of scheduled) {
+      if (s.isPrefill && this.promptLogprobSeqs.has(s.seqId)) {
+        const { req } = this.bySeq.get(s.seqId)!;
+        const n = req.params.promptLogprobs ?? 0;
+        const cand = new Int32Array(Math.max(1, n));
+        const heap = new Int32Array(Math.max(1, n));
+        for (let i = 0; i < s.numTokens; i++, r++) {
+          const next = s.startPos + i + 1;
+          if (next < req.promptTokenIds.length) req.recordPromptLogprob(next, sampleLogprobs(logits.subarray(r * V, (r + 1) * V), req.promptTokenIds[next]!, n, cand, heap));
+        }
+        if (s.sample) kept.push(logits.subarray((r - 1) * V, r * V));
+      } else if (s.sample) {
+        kept.push(logits.subarray(r * V, (r + 1) * V));
+        r++;
+      }
+    }
+    const out = new Float32Array(kept.length * V);
+    kept.forEach((row, i) => out.set(row, i * V));
+    return out;
   }
 
   stats(): EngineStats {
@@ -224,7 +257,9 @@ export class LLMEngine {
       this.pending.shift();
       seqs += req.params.n;
       prompts.push(req.promptTokenIds.length);
-      this.scheduler.addRequest({ seqId: req.samples[0]!.seqId, promptTokenIds: req.promptTokenIds });
+      // prompt logprobs need every prompt position computed: no start from the prefix cache
+      this.scheduler.addRequest({ seqId: req.samples[0]!.seqId, promptTokenIds: req.promptTokenIds, reuseCachedPrefix: req.params.promptLogprobs === null });
+      if (req.params.promptLogprobs !== null) this.promptLogprobSeqs.add(req.samples[0]!.seqId);
     }
     if (this.config.batching === 'static' && prompts.length > 0) {
       const real = prompts.reduce((a, b) => a + b, 0);
@@ -257,6 +292,7 @@ export class LLMEngine {
 
   private forget(req: RequestState): void {
     this.requests.delete(req.requestId);
+    this.promptLogprobSeqs.delete(req.samples[0]!.seqId);
     for (const s of req.samples) this.bySeq.delete(s.seqId);
   }
 }

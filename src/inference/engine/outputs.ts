@@ -34,6 +34,11 @@ export interface RequestOutput {
   readonly prompt: string | null;
   readonly promptTokenIds: readonly number[];
   readonly outputs: readonly CompletionOutput[];
+  /**
+   * With params.promptLogprobs: per prompt token, its logprob given the tokens before it (and the
+   * top N), entry 0 null, as vLLM's prompt_logprobs. Null until the whole prompt has been computed.
+   */
+  readonly promptLogprobs: readonly (SampleLogprobs | null)[] | null;
   readonly finished: boolean;
   readonly metrics: RequestMetrics;
 }

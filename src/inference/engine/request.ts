@@ -48,6 +48,9 @@ export class SampleState {
 /** A request in the engine: its prompt, params, samples and timings (seconds since the epoch). */
 export class RequestState {
   readonly samples: SampleState[] = [];
+  /** With params.promptLogprobs: entry p for prompt token p (0 stays null); filled as the prompt is computed. */
+  private readonly promptLogprobs: (SampleLogprobs | null)[] | null;
+  private promptLogprobsFilled = 0;
   firstScheduledTime: number | null = null;
   firstTokenTime: number | null = null;
   finishedTime: number | null = null;
@@ -58,7 +61,16 @@ export class RequestState {
     readonly promptTokenIds: readonly number[],
     readonly params: SamplingParams,
     readonly arrivalTime: number,
-  ) {}
+  ) {
+    this.promptLogprobs = params.promptLogprobs === null ? null : Array.from({ length: promptTokenIds.length }, () => null);
+  }
+
+  /** Records prompt token p's logprobs (1 ≤ p < prompt length); a recomputed position overwrites. */
+  recordPromptLogprob(p: number, lp: SampleLogprobs): void {
+    if (!this.promptLogprobs) return;
+    if (this.promptLogprobs[p] === null) this.promptLogprobsFilled++;
+    this.promptLogprobs[p] = lp;
+  }
 
   get finished(): boolean {
     return this.samples.length === this.params.n && this.samples.every((s) => s.finishReason !== null);
@@ -78,6 +90,7 @@ export class RequestState {
         finishReason: s.finishReason,
         stopReason: s.stopReason,
       })),
+      promptLogprobs: this.promptLogprobs && this.promptLogprobsFilled === this.promptTokenIds.length - 1 ? [...this.promptLogprobs] : null,
       finished: this.finished,
       metrics: { arrivalTime: this.arrivalTime, firstScheduledTime: this.firstScheduledTime, firstTokenTime: this.firstTokenTime, finishedTime: this.finishedTime },
     };

@@ -28,10 +28,12 @@ export interface RunnerBatch {
 }
 
 /**
- * The runner's batch for a scheduler step; sampleRows follow `scheduled` order (sampling sequences
- * only). `padding` rows are appended (static batching's dense padding: computed, then dropped).
+ * The runner's batch for a scheduler step; sampleRows follow `scheduled` order: the last row of a
+ * sequence that samples, or every row of a prefill chunk whose sequence is in `allRows` (its
+ * prompt logprobs are wanted). `padding` rows are appended (static batching's dense padding:
+ * computed, then dropped).
  */
-export function buildBatch(scheduled: readonly ScheduledSeq[], blockSize: number, padding = 0): RunnerBatch {
+export function buildBatch(scheduled: readonly ScheduledSeq[], blockSize: number, padding = 0, allRows?: ReadonlySet<string>): RunnerBatch {
   const N = scheduled.reduce((n, s) => n + s.numTokens, 0) + padding;
   const tokenIds = new Int32Array(N);
   const positions = new Int32Array(N);
@@ -50,7 +52,8 @@ export function buildBatch(scheduled: readonly ScheduledSeq[], blockSize: number
       slotMapping[at + i] = s.blockTable[Math.floor(pos / blockSize)]! * blockSize + (pos % blockSize);
     }
     seqs.push({ queryStart: at, queryLen: s.numTokens, contextLen, blockTable: Int32Array.from(s.blockTable) });
-    if (s.sample) sampleRows.push(at + s.numTokens - 1);
+    if (s.isPrefill && allRows?.has(s.seqId)) for (let i = 0; i < s.numTokens; i++) sampleRows.push(at + i);
+    else if (s.sample) sampleRows.push(at + s.numTokens - 1);
     at += s.numTokens;
   }
   return { tokenIds, positions, slotMapping, seqs, sampleRows: Int32Array.from(sampleRows) };

@@ -10,6 +10,8 @@ import { scheduleRunning, scheduleSwapped, scheduleWaiting } from './steps.ts';
 export interface AddRequest {
   readonly seqId: SeqId;
   readonly promptTokenIds: readonly number[];
+  /** false: compute the whole prompt even where the prefix cache holds it (its logits are wanted). Default true. */
+  readonly reuseCachedPrefix?: boolean;
 }
 
 /**
@@ -63,6 +65,7 @@ export class Scheduler {
       throw new InvalidRequestError(`the prompt needs ${needed} KV blocks, the cache has ${this.manager.pool.numBlocks} in all`, 'prompt');
     }
     const seq = new Sequence(req.seqId, prompt, this.nextArrival++);
+    seq.reuseCachedPrefix = req.reuseCachedPrefix ?? true;
     this.seqs.set(seq.seqId, seq);
     this.queues.waiting.push(seq);
     return seq;

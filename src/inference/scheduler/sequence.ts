@@ -18,6 +18,8 @@ export class Sequence {
   numPreemptions = 0;
   /** The step this sequence was last scheduled in (-1: never). */
   lastScheduledStep = -1;
+  /** Whether its prompt may start from prefix-cache hits (false when every prompt position's logits are wanted). */
+  reuseCachedPrefix = true;
 
   constructor(
     readonly seqId: SeqId,

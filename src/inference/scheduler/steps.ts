@@ -41,12 +41,14 @@ export function scheduleSwapped(ctx: StepContext): void {
   }
 }
 
+const NO_PREFIX_HIT = { blocks: [], numCachedTokens: 0 };
+
 /** Admit waiting sequences in FCFS order; the head blocks the rest (no overtaking). */
 export function scheduleWaiting(ctx: StepContext): void {
   const { waiting, running } = ctx.queues;
   while (waiting.length > 0 && running.length < ctx.config.maxNumSeqs && ctx.budget > 0) {
     const seq = waiting[0]!;
-    const computed = ctx.manager.getComputedBlocks(seq.seqId, seq.tokenIds);
+    const computed = seq.reuseCachedPrefix ? ctx.manager.getComputedBlocks(seq.seqId, seq.tokenIds) : NO_PREFIX_HIT;
     const n = ctx.tokensFor(seq, computed.numCachedTokens);
     if (n === 0 || !ctx.trySchedule(seq, n, computed)) return;
     waiting.shift();

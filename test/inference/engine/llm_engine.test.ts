@@ -4,7 +4,7 @@ import { InvalidRequestError } from '../../../src/errors.ts';
 import { LLM, LLMEngine } from '../../../src/inference/engine/index.ts';
 import { makeSamplingParams } from '../../../src/inference/sampler/index.ts';
 import { initBackend } from '../../../src/runtime/backend/index.ts';
-import { referenceGreedy } from '../../helpers/reference_llama.ts';
+import { referenceForward, referenceGreedy } from '../../helpers/reference_llama.ts';
 import { tinyGguf } from './fixture.ts';
 
 const fx = tinyGguf(3);
@@ -73,6 +73,33 @@ describe('LLM (offline)', () => {
 });
 
 describe('LLMEngine requests', () => {
+  it('prompt logprobs equal the log-softmax of the reference, chunked and after a prefix-cache hit', () => {
+    const prompt = [256, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+    const logits = referenceForward(fx.model, prompt); // row p scores token p + 1
+    const logSoftmax = (row: Float64Array, t: number) => {
+      const m = Math.max(...row);
+      return row[t]! - m - Math.log(row.reduce((z, x) => z + Math.exp(x - m), 0));
+    };
+    const engine = new LLMEngine(fx.model, { kvCacheMemory: '1MiB', blockSize: 4, maxNumBatchedTokens: 5, maxNumSeqs: 2 });
+    const params = makeSamplingParams({ temperature: 0, max_tokens: 2, prompt_logprobs: 2 });
+    // the same prompt twice: the second would start from cached blocks, but needs every position
+    for (const id of ['first', 'second']) {
+      engine.addRequest(id, prompt, params);
+      let last;
+      while (engine.hasUnfinished()) for (const o of engine.step()) last = o;
+      const lp = last!.promptLogprobs!;
+      expect(lp).toHaveLength(prompt.length);
+      expect(lp[0]).toBeNull();
+      for (let p = 1; p < prompt.length; p++) {
+        expect(lp[p]!.logprob).toBeCloseTo(logSoftmax(logits[p - 1]!, prompt[p]!), 4);
+        expect(lp[p]!.top).toHaveLength(2);
+      }
+      expect(last!.outputs[0]!.tokenIds).toEqual(referenceGreedy(fx.model, prompt, 2));
+    }
+    expect(engine.stats().prefixCacheHits).toBe(0);
+    engine.dispose();
+  });
+
   it('a KV cache beyond what one wasm memory addresses is a config error naming kvCacheMemory', () => {
     expect(() => new LLMEngine(fx.model, { kvCacheMemory: '5GiB' })).toThrow(/kvCacheMemory: the weights .* and the KV cache \(5\.00 GiB\) must fit the 4\.00 GiB/);
   });

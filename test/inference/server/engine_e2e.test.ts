@@ -10,7 +10,7 @@ import { ApiServer } from '../../../src/inference/server/app.ts';
 import type { ServingEngine } from '../../../src/inference/server/engine.ts';
 import { initBackend } from '../../../src/runtime/backend/index.ts';
 import { randomWeights, tinyConfig } from '../../helpers/random_llama.ts';
-import { referenceGreedy } from '../../helpers/reference_llama.ts';
+import { referenceForward, referenceGreedy } from '../../helpers/reference_llama.ts';
 import { MODEL, tinyTokenizer } from './helpers/setup.ts';
 
 const config = tinyConfig({ maxPositionEmbeddings: 64 });
@@ -42,6 +42,23 @@ describe('ds serve over the real engine', () => {
     let streamed = '';
     for await (const c of stream as unknown as AsyncIterable<{ choices: { text: string }[] }>) streamed += c.choices[0]?.text ?? '';
     expect(streamed).toBe(text);
+  });
+
+  it('echo with logprobs scores the prompt tokens (the first null) with the model\'s log-softmax, then the generated ones', async () => {
+    const r = (await client.completions.create({ model: MODEL, prompt: 'hello world', max_tokens: 2, temperature: 0, ignore_eos: true, logprobs: 1, echo: true } as never)) as unknown as {
+      choices: { logprobs: { token_logprobs: (number | null)[] } }[];
+    };
+    const lp = r.choices[0]!.logprobs.token_logprobs;
+    const ref = referenceGreedy(model, ids, 2);
+    const logits = referenceForward(model, [...ids, ...ref]); // row p scores token p + 1
+    const logSoftmax = (row: Float64Array, t: number) => {
+      const m = Math.max(...row);
+      return row[t]! - m - Math.log(row.reduce((z, x) => z + Math.exp(x - m), 0));
+    };
+    expect(lp).toHaveLength(ids.length + 2);
+    expect(lp[0]).toBeNull();
+    const all = [...ids, ...ref];
+    for (let p = 1; p < all.length; p++) expect(lp[p]).toBeCloseTo(logSoftmax(logits[p - 1]!, all[p]!), 4);
   });
 
   it('chat with n = 2 returns two choices; /metrics shows the KV cache empty afterwards', async () => {
