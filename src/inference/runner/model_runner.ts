@@ -12,8 +12,10 @@ import { placeWeights, weightBytes, type WeightSource } from './weights.ts';
 /**
  * Rows per thread from which a batch is split over the threads. Below it a handoff (a message and
  * a futex wake-up, tens of microseconds in this VM) costs about what a thread saves. Splitting each
- * product by columns instead (tensor-parallel) was tried for single-sequence decode and lost:
- * ~17 handoffs per token cost more than the halved weight reads saved (see the closing note).
+ * product by columns instead (tensor-parallel) was tried twice for single-sequence decode and
+ * lost both times (1300-1500 vs 1600-2100 tok/s at batch 1, with spinning handoffs): ~17
+ * handoffs per token, and the activations crossing cores, cost more than halving the weight
+ * reads of 15 µs products saved.
  */
 const SEQ_SPLIT_ROWS = 4;
 

@@ -8,7 +8,7 @@ import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_
 import { SharedArena } from '../wasm/arena.ts';
 import type { RunnerBatch } from './batch.ts';
 import { RunnerCore, type RunnerLayout } from './runner_core.ts';
-import { DONE, JOB, STOP, type WorkerReply } from './runner_threads.ts';
+import { DONE, JOB, spinWhile, STOP, type WorkerReply } from './runner_threads.ts';
 
 interface Init {
   readonly memory: WebAssembly.Memory;
@@ -31,7 +31,7 @@ Atomics.notify(ctrl, DONE);
 
 let seen = 0;
 while (core) {
-  Atomics.wait(ctrl, JOB, seen);
+  if (!spinWhile(ctrl, JOB, seen)) Atomics.wait(ctrl, JOB, seen);
   seen = Atomics.load(ctrl, JOB);
   if (seen === STOP) break;
   const msg = receiveMessageOnPort(port);
