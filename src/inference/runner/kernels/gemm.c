@@ -68,6 +68,27 @@ __attribute__((export_name("gemm"))) void gemm(const float* a, const float* pack
       store8(cr + 2 * N, c20, c21, cols);
       store8(cr + 3 * N, c30, c31, cols);
     }
+    // Two leftover rows share one pass over the panel (a small batch's rows each cost a full
+    // read of the weights, which is what bounds decode at batch 1-3).
+    if (m + 2 <= M) {
+      const float* a0 = a + (int64_t)m * K;
+      const float* a1 = a0 + K;
+      v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c10 = c00, c11 = c00;
+      for (int k = 0; k < K; k++) {
+        const v128_t w0 = wasm_v128_load(w + 8 * k);
+        const v128_t w1 = wasm_v128_load(w + 8 * k + 4);
+        const v128_t x0 = wasm_v128_load32_splat(a0 + k);
+        const v128_t x1 = wasm_v128_load32_splat(a1 + k);
+        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(x0, w0));
+        c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(x0, w1));
+        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(x1, w0));
+        c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(x1, w1));
+      }
+      float* cr = c + (int64_t)m * N + p * 8;
+      store8(cr, c00, c01, cols);
+      store8(cr + N, c10, c11, cols);
+      m += 2;
+    }
     for (; m < M; m++) {
       const float* a0 = a + (int64_t)m * K;
       // two independent chains over even and odd k hide the add latency of a single row
