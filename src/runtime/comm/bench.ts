@@ -12,6 +12,7 @@ import { fork } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { CommError } from '../../errors.ts';
+import { receiveRate, sendAll } from './bench_streams.ts';
 import type { BenchKind, RankTiming, WorkerConfig } from './bench_worker.ts';
 
 const WORKER = fileURLToPath(new URL('./bench_worker.ts', import.meta.url));
@@ -27,7 +28,15 @@ export interface CommBenchOptions {
 }
 
 export interface CommBenchRow { kind: BenchKind; bytes: number; iters: number; timeUs: number; algbwGBps: number; busbwGBps: number }
-export interface CommBenchResult { numProcs: number; chunkBytes: number; rawLoopbackGBps: number; rows: CommBenchRow[] }
+export interface CommBenchResult {
+  numProcs: number;
+  chunkBytes: number;
+  /** One stream, one way. */
+  rawLoopbackGBps: number;
+  /** Two streams, both ways at once: per direction. */
+  duplexLoopbackGBps: number;
+  rows: CommBenchRow[];
+}
 
 export async function runCommBench(opts: CommBenchOptions): Promise<CommBenchResult> {
   const n = opts.numProcs;
@@ -42,6 +51,7 @@ export async function runCommBench(opts: CommBenchOptions): Promise<CommBenchRes
     sizes, chunkBytes: opts.chunkBytes ?? 1 << 20, minIters: 3, maxIters: 200, targetBytes: 256 << 20,
   };
   const rawLoopbackGBps = await measureLoopback(Math.max(256 << 20, 4 * maxBytes));
+  const duplexLoopbackGBps = await measureDuplexLoopback(Math.max(256 << 20, 4 * maxBytes));
   const perRank = await runRanks(n, cfg);
   const rows: CommBenchRow[] = perRank[0]!.map((t, i) => {
     // The slowest rank's time is the collective's time.
@@ -50,7 +60,7 @@ export async function runCommBench(opts: CommBenchOptions): Promise<CommBenchRes
     const busFactor = t.kind === 'allReduce' ? (2 * (n - 1)) / n : (n - 1) / n;
     return { kind: t.kind, bytes: t.bytes, iters: t.iters, timeUs: seconds * 1e6, algbwGBps: algbw, busbwGBps: algbw * busFactor };
   });
-  return { numProcs: n, chunkBytes: cfg.chunkBytes, rawLoopbackGBps, rows };
+  return { numProcs: n, chunkBytes: cfg.chunkBytes, rawLoopbackGBps, duplexLoopbackGBps, rows };
 }
 
 function runRanks(n: number, cfg: WorkerConfig): Promise<RankTiming[][]> {
@@ -74,38 +84,48 @@ function spawnWorker(env: Record<string, string>): Promise<unknown> {
   });
 }
 
+function forkStreamWorker(mode: 'stream' | 'duplex', bytes: number) {
+  const child = fork(WORKER, [], { execArgv: ['--import', 'tsx/esm'], env: { ...process.env, DS_BENCH_MODE: mode, DS_BENCH_STREAM_BYTES: String(bytes) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = new Promise<void>((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve() : reject(new CommError(`bench worker (${mode}) exited with code ${code}`)))));
+  const message = <T>() =>
+    new Promise<T>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as T));
+      child.once('error', reject);
+      exited.catch(reject);
+    });
+  return { child, exited, message };
+}
+
 /**
  * GB/s of one TCP stream from a child process into this one, first byte to last. The child
  * listens and sends; this process dials and reads into one reused 1 MiB buffer (`onread`).
  */
 async function measureLoopback(bytes: number): Promise<number> {
-  const child = fork(WORKER, [], { execArgv: ['--import', 'tsx/esm'], env: { ...process.env, DS_BENCH_MODE: 'stream', DS_BENCH_STREAM_BYTES: String(bytes) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const exited = new Promise<void>((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve() : reject(new CommError(`bench worker (stream) exited with code ${code}`)))));
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m) => resolve((m as { port: number }).port));
-    child.once('error', reject);
-    exited.catch(reject);
-  });
-  let got = 0;
-  let t0 = 0n;
-  const gbps = await new Promise<number>((resolve, reject) => {
-    const sock = net.connect({
-      host: '127.0.0.1',
-      port,
-      onread: {
-        buffer: Buffer.allocUnsafe(1 << 20),
-        callback: (n: number) => {
-          if (got === 0) t0 = process.hrtime.bigint();
-          got += n;
-          return true;
-        },
-      },
-    });
-    sock.on('end', () => resolve(got / (Number(process.hrtime.bigint() - t0) / 1e9) / 1e9));
-    sock.on('error', reject);
-  });
-  await exited;
+  const w = forkStreamWorker('stream', bytes);
+  const { port } = await w.message<{ port: number }>();
+  const gbps = await receiveRate('127.0.0.1', port);
+  await w.exited;
   return gbps;
+}
+
+/**
+ * Both directions at once between this process and a child, each side sending `bytes` while it
+ * receives the other's: per direction, the slower of the two received rates. This is what two
+ * ring neighbours on these cores can move, the fair ceiling for a 2-rank all-reduce's busbw.
+ */
+async function measureDuplexLoopback(bytes: number): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const w = forkStreamWorker('duplex', bytes);
+  const { port } = await w.message<{ port: number }>();
+  const childRate = w.message<{ gbps: number }>();
+  const inbound = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+  w.child.send({ port: (server.address() as net.AddressInfo).port });
+  const [mine] = await Promise.all([receiveRate('127.0.0.1', port), inbound.then((sock) => sendAll(sock, bytes))]);
+  const { gbps: theirs } = await childRate;
+  await w.exited;
+  server.close();
+  return Math.min(mine, theirs);
 }
 
 async function freePort(): Promise<number> {
@@ -122,12 +142,16 @@ export function formatBytes(b: number): string {
 
 /** The nccl-tests style table. */
 export function formatCommBench(r: CommBenchResult): string {
-  const lines = [`# ${r.numProcs} ranks on 127.0.0.1, chunk ${formatBytes(r.chunkBytes)}; raw loopback TCP (1 stream, one way, read into a reused buffer): ${r.rawLoopbackGBps.toFixed(2)} GB/s`];
-  lines.push(['collective', 'size', 'iters', 'time (us)', 'algbw (GB/s)', 'busbw (GB/s)', 'busbw/raw'].map((h, i) => (i < 2 ? h.padEnd(14) : h.padStart(13))).join(''));
+  const lines = [
+    `# ${r.numProcs} ranks on 127.0.0.1, chunk ${formatBytes(r.chunkBytes)}; raw loopback TCP read into a reused buffer: ` +
+      `one way ${r.rawLoopbackGBps.toFixed(2)} GB/s (raw), both ways at once ${r.duplexLoopbackGBps.toFixed(2)} GB/s per direction (duplex)`,
+  ];
+  lines.push(['collective', 'size', 'iters', 'time (us)', 'algbw (GB/s)', 'busbw (GB/s)', 'busbw/raw', 'busbw/duplex'].map((h, i) => (i < 2 ? h.padEnd(14) : h.padStart(13))).join(''));
   for (const row of r.rows) {
     lines.push([
       row.kind.padEnd(14), formatBytes(row.bytes).padEnd(14), String(row.iters).padStart(13), row.timeUs.toFixed(1).padStart(13),
       row.algbwGBps.toFixed(3).padStart(13), row.busbwGBps.toFixed(3).padStart(13), `${((100 * row.busbwGBps) / r.rawLoopbackGBps).toFixed(0)}%`.padStart(13),
+      `${((100 * row.busbwGBps) / r.duplexLoopbackGBps).toFixed(0)}%`.padStart(13),
     ].join(''));
   }
   return lines.join('\n');

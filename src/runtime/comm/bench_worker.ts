@@ -4,6 +4,7 @@
  * parent (which dials in), for the raw loopback figure the collectives are compared with.
  */
 import net from 'node:net';
+import { receiveRate, sendAll } from './bench_streams.ts';
 import { initProcessGroup } from './init.ts';
 import { readDistEnv } from './env.ts';
 import type { ProcessGroup } from './types.ts';
@@ -57,21 +58,34 @@ async function rankMain(): Promise<void> {
 
 /** Listens on a free port (told to the parent over IPC), sends DS_BENCH_STREAM_BYTES to the first connection, exits. */
 async function streamMain(): Promise<void> {
-  const total = Number(process.env.DS_BENCH_STREAM_BYTES);
-  const block = Buffer.alloc(4 << 20, 1);
   const server = net.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const sock = await new Promise<net.Socket>((resolve) => {
     server.once('connection', resolve);
     process.send!({ port: (server.address() as net.AddressInfo).port });
   });
-  sock.setNoDelay(true);
-  for (let sent = 0; sent < total; sent += block.length) {
-    if (!sock.write(block.subarray(0, Math.min(block.length, total - sent)))) await new Promise((r) => sock.once('drain', r));
-  }
-  await new Promise<void>((r) => sock.end(() => r()));
+  await sendAll(sock, Number(process.env.DS_BENCH_STREAM_BYTES));
   server.close();
   process.disconnect();
 }
 
-await (process.env.DS_BENCH_MODE === 'stream' ? streamMain() : rankMain());
+/**
+ * Both directions at once, as a 2-rank ring moves data: the parent dials us and we send on that
+ * socket, while we dial the parent and read what it sends. Reports the rate we received.
+ */
+async function duplexMain(): Promise<void> {
+  const total = Number(process.env.DS_BENCH_STREAM_BYTES);
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const parentPort = await new Promise<number>((resolve) => {
+    process.once('message', (m) => resolve((m as { port: number }).port));
+    process.send!({ port: (server.address() as net.AddressInfo).port });
+  });
+  const inbound = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+  const [gbps] = await Promise.all([receiveRate('127.0.0.1', parentPort), inbound.then((sock) => sendAll(sock, total))]);
+  server.close();
+  process.send!({ gbps }, () => process.disconnect());
+}
+
+const mode = process.env.DS_BENCH_MODE;
+await (mode === 'stream' ? streamMain() : mode === 'duplex' ? duplexMain() : rankMain());
