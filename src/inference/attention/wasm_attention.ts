@@ -53,6 +53,8 @@ export class WasmPagedAttention {
   private readonly arena: SharedArena;
   private readonly kernel: KernelFn;
   private readonly scratch: ScratchRegion;
+  /** run()'s copies of q and out (the runner's own calls use attend() on rows already in the arena). */
+  private readonly copies: ScratchRegion;
 
   /** Whether this runtime can run the kernel (WebAssembly SIMD and shared memory). */
   static available(): boolean {
@@ -71,6 +73,7 @@ export class WasmPagedAttention {
     const floats = blockStride(pools.shape) * pools.shape.numBlocks;
     this.caches = pools.k.map((k, l) => ({ ...pools.shape, kCache: arena.f32(k, floats), vCache: arena.f32(pools.v[l]!, floats) }));
     this.scratch = new ScratchRegion(arena, 'attention scratch');
+    this.copies = new ScratchRegion(arena, 'attention q/out copies');
   }
 
   /**
@@ -107,7 +110,7 @@ export class WasmPagedAttention {
     validatePagedAttention(a, numTokens);
     const out = a.out ?? new Float32Array(a.q.length);
     assert(out.length === a.q.length, () => `pagedAttention: out has ${out.length} values, q has ${a.q.length}`);
-    const qOff = this.arena.alloc(8 * a.q.length, 'attention q/out copies'); // tests and one-off calls only
+    const qOff = this.copies.reserve(8 * a.q.length);
     this.arena.f32(qOff, a.q.length).set(a.q);
     const outView = this.arena.f32(qOff + 4 * a.q.length, a.q.length);
     outView.set(out); // rows no sequence owns keep their values, as in the reference

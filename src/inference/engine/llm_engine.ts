@@ -37,8 +37,7 @@ export class LLMEngine {
   /** Added but not yet handed to the scheduler (static batching holds them until the batch drains). */
   private readonly pending: RequestState[] = [];
   private numPreemptions = 0;
-  /** Rows the model has run so far: prompt and decode tokens, recomputed ones, static batching's padding. */
-  computedTokens = 0;
+  private numComputedTokens = 0;
   /** Sequences (sample 0 of their request) whose prompt logprobs are wanted. */
   private readonly promptLogprobSeqs = new Set<string>();
   /**
@@ -138,7 +137,7 @@ export class LLMEngine {
     const forks: { parent: SampleState; child: SampleState }[] = [];
     if (out.scheduled.length > 0) {
       const batch = buildBatch(out.scheduled, this.manager.blockSize, this.staticPadding(out.scheduled), this.promptLogprobSeqs);
-      this.computedTokens += batch.tokenIds.length;
+      this.numComputedTokens += batch.tokenIds.length;
       const logits = this.takePromptLogprobs(out.scheduled, this.runner.execute(batch)); // [sampling rows, V]
       const rows = out.scheduled.filter((s) => s.sample).map((s) => this.bySeq.get(s.seqId)!);
       const tokens = this.sampler.sample(logits, rows.map(({ req, sample }) => this.samplerSeq(req, sample)));
@@ -200,6 +199,11 @@ export class LLMEngine {
     const out = new Float32Array(kept.length * V);
     kept.forEach((row, i) => out.set(row, i * V));
     return out;
+  }
+
+  /** Rows the model has run so far: prompt and decode tokens, recomputed ones, static batching's padding. */
+  get computedTokens(): number {
+    return this.numComputedTokens;
   }
 
   stats(): EngineStats {
