@@ -10,8 +10,8 @@ import { splitBatch, type BatchPart } from './split.ts';
 import { placeWeights, weightBytes, type WeightSource } from './weights.ts';
 
 /**
- * Rows per thread from which a batch is split over the threads. Below it a handoff (a message and
- * a futex wake-up, tens of microseconds in this VM) costs about what a thread saves. Splitting each
+ * Rows per thread from which a batch is split over the threads. Below it a handoff (a message,
+ * the batch's index arrays copied, the logits copied back) costs about what a thread saves. Splitting each
  * product by columns instead (tensor-parallel) was tried twice for single-sequence decode and
  * lost both times (1300-1500 vs 1600-2100 tok/s at batch 1, with spinning handoffs): ~17
  * handoffs per token, and the activations crossing cores, cost more than halving the weight

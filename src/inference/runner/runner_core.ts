@@ -54,6 +54,11 @@ export class RunnerCore {
     const { hiddenSize: D, numHeads: H, numKvHeads: Hkv, headDim: Dh, intermediateSize: F, vocabSize: V } = c;
     const N = batch.tokenIds.length;
     const S = batch.sampleRows.length;
+    assert(N > 0 && batch.positions.length === N && batch.slotMapping.length === N, () => `ModelRunner.execute: ${N} tokens, ${batch.positions.length} positions, ${batch.slotMapping.length} slots`);
+    for (let i = 0; i < N; i++) {
+      const id = batch.tokenIds[i]!;
+      assert(id >= 0 && id < V, () => `ModelRunner.execute: token ${id} at row ${i} is outside the vocabulary of ${V}`);
+    }
     const qW = H * Dh;
     const kvW = Hkv * Dh;
     const qkvW = qW + 2 * kvW;
