@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { AsyncLLMEngine } from '../../inference/engine/index.ts';
-import { loadModel } from '../../inference/loaders/index.ts';
+import { loadModelAsync } from '../../inference/loaders/index.ts';
 import { ApiServer } from '../../inference/server/app.ts';
 import { modelsDir, resolveModelPath } from '../../inference/server/models_dir.ts';
 import { initBackend } from '../../runtime/backend/index.ts';
@@ -50,8 +50,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     const name = argv['served-model-name'] ?? basename(argv.model).replace(/\.gguf$/, '');
     const engine = (async () => {
       await initBackend();
-      await new Promise((r) => setImmediate(r)); // let the listener answer /health before the (synchronous) load
-      const model = loadModel(path);
+      const model = await loadModelAsync(path); // a .gguf loads one tensor per turn: /health answers 503 meanwhile
       return new AsyncLLMEngine(model, {
         kvCacheMemory: argv['kv-cache-memory'],
         maxNumSeqs: argv['max-num-seqs'],

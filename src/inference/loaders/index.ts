@@ -1,12 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InputError } from '../../errors.ts';
-import { loadGguf } from './gguf/load.ts';
+import { loadGguf, loadGgufAsync } from './gguf/load.ts';
 import { loadModelDir } from './model_dir.ts';
 import type { LoadedModel } from './types.ts';
 
 export type { HostTensor, LoadedModel } from './types.ts';
-export { loadGguf } from './gguf/load.ts';
+export { loadGguf, loadGgufAsync } from './gguf/load.ts';
 export { loadModelDir } from './model_dir.ts';
 export { hfConfigToModelConfig, modelConfigToHfConfig } from './hf_config.ts';
 export { permuteQkForGguf, unpermuteQkFromGguf } from './gguf/permute.ts';
@@ -32,4 +32,14 @@ export function loadModel(path: string): LoadedModel {
     throw new InputError(`loadModel: ${path} needs config.json and tokenizer.json beside it`);
   }
   throw new InputError(`loadModel: cannot tell the format of ${path} (expected a .gguf, a .safetensors or a model dir)`);
+}
+
+/**
+ * loadModel for a server: a .gguf loads without holding the event loop (loadGgufAsync); other
+ * formats still load synchronously, after one turn of the loop.
+ */
+export async function loadModelAsync(path: string): Promise<LoadedModel> {
+  if (path.endsWith('.gguf') && existsSync(path) && !statSync(path).isDirectory()) return loadGgufAsync(path);
+  await new Promise((resolve) => setImmediate(resolve));
+  return loadModel(path);
 }

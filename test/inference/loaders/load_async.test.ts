@@ -1,0 +1,32 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { benchModelConfig, writeRandomGguf } from '../../../src/inference/bench/random_model.ts';
+import { loadGguf, loadModelAsync } from '../../../src/inference/loaders/index.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'ds-load-async-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('loadModelAsync', () => {
+  it('loads a .gguf to the same model as loadGguf while the event loop keeps turning', async () => {
+    const file = join(dir, 'm.gguf');
+    writeRandomGguf(file, benchModelConfig(), 3);
+    let ticks = 0;
+    let ticking = true;
+    const tick = () => {
+      ticks++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const m = await loadModelAsync(file);
+    ticking = false;
+    const ref = loadGguf(file);
+    // 4 layers × 9 tensors + embeddings, norm, head: the loop ran between tensors
+    expect(ticks).toBeGreaterThanOrEqual(ref.weights.size - 1);
+    expect(m.config).toEqual(ref.config);
+    expect([...m.weights.keys()]).toEqual([...ref.weights.keys()]);
+    for (const [name, t] of ref.weights) expect(m.weights.get(name)!.data).toEqual(t.data);
+    expect(m.tokenizer.encode('hello')).toEqual(ref.tokenizer.encode('hello'));
+  });
+});
