@@ -2,7 +2,6 @@
 import type { CommandModule } from 'yargs';
 import { LLM } from '../../inference/engine/index.ts';
 import { makeSamplingParams } from '../../inference/sampler/index.ts';
-import { initBackend } from '../../runtime/backend/index.ts';
 
 interface Args {
   model: string;
@@ -31,7 +30,6 @@ export const generateCommand: CommandModule<object, Args> = {
       .option('kv-cache-memory', { type: 'string', default: '64MiB' })
       .option('json', { type: 'boolean', default: false, describe: 'print {prompt_token_ids, token_ids, text, finish_reason}' }) as never,
   handler: async (argv) => {
-    await initBackend();
     const params = makeSamplingParams({
       max_tokens: argv['max-tokens'],
       temperature: argv.temperature,

@@ -10,7 +10,6 @@ import { AsyncLLMEngine } from '../../inference/engine/index.ts';
 import { loadModelAsync } from '../../inference/loaders/index.ts';
 import { ApiServer } from '../../inference/server/app.ts';
 import { modelsDir, resolveModelPath } from '../../inference/server/models_dir.ts';
-import { initBackend } from '../../runtime/backend/index.ts';
 import { log } from '../../runtime/logger.ts';
 
 interface ServeArgs {
@@ -49,7 +48,6 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     const path = resolveModelPath(argv.model, modelsDir(process.env.DS_MODELS));
     const name = argv['served-model-name'] ?? basename(argv.model).replace(/\.gguf$/, '');
     const engine = (async () => {
-      await initBackend();
       const model = await loadModelAsync(path); // a .gguf loads one tensor per turn: /health answers 503 meanwhile
       return new AsyncLLMEngine(model, {
         kvCacheMemory: argv['kv-cache-memory'],

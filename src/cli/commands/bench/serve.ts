@@ -14,7 +14,6 @@ import { runDecode, runThroughput, type DecodeResult, type ThroughputResult } fr
 import { makeWorkload } from '../../../inference/bench/workload.ts';
 import { loadModel } from '../../../inference/loaders/index.ts';
 import type { LoadedModel } from '../../../inference/loaders/types.ts';
-import { initBackend } from '../../../runtime/backend/index.ts';
 import { log } from '../../../runtime/logger.ts';
 import { formatTable } from '../../table.ts';
 
@@ -63,7 +62,6 @@ export const serveBenchCommand: CommandModule<object, Args> = {
       .option('json', { type: 'boolean', default: false }) as never,
   handler: async (argv) => {
     if (!argv.offline) throw new InputError('bench serve: pass --offline (in-process engine); for a server use `ds bench serve-online`');
-    await initBackend();
     const result = withModel(argv.model, (model) => {
       const work = makeWorkload({ numPrompts: argv['num-prompts'], seed: argv.seed, vocabSize: model.config.vocabSize, maxOutput: Math.min(1024, model.config.maxPositionEmbeddings - 256) });
       const shape = { maxNumSeqs: argv['max-num-seqs'], kvCacheMemory: argv['kv-cache-memory'], blockSize: argv['block-size'], threads: argv.threads };

@@ -12,7 +12,6 @@ import { AsyncLLMEngine } from '../../../inference/engine/index.ts';
 import { loadModel } from '../../../inference/loaders/index.ts';
 import { ApiServer } from '../../../inference/server/app.ts';
 import { modelsDir, resolveModelPath } from '../../../inference/server/models_dir.ts';
-import { initBackend } from '../../../runtime/backend/index.ts';
 import { InputError } from '../../../errors.ts';
 import { formatTable } from '../../table.ts';
 
@@ -56,7 +55,6 @@ export async function serveOnlineHandler(argv: ServeOnlineArgs): Promise<OnlineB
   let url = argv.url?.replace(/\/+$/, '').replace(/\/v1$/, '');
   let model = argv['served-model-name'];
   if (!url) {
-    await initBackend();
     const path = resolveModelPath(argv.model!, modelsDir(process.env.DS_MODELS));
     const engine = new AsyncLLMEngine(loadModel(path), { kvCacheMemory: argv['kv-cache-memory'], maxNumSeqs: argv['max-num-seqs'], threads: argv.threads });
     model ??= 'bench';
