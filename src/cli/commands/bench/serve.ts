@@ -1,4 +1,6 @@
 /**
+ * `ds bench serve --url URL | --model M`: the online benchmark (serve_online.ts) against a
+ * running server, or one started here on M.
  * `ds bench serve --offline [--model M]`: continuous vs static batching on a seeded mixed-length
  * workload (same maximum batch), the KV cache's waste, and decode tok/s at batch 1 / 8 / 32
  * beside llama.cpp's figures for the same shape. Without --model: a random model of llama.cpp's
@@ -16,13 +18,14 @@ import { loadModel } from '../../../inference/loaders/index.ts';
 import type { LoadedModel } from '../../../inference/loaders/types.ts';
 import { log } from '../../../runtime/logger.ts';
 import { formatTable } from '../../table.ts';
+import { ONLINE_DEFAULTS, onlineOptions, serveOnlineHandler, type ServeOnlineArgs } from './serve_online.ts';
 
-interface Args {
+interface Args extends Omit<ServeOnlineArgs, 'num-prompts' | 'max-num-seqs'> {
   offline: boolean;
   model?: string;
-  'num-prompts': number;
+  'num-prompts'?: number;
   seed: number;
-  'max-num-seqs': number;
+  'max-num-seqs'?: number;
   'kv-cache-memory': string;
   'block-size': number;
   'decode-tokens': number;
@@ -47,24 +50,30 @@ function withModel<T>(path: string | undefined, fn: (m: LoadedModel) => T): T {
 
 export const serveBenchCommand: CommandModule<object, Args> = {
   command: 'serve',
-  describe: 'offline serving benchmark: continuous vs static batching, KV waste, decode tok/s',
+  describe: 'serving benchmark: --url/--model (online: TTFT, TPOT, ITL, latency) or --offline (continuous vs static, KV waste, decode tok/s)',
   builder: (y) =>
-    y
-      .option('offline', { type: 'boolean', default: false, describe: 'run the engine in-process (the online benchmark is `bench serve-online`)' })
-      .option('model', { type: 'string', describe: 'model path; default: random weights of llama.cpp\'s reference shape' })
-      .option('num-prompts', { type: 'number', default: 96 })
+    onlineOptions(y)
+      .option('offline', { type: 'boolean', default: false, describe: 'run the engine in-process: continuous vs static batching, KV waste, decode tok/s' })
+      .option('model', { type: 'string', describe: 'model (dir, .gguf or name); offline default: random weights of llama.cpp\'s reference shape' })
+      .option('num-prompts', { type: 'number', describe: 'requests (default: 96 offline, 100 online)' })
       .option('seed', { type: 'number', default: 0 })
-      .option('max-num-seqs', { type: 'number', default: 32 })
+      .option('max-num-seqs', { type: 'number', describe: 'most sequences in a batch (default: 32 offline, 64 online)' })
       .option('kv-cache-memory', { type: 'string', default: '256MiB' })
       .option('block-size', { type: 'number', default: 16, describe: 'tokens per KV block (the waste is about half a block per sequence)' })
       .option('threads', { type: 'number', default: availableParallelism(), describe: 'runner threads (llama.cpp\'s reference figures used 2)' })
       .option('decode-tokens', { type: 'number', default: 128, describe: 'new tokens per request in the decode figures' })
       .option('json', { type: 'boolean', default: false }) as never,
   handler: async (argv) => {
-    if (!argv.offline) throw new InputError('bench serve: pass --offline (in-process engine); for a server use `ds bench serve-online`');
+    if (!argv.offline) {
+      if (!argv.url && !argv.model) throw new InputError('bench serve: give --url of a running server or --model to start one (online), or --offline');
+      await serveOnlineHandler({ ...argv, 'num-prompts': argv['num-prompts'] ?? ONLINE_DEFAULTS['num-prompts'], 'max-num-seqs': argv['max-num-seqs'] ?? ONLINE_DEFAULTS['max-num-seqs'] });
+      return;
+    }
+    const numPrompts = argv['num-prompts'] ?? 96;
+    const maxNumSeqs = argv['max-num-seqs'] ?? 32;
     const result = withModel(argv.model, (model) => {
-      const work = makeWorkload({ numPrompts: argv['num-prompts'], seed: argv.seed, vocabSize: model.config.vocabSize, maxOutput: Math.min(1024, model.config.maxPositionEmbeddings - 256) });
-      const shape = { maxNumSeqs: argv['max-num-seqs'], kvCacheMemory: argv['kv-cache-memory'], blockSize: argv['block-size'], threads: argv.threads };
+      const work = makeWorkload({ numPrompts, seed: argv.seed, vocabSize: model.config.vocabSize, maxOutput: Math.min(1024, model.config.maxPositionEmbeddings - 256) });
+      const shape = { maxNumSeqs, kvCacheMemory: argv['kv-cache-memory'], blockSize: argv['block-size'], threads: argv.threads };
       log.info(`bench serve: ${work.length} requests, ${work.reduce((n, r) => n + r.promptTokenIds.length, 0)} prompt tokens, ${work.reduce((n, r) => n + r.maxTokens, 0)} output tokens`);
       const continuous = runThroughput(model, work, 'continuous', shape);
       const stat = runThroughput(model, work, 'static', shape);

@@ -6,7 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { writeFileSync } from 'node:fs';
-import type { CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import { runOnlineBench, type OnlineBenchResult } from '../../../inference/bench/online.ts';
 import { AsyncLLMEngine } from '../../../inference/engine/index.ts';
 import { loadModel } from '../../../inference/loaders/index.ts';
@@ -74,26 +74,34 @@ export async function serveOnlineHandler(argv: ServeOnlineArgs): Promise<OnlineB
   }
 }
 
+/** Defaults of the options `ds bench serve` shares with its offline mode, whose own defaults differ. */
+export const ONLINE_DEFAULTS = { 'num-prompts': 100, 'max-num-seqs': 64 } as const;
+
+/** The online benchmark's options (on `bench serve-online`, and on `bench serve` without --offline). */
+export function onlineOptions<T>(y: Argv<T>) {
+  return y
+    .option('url', { type: 'string', describe: 'base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000' })
+    .option('served-model-name', { type: 'string', describe: 'the `model` field to send' })
+    .option('api-key', { type: 'string' })
+    .option('request-rate', { type: 'number', default: Infinity, describe: 'online: Poisson arrivals per second (inf: all at once)' })
+    .option('max-concurrency', { type: 'number', describe: 'online: most requests in flight' })
+    .option('input-len', { type: 'number', default: 128, describe: 'online: prompt tokens (random prompts)' })
+    .option('output-len', { type: 'number', default: 32, describe: 'online: generated tokens per request (ignore_eos)' })
+    .option('dataset', { type: 'string', describe: 'online: JSONL of {"prompt", "output_len"} instead of random prompts' })
+    .option('result-file', { type: 'string', describe: 'online: write the result as JSON here' });
+}
+
 export const serveOnlineBenchCommand: CommandModule<object, ServeOnlineArgs> = {
   command: 'serve-online',
-  describe: 'load a running server (--url) or one started here (--model): throughput, TTFT, TPOT, ITL, latency',
+  describe: 'load a running server (--url) or one started here (--model): throughput, TTFT, TPOT, ITL, latency (same as `bench serve --url`)',
   builder: (y) =>
-    y
-      .option('url', { type: 'string', describe: 'base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000' })
+    onlineOptions(y)
       .option('model', { type: 'string', describe: 'start a server on this model instead (dir, .gguf or name)' })
-      .option('served-model-name', { type: 'string', describe: 'the `model` field to send' })
-      .option('api-key', { type: 'string' })
-      .option('num-prompts', { type: 'number', default: 100 })
-      .option('request-rate', { type: 'number', default: Infinity, describe: 'Poisson arrivals per second (inf: all at once)' })
-      .option('max-concurrency', { type: 'number', describe: 'most requests in flight' })
-      .option('input-len', { type: 'number', default: 128, describe: 'prompt tokens (random prompts)' })
-      .option('output-len', { type: 'number', default: 32, describe: 'generated tokens per request (ignore_eos)' })
-      .option('dataset', { type: 'string', describe: 'JSONL of {"prompt", "output_len"} instead of random prompts' })
+      .option('num-prompts', { type: 'number', default: ONLINE_DEFAULTS['num-prompts'] })
       .option('seed', { type: 'number', default: 0 })
       .option('kv-cache-memory', { type: 'string', default: '256MiB' })
-      .option('max-num-seqs', { type: 'number', default: 64 })
+      .option('max-num-seqs', { type: 'number', default: ONLINE_DEFAULTS['max-num-seqs'] })
       .option('threads', { type: 'number', default: availableParallelism(), describe: 'runner threads of the server it starts (without --url)' })
-      .option('result-file', { type: 'string', describe: 'write the result as JSON here' })
       .option('json', { type: 'boolean', default: false }) as never,
   handler: async (argv) => {
     await serveOnlineHandler(argv);
