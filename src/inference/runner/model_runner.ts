@@ -128,8 +128,16 @@ export class ModelRunner {
     } catch (e) {
       failure = e;
     }
-    const results = others.map((_, i) => this.workers[i]!.finish()); // every started job, even when this share failed
-    if (local === null) throw failure;
+    // Collect every started job, even when this share or another failed, so that no reply is left behind.
+    const results = others.map((_, i) => {
+      try {
+        return this.workers[i]!.finish();
+      } catch (e) {
+        failure ??= e;
+        return null;
+      }
+    });
+    if (local === null || results.includes(null)) throw failure;
     const V = this.config.vocabSize;
     const out = new Float32Array(batch.sampleRows.length * V);
     const place = (p: BatchPart, logits: Float32Array) => p.outputIndex.forEach((o, r) => out.set(logits.subarray(r * V, (r + 1) * V), o * V));

@@ -23,7 +23,11 @@ export const DONE = 1;
 export const STOP = -1;
 const STARTING = -2;
 
-export type WorkerReply = { ready: true } | { logits: Float32Array } | { error: string };
+/** What a worker posts back, tagged with the job it answers (0: start). */
+export type WorkerReply = { job: number } & ({ ready: true } | { logits: Float32Array } | { error: string });
+
+/** Job numbers run 1 … JOB_WRAP, then start over (never STOP or STARTING, whatever the uptime). */
+const JOB_WRAP = 2 ** 30;
 
 /**
  * How long a waiting side spins (polling the control word) before it sleeps on the futex. A
@@ -43,17 +47,21 @@ export function spinWhile(ctrl: Int32Array, index: number, value: number): boole
   }
 }
 
-/** How long the main thread waits for a worker (start, or one job) before giving up. */
+/** How long the main thread waits for a worker's job, and for a worker to start, before giving up. */
 const TIMEOUT_MS = 300_000;
+const START_TIMEOUT_MS = 60_000;
 
 const REGISTER = fileURLToPath(new URL('../../../bin/register.js', import.meta.url));
-const ENTRY = new URL('./runner_worker.ts', import.meta.url);
+/** Plain JS: it reports a failure to load runner_worker.ts itself, which the worker cannot. */
+const ENTRY = new URL('./runner_worker_boot.mjs', import.meta.url);
 
 export class RunnerWorker {
   private readonly worker: Worker;
   private readonly port: MessagePort;
   private readonly ctrl: Int32Array;
-  private jobs = 0;
+  /** The last job posted (0: none yet), and the value ctrl[DONE] holds until the worker finishes it. */
+  private job = 0;
+  private lastDone = 0;
   private pending = false;
 
   constructor(readonly index: number, memory: WebAssembly.Memory, layout: RunnerLayout) {
@@ -63,8 +71,10 @@ export class RunnerWorker {
     this.port = port1;
     const workerData = { memory, layout, ctrl: this.ctrl, port: port2 };
     this.worker = new Worker(ENTRY, { workerData, transferList: [port2], execArgv: ['--import', REGISTER] });
+    // Seen only once this thread's event loop runs (it blocks meanwhile); kept so that a dying worker is not an uncaught error.
+    this.worker.on('error', () => {});
     this.worker.unref();
-    this.waitDone(STARTING, 'start');
+    this.waitDone(STARTING, 'start', START_TIMEOUT_MS);
     const reply = this.take('start');
     if (!('ready' in reply)) throw this.failure('start', reply);
   }
@@ -73,42 +83,53 @@ export class RunnerWorker {
   start(batch: unknown): void {
     this.port.postMessage(batch);
     this.pending = true;
-    Atomics.store(this.ctrl, JOB, ++this.jobs);
+    this.job = (this.job % JOB_WRAP) + 1;
+    Atomics.store(this.ctrl, JOB, this.job);
     Atomics.notify(this.ctrl, JOB);
   }
 
   /** Waits for the job given to start() and returns its logits. */
   finish(): Float32Array {
     this.pending = false;
-    this.waitDone(this.jobs - 1, `job ${this.jobs}`);
-    const reply = this.take(`job ${this.jobs}`);
-    if (!('logits' in reply)) throw this.failure(`job ${this.jobs}`, reply);
+    const what = `job ${this.job}`;
+    this.waitDone(this.lastDone, what);
+    this.lastDone = this.job;
+    const reply = this.take(what);
+    if (!('logits' in reply)) throw this.failure(what, reply);
     return reply.logits;
   }
 
   /** Stops the thread (after its current job, if any). */
   stop(): void {
-    if (this.pending) this.finish();
+    try {
+      if (this.pending) this.finish();
+    } catch {
+      // stopping anyway: its error was (or will be) reported by the step that started it
+    }
     Atomics.store(this.ctrl, JOB, STOP);
     Atomics.notify(this.ctrl, JOB);
     this.port.close();
   }
 
   /** Blocks until ctrl[DONE] moves off `from` (Atomics.wait: no event loop needed). */
-  private waitDone(from: number, what: string): void {
+  private waitDone(from: number, what: string, timeoutMs = TIMEOUT_MS): void {
     if (spinWhile(this.ctrl, DONE, from)) return;
-    const deadline = Date.now() + TIMEOUT_MS;
+    const deadline = Date.now() + timeoutMs;
     while (Atomics.load(this.ctrl, DONE) === from) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new DeepscaleError('runner_worker_error', `runner worker ${this.index} did not answer (${what}) within ${TIMEOUT_MS / 1000} s`);
+      if (left <= 0) throw new DeepscaleError('runner_worker_error', `runner worker ${this.index} did not answer (${what}) within ${timeoutMs / 1000} s`);
       Atomics.wait(this.ctrl, DONE, from, Math.min(left, 1000));
     }
   }
 
+  /** The reply to the current job; replies to earlier jobs still queued (a step that failed half-way) are dropped. */
   private take(what: string): WorkerReply {
-    const msg = receiveMessageOnPort(this.port);
-    if (!msg) throw new DeepscaleError('runner_worker_error', `runner worker ${this.index} signalled ${what} without a reply`);
-    return msg.message as WorkerReply;
+    for (;;) {
+      const msg = receiveMessageOnPort(this.port);
+      if (!msg) throw new DeepscaleError('runner_worker_error', `runner worker ${this.index} signalled ${what} without a reply`);
+      const reply = msg.message as WorkerReply;
+      if (reply.job === this.job) return reply;
+    }
   }
 
   private failure(what: string, reply: WorkerReply): DeepscaleError {

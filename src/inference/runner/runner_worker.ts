@@ -22,9 +22,9 @@ const describe = (e: unknown) => (e instanceof Error ? (e.stack ?? e.message) : 
 let core: RunnerCore | null = null;
 try {
   core = new RunnerCore(SharedArena.attach(memory), layout);
-  port.postMessage({ ready: true } satisfies WorkerReply);
+  port.postMessage({ job: 0, ready: true } satisfies WorkerReply);
 } catch (e) {
-  port.postMessage({ error: describe(e) } satisfies WorkerReply);
+  port.postMessage({ job: 0, error: describe(e) } satisfies WorkerReply);
 }
 Atomics.store(ctrl, DONE, 0);
 Atomics.notify(ctrl, DONE);
@@ -38,9 +38,9 @@ while (core) {
   let reply: WorkerReply;
   try {
     if (!msg) throw new Error('runner worker: woken without a job');
-    reply = { logits: core.forward(msg.message as RunnerBatch) };
+    reply = { job: seen, logits: core.forward(msg.message as RunnerBatch) };
   } catch (e) {
-    reply = { error: describe(e) };
+    reply = { job: seen, error: describe(e) };
   }
   port.postMessage(reply);
   Atomics.store(ctrl, DONE, seen);

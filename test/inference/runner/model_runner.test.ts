@@ -98,10 +98,10 @@ describe.each([
     const a = { ids: prompt, table: [7, 2, 0] };
     const b = { ids: [256, 50, 60, 70, 80, 90], table: [4, 3] };
     const c = { ids: [256, 9], table: [1] };
-    // rows per step: 9 and 8 (split by sequence on 2 threads), then 2 and 3 (this thread alone)
+    // rows per step: 12 (split by sequence on 2 and 3 threads), 8 (on 2), then 2 (this thread alone)
     const steps = [
-      [{ req: a, start: 0, len: 6 }, { req: b, start: 0, len: 2 }, { req: c, start: 0, len: 1 }],
-      [{ req: a, start: 6, len: 4 }, { req: b, start: 2, len: 4 }], // a's earlier K/V may come from another thread
+      [{ req: a, start: 0, len: 6 }, { req: b, start: 0, len: 4 }, { req: c, start: 0, len: 2 }],
+      [{ req: a, start: 6, len: 4 }, { req: b, start: 4, len: 2 }, { req: c, start: 0, len: 2 }], // a's earlier K/V may come from another thread
       [{ req: a, start: 10, len: 1 }, { req: c, start: 1, len: 1 }],
     ];
     const one = new ModelRunner(m, { numBlocks: 8, blockSize: B });
@@ -119,6 +119,26 @@ describe.each([
     expectClose(last.subarray(2 * V), referenceForward(m, c.ids)[1]!);
     one.dispose();
     many.dispose();
+  }, 60_000);
+});
+
+describe('ModelRunner threads after a failed step', () => {
+  it('a worker\'s error surfaces, and the next step gets its own logits (no reply left behind)', () => {
+    const m = model({ ropeStyle: 'half' }, 9);
+    const V = m.config.vocabSize;
+    const reqs = [0, 1, 2].map((i) => ({ ids: [256, 10 + i, 20 + i, 30 + i, 40 + i, 50 + i, 60 + i, 70 + i], table: [2 * i, 2 * i + 1] }));
+    const three = new ModelRunner(m, { numBlocks: 8, blockSize: B, threads: 3 });
+    const one = new ModelRunner(m, { numBlocks: 8, blockSize: B });
+    const bad = batchOf(reqs.map((req) => ({ req, start: 0, len: 4 })));
+    bad.slotMapping[0] = 999; // the first part (a worker's) writes outside the pool
+    expect(() => three.execute(bad)).toThrow(/runner worker 1 failed .*slotMapping\[0\] = 999 is outside/s);
+    const step = batchOf(reqs.map((req) => ({ req, start: 0, len: 5 })));
+    const got = three.execute(step);
+    const want = one.execute(step);
+    expect(Math.max(...got.map((x, i) => Math.abs(x - want[i]!)))).toBeLessThan(1e-4);
+    expectClose(got.subarray(V, 2 * V), referenceForward(m, reqs[1]!.ids)[4]!);
+    one.dispose();
+    three.dispose();
   }, 60_000);
 });
 
