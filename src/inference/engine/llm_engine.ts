@@ -63,7 +63,6 @@ export class LLMEngine {
         `(${cfg.blockSize} tokens × ${c.numLayers} layers × ${c.numKvHeads} kv heads × ${c.headDim} × K,V × 4 B) → ` +
         `${numBlocks} blocks = ${numBlocks * cfg.blockSize} tokens${numHostBlocks > 0 ? `; swap ${numHostBlocks} host blocks` : ''}`,
     );
-    this.runner = new ModelRunner(model, { numBlocks, blockSize: cfg.blockSize, numHostBlocks, maxModelLen: cfg.maxModelLen, threads: cfg.threads });
     const pool = new BlockPool({ numBlocks, blockSize: cfg.blockSize, enablePrefixCaching: cfg.enablePrefixCaching });
     const hostPool = numHostBlocks > 0 ? new BlockPool({ numBlocks: numHostBlocks, blockSize: cfg.blockSize, enablePrefixCaching: false }) : null;
     this.manager = new KvCacheManager(pool, hostPool);
@@ -71,6 +70,7 @@ export class LLMEngine {
       { maxNumSeqs: cfg.maxNumSeqs, maxNumBatchedTokens: cfg.maxNumBatchedTokens, maxModelLen: cfg.maxModelLen, preemptionMode: hostPool ? 'swap' : 'recompute' },
       this.manager,
     );
+    this.runner = new ModelRunner(model, { numBlocks, blockSize: cfg.blockSize, numHostBlocks, maxModelLen: cfg.maxModelLen, threads: cfg.threads, maxNumBatchedTokens: this.scheduler.config.maxNumBatchedTokens });
     this.sampler = new Sampler({ vocabSize: c.vocabSize, eosTokenId: this.eosTokenId });
     this.seeds = new SeedSource(cfg.seed);
   }

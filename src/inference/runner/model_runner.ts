@@ -19,6 +19,9 @@ import { placeWeights, weightBytes, type WeightSource } from './weights.ts';
  */
 const SEQ_SPLIT_ROWS = 4;
 
+/** Per thread, beyond its activations: attention's scratch (tables, per-head accumulators) and the odd larger step. */
+const SCRATCH_SLACK = 16 * 2 ** 20;
+
 export interface ModelRunnerOptions {
   /** KV blocks per layer on the device pool. */
   readonly numBlocks: number;
@@ -32,6 +35,8 @@ export interface ModelRunnerOptions {
    * threads. Weights and KV pools are shared (one SharedArena); each thread has its activations.
    */
   readonly threads?: number;
+  /** The largest step the scheduler will send (its token budget): each thread's activations are sized for it up front. Default 2048. */
+  readonly maxNumBatchedTokens?: number;
 }
 
 /** What the runner needs of a loaded model (a runner worker gets no tokenizer). */
@@ -72,21 +77,23 @@ export class ModelRunner {
     const shape = { blockSize: opts.blockSize, numKvHeads: c.numKvHeads, headDim: c.headDim, numBlocks: opts.numBlocks };
     const poolBytes = 2 * 4 * c.numLayers * opts.numBlocks * opts.blockSize * c.numKvHeads * c.headDim;
     const wBytes = weightBytes(model);
-    if (wBytes + poolBytes > SharedArena.MAX_BYTES - SharedArena.RESERVED_BYTES) {
+    const maxRows = opts.maxNumBatchedTokens ?? 2048;
+    const actBytes = threads * (RunnerCore.activationBytes(c, maxRows) + SCRATCH_SLACK);
+    if (wBytes + poolBytes + actBytes > SharedArena.MAX_BYTES) {
       const GiB = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
       throw new ConfigError(
         'kvCacheMemory',
-        `the weights (${GiB(wBytes)}, float32) and the KV cache (${GiB(poolBytes)}) must fit the ${GiB(SharedArena.MAX_BYTES)} one WebAssembly memory addresses; lower --kv-cache-memory${wBytes > SharedArena.MAX_BYTES / 2 ? ' (this model is too large for the wasm runner)' : ''}`,
+        `the weights (${GiB(wBytes)}, float32), the KV cache (${GiB(poolBytes)}) and ${threads} thread(s) of activations for ${maxRows}-token steps (${GiB(actBytes)}) must fit the ${GiB(SharedArena.MAX_BYTES)} one WebAssembly memory addresses; lower --kv-cache-memory${wBytes > SharedArena.MAX_BYTES / 2 ? ' (this model is too large for the wasm runner)' : ', --max-num-batched-tokens or --threads'}`,
       );
     }
-    this.arena = SharedArena.create(wBytes + poolBytes);
+    this.arena = SharedArena.create(wBytes + poolBytes + actBytes);
     const layout: RunnerLayout = { config: c, maxModelLen: this.maxModelLen, weights: placeWeights(this.arena, model), pools: allocKvPools(this.arena, shape, c.numLayers) };
-    this.core = new RunnerCore(this.arena, layout);
+    this.core = new RunnerCore(this.arena, layout, maxRows);
     this.kvCaches = this.core.attention.caches;
     const host = opts.numHostBlocks ?? 0;
     this.hostCaches = host > 0 ? Array.from({ length: c.numLayers }, () => createKvLayerCache({ ...shape, numBlocks: host })) : [];
     try {
-      for (let i = 1; i < threads; i++) this.workers.push(new RunnerWorker(i, this.arena.memory, layout));
+      for (let i = 1; i < threads; i++) this.workers.push(new RunnerWorker(i, this.arena.memory, layout, maxRows));
     } catch (e) {
       this.dispose();
       throw e;

@@ -23,7 +23,24 @@ export interface RunnerLayout {
   readonly pools: KvPoolLayout;
 }
 
+/** Rows of the LM head computed at once (a prompt-logprobs prefill wants every row's logits). */
+const LM_HEAD_ROWS = 64;
+
+/** Floats of one step's activations for `rows` rows, by name (the layout forward() uses). */
+function activationSizes(c: ModelConfig, rows: number) {
+  const { hiddenSize: D, numHeads: H, numKvHeads: Hkv, headDim: Dh, intermediateSize: F, vocabSize: V } = c;
+  const N = rows;
+  return { x: N * D, h: N * D, qkv: N * (H + 2 * Hkv) * Dh, q: N * H * Dh, k: N * Hkv * Dh, v: N * Hkv * Dh, attn: N * H * Dh, tmp: N * Math.max(D, 2 * F), act: N * F, last: N * D, logits: Math.min(N, LM_HEAD_ROWS) * V };
+}
+
+const bytesOf = (sizes: Record<string, number>) => 4 * Object.values(sizes).reduce((a, b) => a + b + 16, 0);
+
 export class RunnerCore {
+  /** Bytes a thread's activations take for steps of up to `rows` rows. */
+  static activationBytes(c: ModelConfig, rows: number): number {
+    return bytesOf(activationSizes(c, rows));
+  }
+
   readonly attention: WasmPagedAttention;
   private readonly arena: SharedArena;
   private readonly layout: RunnerLayout;
@@ -34,7 +51,8 @@ export class RunnerCore {
   private readonly finalNorm: Float32Array;
   private readonly norms: readonly { input: Float32Array; post: Float32Array }[];
 
-  constructor(arena: SharedArena, layout: RunnerLayout) {
+  /** `maxRows`: the largest step expected (its activations are reserved now; a larger one grows them). */
+  constructor(arena: SharedArena, layout: RunnerLayout, maxRows = 0) {
     const c = layout.config;
     this.arena = arena;
     this.layout = layout;
@@ -46,6 +64,7 @@ export class RunnerCore {
     this.embed = arena.f32(w.embed, c.vocabSize * c.hiddenSize);
     this.finalNorm = arena.f32(w.finalNorm, c.hiddenSize);
     this.norms = w.layers.map((l) => ({ input: arena.f32(l.inputNorm, c.hiddenSize), post: arena.f32(l.postNorm, c.hiddenSize) }));
+    if (maxRows > 0) this.activations.reserve(RunnerCore.activationBytes(c, maxRows));
   }
 
   /** Forward over the batch; writes its K/V. Returns logits [sampleRows.length, V] (row-major, a new array). */
@@ -63,8 +82,8 @@ export class RunnerCore {
     const kvW = Hkv * Dh;
     const qkvW = qW + 2 * kvW;
     // This step's activations, one region: [name, floats].
-    const sizes = { x: N * D, h: N * D, qkv: N * qkvW, q: N * qW, k: N * kvW, v: N * kvW, attn: N * qW, tmp: N * Math.max(D, 2 * F), act: N * F, last: S * D, logits: S * V };
-    const base = this.activations.reserve(4 * Object.values(sizes).reduce((a, b) => a + b + 16, 0));
+    const sizes = activationSizes(c, N);
+    const base = this.activations.reserve(bytesOf(sizes));
     const off = {} as Record<keyof typeof sizes, number>;
     let at = base;
     for (const [name, n] of Object.entries(sizes) as [keyof typeof sizes, number][]) (off[name] = at), (at += 4 * (n + 16));
@@ -115,8 +134,13 @@ export class RunnerCore {
       last.set(x.subarray(r * D, (r + 1) * D), i * D);
     });
     rmsNormRows(last, this.finalNorm, c.rmsNormEps, S, last);
-    this.matmul(off.last, this.layout.weights.lmHead, off.logits, S);
-    return view('logits').slice();
+    const logits = new Float32Array(S * V);
+    for (let r0 = 0; r0 < S; r0 += LM_HEAD_ROWS) {
+      const rows = Math.min(LM_HEAD_ROWS, S - r0);
+      this.matmul(off.last + 4 * r0 * D, this.layout.weights.lmHead, off.logits, rows);
+      logits.set(this.arena.f32(off.logits, rows * V), r0 * V);
+    }
+    return logits;
   }
 
   private matmul(aOff: number, w: PackedMatrix, cOff: number, M: number): void {

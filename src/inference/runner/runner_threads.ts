@@ -64,12 +64,12 @@ export class RunnerWorker {
   private lastDone = 0;
   private pending = false;
 
-  constructor(readonly index: number, memory: WebAssembly.Memory, layout: RunnerLayout) {
+  constructor(readonly index: number, memory: WebAssembly.Memory, layout: RunnerLayout, maxRows: number) {
     this.ctrl = new Int32Array(new SharedArrayBuffer(8));
     this.ctrl[DONE] = STARTING;
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const workerData = { memory, layout, ctrl: this.ctrl, port: port2 };
+    const workerData = { memory, layout, maxRows, ctrl: this.ctrl, port: port2 };
     this.worker = new Worker(ENTRY, { workerData, transferList: [port2], execArgv: ['--import', REGISTER] });
     // Seen only once this thread's event loop runs (it blocks meanwhile); kept so that a dying worker is not an uncaught error.
     this.worker.on('error', () => {});

@@ -13,15 +13,16 @@ import { DONE, JOB, spinWhile, STOP, type WorkerReply } from './runner_threads.t
 interface Init {
   readonly memory: WebAssembly.Memory;
   readonly layout: RunnerLayout;
+  readonly maxRows: number;
   readonly ctrl: Int32Array;
   readonly port: MessagePort;
 }
 
-const { memory, layout, ctrl, port } = workerData as Init;
+const { memory, layout, maxRows, ctrl, port } = workerData as Init;
 const describe = (e: unknown) => (e instanceof Error ? (e.stack ?? e.message) : String(e));
 let core: RunnerCore | null = null;
 try {
-  core = new RunnerCore(SharedArena.attach(memory), layout);
+  core = new RunnerCore(SharedArena.attach(memory), layout, maxRows);
   port.postMessage({ job: 0, ready: true } satisfies WorkerReply);
 } catch (e) {
   port.postMessage({ job: 0, error: describe(e) } satisfies WorkerReply);

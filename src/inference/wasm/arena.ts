@@ -10,7 +10,14 @@
  * memory's). A shared memory can grow without detaching the views made before: a view is valid
  * for every region allocated before it was made, and f32() always makes a fresh one.
  */
-import { assert } from '../../errors.ts';
+import { assert, DeepscaleError } from '../../errors.ts';
+
+/** The runner's memory cannot hold a region it needs. */
+export class ArenaFullError extends DeepscaleError {
+  constructor(message: string) {
+    super('wasm_memory_full', `runner memory: ${message}`);
+  }
+}
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB: what wasm32 addresses
@@ -22,8 +29,6 @@ const BASE = 2 * PAGE; // above the kernels' declared minimum memory (their stac
 export class SharedArena {
   /** What one wasm32 memory can address. */
   static readonly MAX_BYTES = MAX_PAGES * PAGE;
-  /** Kept for activations and scratch beyond the regions sized up front (a runner's weights and KV pools). */
-  static readonly RESERVED_BYTES = 256 * 2 ** 20;
   readonly memory: WebAssembly.Memory;
   private readonly header: Int32Array;
 
@@ -53,21 +58,34 @@ export class SharedArena {
     return Atomics.load(this.header, 0) * UNIT - BASE;
   }
 
-  /** A new region of `bytes` (rounded up to 64), zeroed; its byte offset. */
+  /**
+   * A new region of `bytes` (rounded up to 64), zeroed; its byte offset. The bump pointer moves
+   * only when the region fits (compare-and-swap, so threads can allocate at once); when the memory
+   * cannot grow to hold it, the pointer is put back if nobody allocated since. Either failure is an
+   * ArenaFullError naming `what`.
+   */
   alloc(bytes: number, what: string): number {
     assert(Number.isInteger(bytes) && bytes >= 0, () => `SharedArena.alloc(${what}): bad size ${bytes}`);
     const units = Math.ceil(bytes / UNIT);
-    const start = Atomics.add(this.header, 0, units) * UNIT;
+    let cur: number;
+    do {
+      cur = Atomics.load(this.header, 0);
+      if ((cur + units) * UNIT > SharedArena.MAX_BYTES) {
+        throw new ArenaFullError(`${what} needs ${bytes} bytes, but ${cur * UNIT - BASE} of the 4 GiB one WebAssembly memory addresses are taken; lower --kv-cache-memory or --max-num-batched-tokens, or use a smaller model`);
+      }
+    } while (Atomics.compareExchange(this.header, 0, cur, cur + units) !== cur);
+    const start = cur * UNIT;
     const end = start + units * UNIT;
-    assert(end <= MAX_PAGES * PAGE, () => `SharedArena: ${what} (${bytes} bytes) does not fit the 4 GiB a wasm memory can address; lower --kv-cache-memory or use a smaller model`);
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       // Several threads may grow at once; each grows to cover its own end (a little over-growth is harmless).
-      const pages = Math.ceil((end - have) / PAGE);
       try {
-        this.memory.grow(Math.min(pages, MAX_PAGES - have / PAGE));
+        this.memory.grow(Math.min(Math.ceil((end - have) / PAGE), MAX_PAGES - have / PAGE));
       } catch (e) {
-        if (this.memory.buffer.byteLength < end) throw new RangeError(`SharedArena: cannot grow the memory to ${end} bytes for ${what}: ${(e as Error).message}`);
+        if (this.memory.buffer.byteLength < end) {
+          Atomics.compareExchange(this.header, 0, cur + units, cur);
+          throw new ArenaFullError(`cannot grow the runner's memory to ${end} bytes for ${what}: ${(e as Error).message}`);
+        }
       }
     }
     return start;
@@ -101,8 +119,9 @@ export class ScratchRegion {
   /** The byte offset of a region of at least `bytes` (the same one while it is large enough). */
   reserve(bytes: number): number {
     if (bytes > this.bytes) {
-      this.bytes = Math.max(bytes, 2 * this.bytes);
-      this.offset = this.arena.alloc(this.bytes, this.what);
+      const size = Math.max(bytes, 2 * this.bytes);
+      this.offset = this.arena.alloc(size, this.what); // offset and size change only once it succeeded
+      this.bytes = size;
     }
     return this.offset;
   }

@@ -101,7 +101,7 @@ describe('LLMEngine requests', () => {
   });
 
   it('a KV cache beyond what one wasm memory addresses is a config error naming kvCacheMemory', () => {
-    expect(() => new LLMEngine(fx.model, { kvCacheMemory: '5GiB' })).toThrow(/kvCacheMemory: the weights .* and the KV cache \(5\.00 GiB\) must fit the 4\.00 GiB/);
+    expect(() => new LLMEngine(fx.model, { kvCacheMemory: '5GiB' })).toThrow(/kvCacheMemory: the weights .*, the KV cache \(5\.00 GiB\) and 1 thread\(s\) of activations .* must fit the 4\.00 GiB/);
   });
 
   it('a prompt longer than the context is an InvalidRequestError before any work', () => {
