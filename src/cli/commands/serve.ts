@@ -40,7 +40,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('kv-cache-memory', { type: 'string', default: '2GiB', describe: 'bytes for the KV cache (e.g. 512MiB, 2GiB)' })
       .option('max-model-len', { type: 'number', describe: "longest prompt + output (default: the model's context)" })
       .option('block-size', { type: 'number', default: 16, describe: 'tokens per KV block' })
-      .option('threads', { type: 'number', default: availableParallelism(), describe: 'threads each batch is split over (each holds a copy of the weights; default: the cores)' })
+      .option('threads', { type: 'number', default: availableParallelism(), describe: 'threads each batch is split over (weights and KV cache shared; default: the cores)' })
       .option('api-key', { type: 'string', describe: 'require `Authorization: Bearer KEY` (default: $DS_API_KEY)' })
       .option('served-model-name', { type: 'string', describe: 'the model name clients send (default: the model name or file name)' })
       .option('max-body-bytes', { type: 'number', default: 8 * 2 ** 20, describe: 'largest request body (else 413)' }) as never,

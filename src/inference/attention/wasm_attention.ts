@@ -10,7 +10,7 @@
  * readable reference; tests compare the two.
  */
 import { assert } from '../../errors.ts';
-import { ScratchRegion, SharedArena } from '../wasm/arena.ts';
+import { ScratchRegion, type SharedArena } from '../wasm/arena.ts';
 import { instantiateKernel, kernelModule } from '../wasm/module.ts';
 import { blockStride, type KvCacheShape, type KvLayerCache } from './cache.ts';
 import { validatePagedAttention, type AttentionSeq, type PagedAttentionArgs } from './paged_attention.ts';
@@ -59,12 +59,6 @@ export class WasmPagedAttention {
   /** Whether this runtime can run the kernel (WebAssembly SIMD and shared memory). */
   static available(): boolean {
     return kernelModule(KERNEL) !== null;
-  }
-
-  /** Pools of `numLayers` layers in a new arena of their own (tests, and callers with no runner). */
-  static standalone(shape: KvCacheShape, numLayers: number): WasmPagedAttention {
-    const arena = SharedArena.create(8 * blockStride(shape) * shape.numBlocks * numLayers);
-    return new WasmPagedAttention(arena, allocKvPools(arena, shape, numLayers));
   }
 
   constructor(arena: SharedArena, pools: KvPoolLayout) {

@@ -23,12 +23,14 @@ export interface EngineConfigInput {
    * is formed only when the previous one is done entirely, and it is computed padded, as a dense
    * batch of [batch, longest] would be: each step runs every member of the batch (finished ones
    * and shorter prompts as padding rows) to the longest member's token count. Padding rows go
-   * through the embeddings, norms and every matmul; they skip attention (no KV slot).
+   * through the embeddings, norms and every matmul; they skip attention (no KV slot). The prompt
+   * padding is spread over the prefill chunks in proportion to their real tokens, which is exact
+   * for the benchmark's use (prefix caching off, no preemption, n = 1) and approximate otherwise.
    */
   readonly batching?: BatchingMode;
   /**
    * Threads the model runner splits each batch over, by sequence (default 1). Each extra thread
-   * holds its own copy of the weights; the KV cache is shared.
+   * has its own activations; the weights and the KV cache are shared.
    */
   readonly threads?: number;
 }

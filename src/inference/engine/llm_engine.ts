@@ -191,6 +191,8 @@ export class LLMEngine {
           if (next < req.promptTokenIds.length) req.recordPromptLogprob(next, sampleLogprobs(logits.subarray(r * V, (r + 1) * V), req.promptTokenIds[next]!, n, cand, heap));
         }
         if (s.sample) kept.push(logits.subarray((r - 1) * V, r * V));
+        // the prompt is scored: a later recompute (after preemption) needs only its last row again
+        if (s.startPos + s.numTokens >= req.promptTokenIds.length) this.promptLogprobSeqs.delete(s.seqId);
       } else if (s.sample) {
         kept.push(logits.subarray(r * V, (r + 1) * V));
         r++;

@@ -71,5 +71,8 @@ export function weightBytes(model: WeightSource): number {
   for (const t of model.weights.values()) floats += t.data.length;
   const c = model.config;
   if (c.tieWordEmbeddings && !model.weights.has('lm_head.weight')) floats += c.vocabSize * c.hiddenSize;
-  return 4 * floats + 64 * 1024; // + panel padding and alignment
+  // + panel padding (under 8 columns × K for each of the 4 packed matrices a layer and the LM head)
+  // and 64-byte alignment of every region (6 a layer, 3 more)
+  const maxK = Math.max(c.hiddenSize, c.intermediateSize, c.numHeads * c.headDim);
+  return 4 * floats + 4 * 7 * maxK * (4 * c.numLayers + 1) + 64 * (6 * c.numLayers + 3);
 }

@@ -136,7 +136,11 @@ export class Transport {
     const reader = new FrameReader(
       (f) => this.deliver(src, f),
       (h) => (h.type === FrameType.DATA ? this.mailbox(h.groupId, h.channel, src).claim(h) : null),
-      () => sock.destroy(),
+      (err) => {
+        // the reason, not just "closed its connection", reaches whoever waits on src
+        this.peerLost(src, `bad stream from rank ${src}: ${err.message}`);
+        sock.destroy();
+      },
     );
     const sock = net.connect({ host: addr.host, port: addr.port, onread: reader.onread });
     this.inbound.set(src, sock);
@@ -209,6 +213,8 @@ export class Transport {
     const err = new CommError(message);
     this.lost.set(rank, err);
     for (const [key, box] of this.boxes) if (key.endsWith(`/${rank}`)) box.close(err);
+    // A peer we lost before it dialed us never will: sends waiting for its socket fail now, not at the timeout.
+    if (!this.out.has(rank)) this.outLost(rank, message);
   }
 
   async close(): Promise<void> {

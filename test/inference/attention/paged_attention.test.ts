@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../../src/data/rng.ts';
-import { createKvLayerCache, pagedAttention, WasmPagedAttention, writeKv, type AttentionSeq, type KvLayerCache, type PagedAttentionArgs } from '../../../src/inference/attention/index.ts';
+import { SharedArena } from '../../../src/inference/wasm/arena.ts';
+import { allocKvPools, createKvLayerCache, pagedAttention, WasmPagedAttention, writeKv, type AttentionSeq, type KvLayerCache, type PagedAttentionArgs } from '../../../src/inference/attention/index.ts';
 
 interface Case {
   numHeads: number;
@@ -92,8 +93,10 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** The two implementations: the TypeScript reference, and the wasm SIMD kernel over a copy of the pool in its memory. */
 type Impl = (a: PagedAttentionArgs) => Float32Array;
 const js: Impl = pagedAttention;
+const arena = SharedArena.create(1 << 20); // one memory for every call (each takes pools of its own in it)
 const wasm: Impl = (a) => {
-  const kernel = WasmPagedAttention.standalone({ numBlocks: a.kCache.length / (a.blockSize * a.numKvHeads * a.headDim), blockSize: a.blockSize, numKvHeads: a.numKvHeads, headDim: a.headDim }, 1);
+  const shape = { numBlocks: a.kCache.length / (a.blockSize * a.numKvHeads * a.headDim), blockSize: a.blockSize, numKvHeads: a.numKvHeads, headDim: a.headDim };
+  const kernel = new WasmPagedAttention(arena, allocKvPools(arena, shape, 1));
   const pool = kernel.caches[0]!;
   pool.kCache.set(a.kCache);
   pool.vCache.set(a.vCache);
