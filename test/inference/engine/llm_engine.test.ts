@@ -22,6 +22,7 @@ describe('LLM (offline)', () => {
     ['continuous batching, chunked prefill', { maxNumBatchedTokens: 8, maxNumSeqs: 3 }],
     ['static batching', { batching: 'static' as const, maxNumSeqs: 2 }],
     ['few blocks: preemption by recompute', { kvCacheMemory: 6 * 1024, maxModelLen: 20 }],
+    ['2 runner threads', { threads: 2, maxNumSeqs: 4 }],
   ])('greedy tokens equal the reference (%s)', (_name, cfg) => {
     const llm = new LLM({ model: fx.model, blockSize: 4, kvCacheMemory: '1MiB', ...cfg });
     const before = tf.memory().numTensors;
