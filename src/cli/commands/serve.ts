@@ -49,7 +49,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     const name = argv['served-model-name'] ?? basename(argv.model).replace(/\.gguf$/, '');
     const engine = (async () => {
       const model = await loadModelAsync(path); // a .gguf loads one tensor per turn: /health answers 503 meanwhile
-      return new AsyncLLMEngine(model, {
+      return AsyncLLMEngine.create(model, {
         kvCacheMemory: argv['kv-cache-memory'],
         maxNumSeqs: argv['max-num-seqs'],
         maxModelLen: argv['max-model-len'],

@@ -55,8 +55,14 @@ export class AsyncLLMEngine {
   /** Set when the engine loop died: every stream got it, the server reports unhealthy. */
   error: Error | null = null;
 
-  constructor(model: LoadedModel, config: EngineConfigInput = {}) {
-    this.engine = new LLMEngine(model, config);
+  /** `engine`: one made by LLMEngine.create (AsyncLLMEngine.create does that), else built here. */
+  constructor(model: LoadedModel, config: EngineConfigInput = {}, engine?: LLMEngine) {
+    this.engine = engine ?? new LLMEngine(model, config);
+  }
+
+  /** The constructor without holding the event loop while the model is placed and the runner threads start. */
+  static async create(model: LoadedModel, config: EngineConfigInput = {}): Promise<AsyncLLMEngine> {
+    return new AsyncLLMEngine(model, config, await LLMEngine.create(model, config));
   }
 
   get tokenizer(): Tokenizer {

@@ -1,12 +1,13 @@
-import { InvalidRequestError } from '../../errors.ts';
+import { ConfigError, InvalidRequestError } from '../../errors.ts';
 import { log } from '../../runtime/logger.ts';
 import type { Tokenizer } from '../../data/tokenizer/types.ts';
 import { BlockPool, KvCacheManager, blocksForBudget, bytesPerBlock } from '../kv/index.ts';
 import type { LoadedModel } from '../loaders/types.ts';
-import { ModelRunner, buildBatch } from '../runner/index.ts';
+import { ModelRunner, buildBatch, type ModelRunnerOptions } from '../runner/index.ts';
 import { Sampler, SeedSource, makeGenerator, validateForVocab, type SamplingParams } from '../sampler/index.ts';
 import { sampleLogprobs } from '../sampler/logprobs.ts';
 import { Scheduler } from '../scheduler/index.ts';
+import { resolveSchedulerConfig } from '../scheduler/config.ts';
 import type { ScheduledSeq } from '../scheduler/output.ts';
 import { resolveEngineConfig, type EngineConfig, type EngineConfigInput } from './config.ts';
 import type { EngineStats, RequestOutput } from './outputs.ts';
@@ -14,6 +15,22 @@ import { RequestState, SampleState } from './request.ts';
 
 const MiB = 2 ** 20;
 const now = () => Date.now() / 1000;
+
+/** An engine's resolved config and the sizes derived from it, before anything is built. */
+function planEngine(model: LoadedModel, input: EngineConfigInput) {
+  const c = model.config;
+  const cfg = resolveEngineConfig(input, c.maxPositionEmbeddings);
+  const shape = { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, blockSize: cfg.blockSize };
+  const numBlocks = blocksForBudget({ ...shape, budgetBytes: cfg.kvCacheMemory, maxModelLen: cfg.maxModelLen });
+  const perBlock = bytesPerBlock(shape);
+  const numHostBlocks = Math.floor(cfg.swapSpace / perBlock);
+  const scheduler = { maxNumSeqs: cfg.maxNumSeqs, maxNumBatchedTokens: cfg.maxNumBatchedTokens, maxModelLen: cfg.maxModelLen, preemptionMode: numHostBlocks > 0 ? ('swap' as const) : ('recompute' as const) };
+  const runner: ModelRunnerOptions = {
+    numBlocks, blockSize: cfg.blockSize, numHostBlocks, maxModelLen: cfg.maxModelLen, threads: cfg.threads,
+    maxNumBatchedTokens: resolveSchedulerConfig(scheduler).maxNumBatchedTokens,
+  };
+  return { cfg, numBlocks, numHostBlocks, perBlock, scheduler, runner };
+}
 
 /**
  * The serving loop, one synchronous step at a time: schedule → run the model → sample →
@@ -47,17 +64,16 @@ export class LLMEngine {
    */
   private staticBatch = { seqs: 0, prefillPadding: 0, prefillLeft: 0 };
 
-  constructor(model: LoadedModel, input: EngineConfigInput = {}) {
+  /** `runner`: one ModelRunner.create made for this model and config (LLMEngine.create does that). */
+  constructor(model: LoadedModel, input: EngineConfigInput = {}, runner?: ModelRunner) {
     const c = model.config;
-    const cfg = (this.config = resolveEngineConfig(input, c.maxPositionEmbeddings));
+    const plan = planEngine(model, input);
+    const { cfg, numBlocks, numHostBlocks, perBlock } = plan;
+    this.config = cfg;
     this.tokenizer = model.tokenizer;
     this.maxModelLen = cfg.maxModelLen;
     this.vocabSize = c.vocabSize;
     this.eosTokenId = c.eosTokenId ?? model.tokenizer.special.eos;
-    const shape = { numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, blockSize: cfg.blockSize };
-    const numBlocks = blocksForBudget({ ...shape, budgetBytes: cfg.kvCacheMemory, maxModelLen: cfg.maxModelLen });
-    const perBlock = bytesPerBlock(shape);
-    const numHostBlocks = Math.floor(cfg.swapSpace / perBlock);
     log.info(
       `KV cache: budget ${(cfg.kvCacheMemory / MiB).toFixed(1)} MiB, ${perBlock} bytes per block ` +
         `(${cfg.blockSize} tokens × ${c.numLayers} layers × ${c.numKvHeads} kv heads × ${c.headDim} × K,V × 4 B) → ` +
@@ -66,13 +82,18 @@ export class LLMEngine {
     const pool = new BlockPool({ numBlocks, blockSize: cfg.blockSize, enablePrefixCaching: cfg.enablePrefixCaching });
     const hostPool = numHostBlocks > 0 ? new BlockPool({ numBlocks: numHostBlocks, blockSize: cfg.blockSize, enablePrefixCaching: false }) : null;
     this.manager = new KvCacheManager(pool, hostPool);
-    this.scheduler = new Scheduler(
-      { maxNumSeqs: cfg.maxNumSeqs, maxNumBatchedTokens: cfg.maxNumBatchedTokens, maxModelLen: cfg.maxModelLen, preemptionMode: hostPool ? 'swap' : 'recompute' },
-      this.manager,
-    );
-    this.runner = new ModelRunner(model, { numBlocks, blockSize: cfg.blockSize, numHostBlocks, maxModelLen: cfg.maxModelLen, threads: cfg.threads, maxNumBatchedTokens: this.scheduler.config.maxNumBatchedTokens });
+    this.scheduler = new Scheduler(plan.scheduler, this.manager);
+    if (runner && (runner.numBlocks !== numBlocks || runner.blockSize !== cfg.blockSize)) {
+      throw new ConfigError('runner', `was made for ${runner.numBlocks} blocks of ${runner.blockSize}, this engine's config gives ${numBlocks} of ${cfg.blockSize}`);
+    }
+    this.runner = runner ?? new ModelRunner(model, plan.runner);
     this.sampler = new Sampler({ vocabSize: c.vocabSize, eosTokenId: this.eosTokenId });
     this.seeds = new SeedSource(cfg.seed);
+  }
+
+  /** The constructor without holding the event loop while the runner places the model and starts its threads. */
+  static async create(model: LoadedModel, input: EngineConfigInput = {}): Promise<LLMEngine> {
+    return new LLMEngine(model, input, await ModelRunner.create(model, planEngine(model, input).runner));
   }
 
   /** Queues a request; everything about it is checked here, before any work. */

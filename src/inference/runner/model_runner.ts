@@ -1,13 +1,13 @@
 import { assert, ConfigError } from '../../errors.ts';
 import type { ModelConfig } from '../../models/types.ts';
-import { allocKvPools, copyBlocks, createKvLayerCache, swapIn, swapOut, type KvLayerCache } from '../attention/index.ts';
+import { allocKvPools, copyBlocks, createKvLayerCache, swapIn, swapOut, type KvCacheShape, type KvLayerCache } from '../attention/index.ts';
 import type { SchedulerOutput } from '../scheduler/output.ts';
 import { SharedArena } from '../wasm/arena.ts';
 import type { RunnerBatch } from './batch.ts';
 import { RunnerCore, type RunnerLayout } from './runner_core.ts';
 import { RunnerWorker } from './runner_threads.ts';
 import { splitBatch, type BatchPart } from './split.ts';
-import { placeWeights, weightBytes, type WeightSource } from './weights.ts';
+import { placeWeights, placeWeightsAsync, weightBytes, type WeightSource } from './weights.ts';
 
 /**
  * Rows per thread from which a batch is split over the threads. Below it a handoff (a message,
@@ -42,6 +42,56 @@ export interface ModelRunnerOptions {
 /** What the runner needs of a loaded model (a runner worker gets no tokenizer). */
 export type RunnerModel = WeightSource;
 
+/** Checked options and sizes, before anything is allocated. */
+interface RunnerPlan {
+  readonly maxModelLen: number;
+  readonly threads: number;
+  readonly maxRows: number;
+  readonly shape: KvCacheShape;
+  readonly arenaBytes: number;
+}
+
+/** What the constructor needs that create() may have built already. */
+interface Prepared {
+  readonly arena: SharedArena;
+  readonly layout: RunnerLayout;
+  readonly workers: RunnerWorker[];
+}
+
+function planRunner(model: RunnerModel, opts: ModelRunnerOptions): RunnerPlan {
+  const c = model.config;
+  const maxModelLen = opts.maxModelLen ?? c.maxPositionEmbeddings;
+  if (maxModelLen > c.maxPositionEmbeddings) throw new ConfigError('maxModelLen', `${maxModelLen} exceeds the model's context of ${c.maxPositionEmbeddings}`);
+  const threads = opts.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) throw new ConfigError('threads', `must be a positive integer, got ${threads}`);
+  const shape = { blockSize: opts.blockSize, numKvHeads: c.numKvHeads, headDim: c.headDim, numBlocks: opts.numBlocks };
+  const poolBytes = 2 * 4 * c.numLayers * opts.numBlocks * opts.blockSize * c.numKvHeads * c.headDim;
+  const wBytes = weightBytes(model);
+  const maxRows = opts.maxNumBatchedTokens ?? 2048;
+  const actBytes = threads * (RunnerCore.activationBytes(c, maxRows) + SCRATCH_SLACK);
+  if (wBytes + poolBytes + actBytes > SharedArena.MAX_BYTES) {
+    const GiB = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+    throw new ConfigError(
+      'kvCacheMemory',
+      `the weights (${GiB(wBytes)}, float32), the KV cache (${GiB(poolBytes)}) and ${threads} thread(s) of activations for ${maxRows}-token steps (${GiB(actBytes)}) must fit the ${GiB(SharedArena.MAX_BYTES)} one WebAssembly memory addresses; lower --kv-cache-memory${wBytes > SharedArena.MAX_BYTES / 2 ? ' (this model is too large for the wasm runner)' : ', --max-num-batched-tokens or --threads'}`,
+    );
+  }
+  return { maxModelLen, threads, maxRows, shape, arenaBytes: wBytes + poolBytes + actBytes };
+}
+
+function prepareSync(model: RunnerModel, plan: RunnerPlan): Prepared {
+  const arena = SharedArena.create(plan.arenaBytes);
+  const layout: RunnerLayout = { config: model.config, maxModelLen: plan.maxModelLen, weights: placeWeights(arena, model), pools: allocKvPools(arena, plan.shape, model.config.numLayers) };
+  const workers: RunnerWorker[] = [];
+  try {
+    for (let i = 1; i < plan.threads; i++) workers.push(new RunnerWorker(i, arena.memory, layout, plan.maxRows));
+  } catch (e) {
+    for (const w of workers) w.stop();
+    throw e;
+  }
+  return { arena, layout, workers };
+}
+
 /**
  * Runs the decoder over a ragged batch with a paged KV cache, on deepscale's own WebAssembly
  * kernels: the weights (packed), the KV pools and the activations live in one shared wasm memory
@@ -64,40 +114,38 @@ export class ModelRunner {
   /** Worker threads taking a share of each batch (empty: this thread runs it all). */
   private readonly workers: RunnerWorker[] = [];
 
-  constructor(model: RunnerModel, opts: ModelRunnerOptions) {
+  /**
+   * Places the model and starts the threads, holding the event loop meanwhile; ModelRunner.create
+   * does the same without holding it. `prepared` is create's work, handed over.
+   */
+  constructor(model: RunnerModel, opts: ModelRunnerOptions, prepared?: Prepared) {
     const c = (this.config = model.config);
+    const plan = planRunner(model, opts);
     this.blockSize = opts.blockSize;
     this.numBlocks = opts.numBlocks;
-    this.maxModelLen = opts.maxModelLen ?? c.maxPositionEmbeddings;
-    if (this.maxModelLen > c.maxPositionEmbeddings) {
-      throw new ConfigError('maxModelLen', `${this.maxModelLen} exceeds the model's context of ${c.maxPositionEmbeddings}`);
-    }
-    const threads = opts.threads ?? 1;
-    if (!Number.isInteger(threads) || threads < 1) throw new ConfigError('threads', `must be a positive integer, got ${threads}`);
-    const shape = { blockSize: opts.blockSize, numKvHeads: c.numKvHeads, headDim: c.headDim, numBlocks: opts.numBlocks };
-    const poolBytes = 2 * 4 * c.numLayers * opts.numBlocks * opts.blockSize * c.numKvHeads * c.headDim;
-    const wBytes = weightBytes(model);
-    const maxRows = opts.maxNumBatchedTokens ?? 2048;
-    const actBytes = threads * (RunnerCore.activationBytes(c, maxRows) + SCRATCH_SLACK);
-    if (wBytes + poolBytes + actBytes > SharedArena.MAX_BYTES) {
-      const GiB = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
-      throw new ConfigError(
-        'kvCacheMemory',
-        `the weights (${GiB(wBytes)}, float32), the KV cache (${GiB(poolBytes)}) and ${threads} thread(s) of activations for ${maxRows}-token steps (${GiB(actBytes)}) must fit the ${GiB(SharedArena.MAX_BYTES)} one WebAssembly memory addresses; lower --kv-cache-memory${wBytes > SharedArena.MAX_BYTES / 2 ? ' (this model is too large for the wasm runner)' : ', --max-num-batched-tokens or --threads'}`,
-      );
-    }
-    this.arena = SharedArena.create(wBytes + poolBytes + actBytes);
-    const layout: RunnerLayout = { config: c, maxModelLen: this.maxModelLen, weights: placeWeights(this.arena, model), pools: allocKvPools(this.arena, shape, c.numLayers) };
-    this.core = new RunnerCore(this.arena, layout, maxRows);
+    this.maxModelLen = plan.maxModelLen;
+    const p = prepared ?? prepareSync(model, plan);
+    this.arena = p.arena;
+    this.core = new RunnerCore(p.arena, p.layout, plan.maxRows);
     this.kvCaches = this.core.attention.caches;
     const host = opts.numHostBlocks ?? 0;
-    this.hostCaches = host > 0 ? Array.from({ length: c.numLayers }, () => createKvLayerCache({ ...shape, numBlocks: host })) : [];
+    this.hostCaches = host > 0 ? Array.from({ length: c.numLayers }, () => createKvLayerCache({ ...plan.shape, numBlocks: host })) : [];
+    this.workers.push(...p.workers);
+  }
+
+  /** The constructor's work with the event loop free between layers and while threads start (a server answers /health meanwhile). */
+  static async create(model: RunnerModel, opts: ModelRunnerOptions): Promise<ModelRunner> {
+    const plan = planRunner(model, opts);
+    const arena = SharedArena.create(plan.arenaBytes);
+    const layout: RunnerLayout = { config: model.config, maxModelLen: plan.maxModelLen, weights: await placeWeightsAsync(arena, model), pools: allocKvPools(arena, plan.shape, model.config.numLayers) };
+    const workers = Array.from({ length: plan.threads - 1 }, (_, i) => new RunnerWorker(i + 1, arena.memory, layout, plan.maxRows, false));
     try {
-      for (let i = 1; i < threads; i++) this.workers.push(new RunnerWorker(i, this.arena.memory, layout, maxRows));
+      await Promise.all(workers.map((w) => w.ready()));
     } catch (e) {
-      this.dispose();
+      for (const w of workers) w.stop();
       throw e;
     }
+    return new ModelRunner(model, opts, { arena, layout, workers });
   }
 
   /** Threads a batch is split over (1 + worker threads). */

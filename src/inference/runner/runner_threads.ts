@@ -64,7 +64,8 @@ export class RunnerWorker {
   private lastDone = 0;
   private pending = false;
 
-  constructor(readonly index: number, memory: WebAssembly.Memory, layout: RunnerLayout, maxRows: number) {
+  /** Starts the thread; with `wait` false, await ready() before the first job. */
+  constructor(readonly index: number, memory: WebAssembly.Memory, layout: RunnerLayout, maxRows: number, wait = true) {
     this.ctrl = new Int32Array(new SharedArrayBuffer(8));
     this.ctrl[DONE] = STARTING;
     const { port1, port2 } = new MessageChannel();
@@ -74,7 +75,23 @@ export class RunnerWorker {
     // Seen only once this thread's event loop runs (it blocks meanwhile); kept so that a dying worker is not an uncaught error.
     this.worker.on('error', () => {});
     this.worker.unref();
-    this.waitDone(STARTING, 'start', START_TIMEOUT_MS);
+    if (wait) {
+      this.waitDone(STARTING, 'start', START_TIMEOUT_MS);
+      this.checkStarted();
+    }
+  }
+
+  /** Resolves once the worker is up (the event loop keeps running meanwhile); rejects with its start error. */
+  async ready(): Promise<void> {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    while (Atomics.load(this.ctrl, DONE) === STARTING) {
+      if (Date.now() > deadline) throw new DeepscaleError('runner_worker_error', `runner worker ${this.index} did not answer (start) within ${START_TIMEOUT_MS / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    this.checkStarted();
+  }
+
+  private checkStarted(): void {
     const reply = this.take('start');
     if (!('ready' in reply)) throw this.failure('start', reply);
   }

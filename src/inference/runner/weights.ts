@@ -40,6 +40,24 @@ function get(model: WeightSource, name: string, shape: readonly number[]): HostT
 
 /** Checks every weight's shape and places it in the arena. */
 export function placeWeights(arena: SharedArena, model: WeightSource): RunnerWeights {
+  const steps = placeSteps(arena, model);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** placeWeights one layer per macrotask, so that a server placing its model still answers /health. */
+export async function placeWeightsAsync(arena: SharedArena, model: WeightSource): Promise<RunnerWeights> {
+  const steps = placeSteps(arena, model);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+function* placeSteps(arena: SharedArena, model: WeightSource): Generator<void, RunnerWeights> {
   const c = model.config;
   const { hiddenSize: D, numHeads: H, numKvHeads: Hkv, headDim: Dh, intermediateSize: F, vocabSize: V } = c;
   const embed = get(model, 'model.embed_tokens.weight', [V, D]);
@@ -55,6 +73,7 @@ export function placeWeights(arena: SharedArena, model: WeightSource): RunnerWei
       gateUp: packLinear(arena, [w('mlp.gate_proj.weight', [F, D]), w('mlp.up_proj.weight', [F, D])], `${p}gate_up`),
       down: packLinear(arena, [w('mlp.down_proj.weight', [D, F])], `${p}down_proj`),
     });
+    yield;
   }
   const head = c.tieWordEmbeddings && !model.weights.has('lm_head.weight') ? embed : get(model, 'lm_head.weight', [V, D]);
   return {

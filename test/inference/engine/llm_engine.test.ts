@@ -101,6 +101,25 @@ describe('LLMEngine requests', () => {
     engine.dispose();
   });
 
+  it('LLMEngine.create builds the same engine while the event loop keeps turning (layers placed, threads started)', async () => {
+    let ticks = 0;
+    let ticking = true;
+    const tick = () => {
+      ticks++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const engine = await LLMEngine.create(fx.model, { kvCacheMemory: '1MiB', blockSize: 4, threads: 2 });
+    ticking = false;
+    expect(ticks).toBeGreaterThanOrEqual(fx.model.config.numLayers);
+    expect(engine.runner.numThreads).toBe(2);
+    engine.addRequest('r', prompts[1]!, greedy(5));
+    let last;
+    while (engine.hasUnfinished()) for (const o of engine.step()) last = o;
+    expect(last!.outputs[0]!.tokenIds).toEqual(want[1]);
+    engine.dispose();
+  }, 60_000);
+
   it('a KV cache beyond what one wasm memory addresses is a config error naming kvCacheMemory', () => {
     expect(() => new LLMEngine(fx.model, { kvCacheMemory: '5GiB' })).toThrow(/kvCacheMemory: the weights .*, the KV cache \(5\.00 GiB\) and 1 thread\(s\) of activations .* must fit the 4\.00 GiB/);
   });
