@@ -4,6 +4,7 @@ import { InvalidRequestError } from '../../../src/errors.ts';
 import { LLM, LLMEngine } from '../../../src/inference/engine/index.ts';
 import { makeSamplingParams } from '../../../src/inference/sampler/index.ts';
 import { initBackend } from '../../../src/runtime/backend/index.ts';
+import { countTurns } from '../../helpers/event_loop.ts';
 import { referenceForward, referenceGreedy } from '../../helpers/reference_llama.ts';
 import { tinyGguf } from './fixture.ts';
 
@@ -102,16 +103,9 @@ describe('LLMEngine requests', () => {
   });
 
   it('LLMEngine.create builds the same engine while the event loop keeps turning (layers placed, threads started)', async () => {
-    let ticks = 0;
-    let ticking = true;
-    const tick = () => {
-      ticks++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const turns = countTurns();
     const engine = await LLMEngine.create(fx.model, { kvCacheMemory: '1MiB', blockSize: 4, threads: 2 });
-    ticking = false;
-    expect(ticks).toBeGreaterThanOrEqual(fx.model.config.numLayers);
+    expect(turns.stop()).toBeGreaterThanOrEqual(fx.model.config.numLayers);
     expect(engine.runner.numThreads).toBe(2);
     engine.addRequest('r', prompts[1]!, greedy(5));
     let last;
