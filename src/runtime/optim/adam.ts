@@ -1,5 +1,5 @@
 import { adamRange } from './adam_kernel.ts';
-import { checkState, wholeRange } from './ranges.ts';
+import { checkState, eachSegment } from './ranges.ts';
 import type { Optimizer, OptimizerOptions, OptimizerParams, OptimizerState, ParamRange } from './types.ts';
 
 /**
@@ -11,7 +11,6 @@ export class Adam implements Optimizer {
   protected readonly v: Float32Array;
   protected t = 0;
   protected readonly from: number;
-  private readonly whole: readonly ParamRange[];
 
   constructor(
     protected readonly p: OptimizerParams,
@@ -21,7 +20,6 @@ export class Adam implements Optimizer {
     this.from = opts.from ?? 0;
     this.m = new Float32Array(numel);
     this.v = new Float32Array(numel);
-    this.whole = wholeRange(this.from, numel);
   }
 
   /** true for AdamW: decay multiplies p by (1 − lr·wd) instead of adding wd·p to the gradient. */
@@ -38,19 +36,13 @@ export class Adam implements Optimizer {
     const c2 = this.p.bias_correction ? 1 - b2 ** this.t : 1;
     const stepSize = lr / c1;
     const sqrtC2 = Math.sqrt(c2);
-    const { from, numel, m, v } = this;
-    const to = from + numel;
-    const segs = segments.length > 0 ? segments : this.whole;
-    for (let k = 0; k < segs.length; k++) {
-      const s = segs[k]!;
-      const lo = Math.max(s.offset, from);
-      const hi = Math.min(s.offset + s.numel, to);
-      if (lo >= hi) continue;
-      const wd = this.opts.noDecay?.(s) ? 0 : this.p.weight_decay;
-      const l2 = this.decoupled ? 0 : wd;
-      const keep = this.decoupled ? 1 - lr * wd : 1;
+    const { from, m, v } = this;
+    const decoupled = this.decoupled;
+    eachSegment(segments, from, this.numel, this.p.weight_decay, this.opts.noDecay, (lo, hi, wd) => {
+      const l2 = decoupled ? 0 : wd;
+      const keep = decoupled ? 1 - lr * wd : 1;
       adamRange(params, grads, m, v, lo, hi, from, b1, b2, this.p.eps, stepSize, sqrtC2, l2, keep);
-    }
+    });
   }
 
   state(): OptimizerState {

@@ -1,4 +1,4 @@
-import { checkState, wholeRange } from './ranges.ts';
+import { checkState, eachSegment } from './ranges.ts';
 import type { Optimizer, OptimizerOptions, OptimizerParams, OptimizerState, ParamRange } from './types.ts';
 
 /**
@@ -17,7 +17,6 @@ export class Lamb implements Optimizer {
   private readonly u: Float32Array;
   private t = 0;
   private readonly from: number;
-  private readonly whole: readonly ParamRange[];
   /** The trust ratio of each segment at the last step (diagnostics, tests). */
   lastTrustRatios: number[] = [];
 
@@ -30,7 +29,6 @@ export class Lamb implements Optimizer {
     this.m = new Float32Array(numel);
     this.v = new Float32Array(numel);
     this.u = new Float32Array(numel);
-    this.whole = wholeRange(this.from, numel);
   }
 
   step(params: Float32Array, grads: Float32Array, lr: number, segments: readonly ParamRange[]): void {
@@ -41,16 +39,10 @@ export class Lamb implements Optimizer {
     const { eps, max_coeff, min_coeff } = this.p;
     const c1 = this.p.bias_correction ? 1 - b1 ** this.t : 1;
     const c2 = this.p.bias_correction ? 1 - b2 ** this.t : 1;
-    const { m, v, u, from, numel } = this;
-    const to = from + numel;
-    const segs = segments.length > 0 ? segments : this.whole;
-    if (this.lastTrustRatios.length !== segs.length) this.lastTrustRatios = new Array<number>(segs.length).fill(0);
-    for (let k = 0; k < segs.length; k++) {
-      const s = segs[k]!;
-      const lo = Math.max(s.offset, from);
-      const hi = Math.min(s.offset + s.numel, to);
-      if (lo >= hi) continue;
-      const wd = this.opts.noDecay?.(s) ? 0 : this.p.weight_decay;
+    const { m, v, u, from } = this;
+    const numSegs = segments.length || 1;
+    if (this.lastTrustRatios.length !== numSegs) this.lastTrustRatios = new Array<number>(numSegs).fill(0);
+    eachSegment(segments, from, this.numel, this.p.weight_decay, this.opts.noDecay, (lo, hi, wd, k) => {
       // Pass 1: moments, the direction u, and both squared norms (summed in float64).
       let pn = 0;
       let un = 0;
@@ -74,7 +66,7 @@ export class Lamb implements Optimizer {
       // Pass 2: the update, scaled by this parameter's trust ratio.
       const scale = lr * r;
       for (let j = lo; j < hi; j++) params[j] = params[j]! - scale * u[j - from]!;
-    }
+    });
   }
 
   state(): OptimizerState {

@@ -1,9 +1,27 @@
 import { DeepscaleError } from '../../errors.ts';
 import type { OptimizerState, ParamRange } from './types.ts';
 
-/** The segment list a step walks: the given one, or the whole range as one parameter when empty. */
-export function wholeRange(from: number, numel: number): readonly ParamRange[] {
-  return [{ name: '<all>', offset: from, numel }];
+/**
+ * The walk every optimizer's step makes: for each segment (parameter), its part inside this
+ * optimizer's range [from, from + numel) as flat indices lo..hi, with the weight decay that applies
+ * to it (0 where noDecay says so), and its index k. No segments: the whole range as one.
+ */
+export function eachSegment(
+  segments: readonly ParamRange[],
+  from: number,
+  numel: number,
+  weightDecay: number,
+  noDecay: ((s: ParamRange) => boolean) | undefined,
+  fn: (lo: number, hi: number, wd: number, k: number) => void,
+): void {
+  const segs = segments.length > 0 ? segments : [{ name: '<all>', offset: from, numel }];
+  const to = from + numel;
+  for (let k = 0; k < segs.length; k++) {
+    const s = segs[k]!;
+    const lo = Math.max(s.offset, from);
+    const hi = Math.min(s.offset + s.numel, to);
+    if (lo < hi) fn(lo, hi, noDecay?.(s) ? 0 : weightDecay, k);
+  }
 }
 
 /** Checks a saved state against the buffers an optimizer expects, before anything is overwritten. */

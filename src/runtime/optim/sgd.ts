@@ -1,4 +1,4 @@
-import { checkState, wholeRange } from './ranges.ts';
+import { checkState, eachSegment } from './ranges.ts';
 import type { Optimizer, OptimizerOptions, OptimizerParams, OptimizerState, ParamRange } from './types.ts';
 
 /**
@@ -10,7 +10,6 @@ export class Sgd implements Optimizer {
   private readonly buf: Float32Array;
   private t = 0;
   private readonly from: number;
-  private readonly whole: readonly ParamRange[];
 
   constructor(
     private readonly p: OptimizerParams,
@@ -19,22 +18,14 @@ export class Sgd implements Optimizer {
   ) {
     this.from = opts.from ?? 0;
     this.buf = new Float32Array(numel);
-    this.whole = wholeRange(this.from, numel);
   }
 
   step(params: Float32Array, grads: Float32Array, lr: number, segments: readonly ParamRange[]): void {
     const { momentum: mu, dampening, nesterov } = this.p;
     const first = this.t === 0;
     this.t++;
-    const { buf, from, numel } = this;
-    const to = from + numel;
-    const segs = segments.length > 0 ? segments : this.whole;
-    for (let k = 0; k < segs.length; k++) {
-      const s = segs[k]!;
-      const lo = Math.max(s.offset, from);
-      const hi = Math.min(s.offset + s.numel, to);
-      if (lo >= hi) continue;
-      const wd = this.opts.noDecay?.(s) ? 0 : this.p.weight_decay;
+    const { buf, from } = this;
+    eachSegment(segments, from, this.numel, this.p.weight_decay, this.opts.noDecay, (lo, hi, wd) => {
       for (let j = lo; j < hi; j++) {
         const i = j - from;
         let g = grads[j]! + wd * params[j]!;
@@ -45,7 +36,7 @@ export class Sgd implements Optimizer {
         }
         params[j] = params[j]! - lr * g;
       }
-    }
+    });
   }
 
   state(): OptimizerState {
