@@ -7,7 +7,7 @@ import type { RunnerBatch } from './batch.ts';
 import { RunnerCore, type RunnerLayout } from './runner_core.ts';
 import { RunnerWorker } from './runner_threads.ts';
 import { splitBatch, type BatchPart } from './split.ts';
-import { placeWeights, placeWeightsAsync, weightBytes, type WeightSource } from './weights.ts';
+import { placeWeights, placeWeightsAsync, weightBytes, type RunnerWeights, type WeightSource } from './weights.ts';
 
 /**
  * Rows per thread from which a batch is split over the threads. Below it a handoff (a message,
@@ -79,9 +79,14 @@ function planRunner(model: RunnerModel, opts: ModelRunnerOptions): RunnerPlan {
   return { maxModelLen, threads, maxRows, shape, arenaBytes: wBytes + poolBytes + actBytes };
 }
 
+/** The runner's layout once its weights are placed: the KV pools follow them in the arena. */
+function layoutOf(arena: SharedArena, model: RunnerModel, plan: RunnerPlan, weights: RunnerWeights): RunnerLayout {
+  return { config: model.config, maxModelLen: plan.maxModelLen, weights, pools: allocKvPools(arena, plan.shape, model.config.numLayers) };
+}
+
 function prepareSync(model: RunnerModel, plan: RunnerPlan): Prepared {
   const arena = SharedArena.create(plan.arenaBytes);
-  const layout: RunnerLayout = { config: model.config, maxModelLen: plan.maxModelLen, weights: placeWeights(arena, model), pools: allocKvPools(arena, plan.shape, model.config.numLayers) };
+  const layout = layoutOf(arena, model, plan, placeWeights(arena, model));
   const workers: RunnerWorker[] = [];
   try {
     for (let i = 1; i < plan.threads; i++) workers.push(new RunnerWorker(i, arena.memory, layout, plan.maxRows));
@@ -137,7 +142,7 @@ export class ModelRunner {
   static async create(model: RunnerModel, opts: ModelRunnerOptions): Promise<ModelRunner> {
     const plan = planRunner(model, opts);
     const arena = SharedArena.create(plan.arenaBytes);
-    const layout: RunnerLayout = { config: model.config, maxModelLen: plan.maxModelLen, weights: await placeWeightsAsync(arena, model), pools: allocKvPools(arena, plan.shape, model.config.numLayers) };
+    const layout = layoutOf(arena, model, plan, await placeWeightsAsync(arena, model));
     const workers = Array.from({ length: plan.threads - 1 }, (_, i) => new RunnerWorker(i + 1, arena.memory, layout, plan.maxRows, false));
     try {
       await Promise.all(workers.map((w) => w.ready()));

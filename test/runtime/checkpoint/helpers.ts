@@ -16,19 +16,7 @@ export function removeTempDirs(): void {
   for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
-/** mulberry32: uniform floats in [-scale, scale), reproducible per seed. */
-export function seeded(n: number, seed: number, scale = 1): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
-}
+export { seededFloats as seeded } from '../../helpers/random.ts';
 
 /** A reusable barrier for `n` callers in one process (what a process group's barrier does across processes). */
 export function memoryBarrier(n: number): () => Promise<void> {

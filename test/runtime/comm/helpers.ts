@@ -24,19 +24,7 @@ export async function destroyAll(groups: ProcessGroup[]): Promise<void> {
   await Promise.all(groups.map((g) => g.destroy()));
 }
 
-/** mulberry32: uniform floats in [-1, 1), reproducible per seed. */
-export function randomArray(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
+export { seededFloats as randomArray } from '../../helpers/random.ts';
 
 /** Sequential float64 reduction of equal-length arrays. */
 export function reference(inputs: Float32Array[], op: 'sum' | 'avg' | 'max' | 'min'): Float64Array {

@@ -5,6 +5,9 @@
  *
  *   count = 10, n = 3:   | seg 0: [0,4) | seg 1: [4,7) | seg 2: [7,10) |
  */
+import type { WireDtype } from '../types.ts';
+import { bytesPerElement } from '../wire.ts';
+
 export type Range = readonly [lo: number, hi: number];
 
 export function evenSegments(count: number, n: number): Range[] {
@@ -32,4 +35,10 @@ export function chunksOf([lo, hi]: Range, chunkElems: number): Range[] {
 
 export function mod(a: number, n: number): number {
   return ((a % n) + n) % n;
+}
+
+/** A ring step's neighbours and chunking: rank r sends to r+1 and receives from r-1, about chunkBytes at a time. */
+export function ringOf(rank: number, worldSize: number, chunkBytes: number, dtype: WireDtype): { next: number; prev: number; bpe: number; chunkElems: number } {
+  const bpe = bytesPerElement(dtype);
+  return { next: mod(rank + 1, worldSize), prev: mod(rank - 1, worldSize), bpe, chunkElems: Math.max(1, Math.floor(chunkBytes / bpe)) };
 }

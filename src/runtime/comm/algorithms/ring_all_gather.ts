@@ -5,8 +5,8 @@
  */
 import type { Ctx } from '../context.ts';
 import type { WireDtype } from '../types.ts';
-import { bytesPerElement, encode } from '../wire.ts';
-import { chunksOf, mod, type Range } from './chunks.ts';
+import { encode } from '../wire.ts';
+import { chunksOf, mod, ringOf, type Range } from './chunks.ts';
 
 export interface RingGatherSpec {
   segments: readonly Range[];
@@ -18,10 +18,7 @@ export interface RingGatherSpec {
 export async function ringAllGather(ctx: Ctx, spec: RingGatherSpec): Promise<void> {
   const { rank: r, worldSize: n } = ctx.g;
   if (n === 1) return;
-  const next = mod(r + 1, n);
-  const prev = mod(r - 1, n);
-  const bpe = bytesPerElement(spec.dtype);
-  const chunkElems = Math.max(1, Math.floor(ctx.g.chunkBytes / bpe));
+  const { next, prev, chunkElems } = ringOf(r, n, ctx.g.chunkBytes, spec.dtype);
 
   for (const [lo, hi] of chunksOf(spec.segments[r]!, chunkElems)) {
     ctx.send(next, lo, encode(spec.target(lo, hi), spec.dtype));

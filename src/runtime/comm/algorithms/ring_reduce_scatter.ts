@@ -8,8 +8,8 @@
  */
 import type { Ctx } from '../context.ts';
 import type { ReduceOp, WireDtype } from '../types.ts';
-import { bytesPerElement, encode, reduceInto } from '../wire.ts';
-import { chunksOf, mod, type Range } from './chunks.ts';
+import { encode, reduceInto } from '../wire.ts';
+import { chunksOf, mod, ringOf, type Range } from './chunks.ts';
 
 export interface RingReduceSpec {
   segments: readonly Range[];
@@ -27,10 +27,7 @@ export interface RingReduceSpec {
 export async function ringReduceScatter(ctx: Ctx, spec: RingReduceSpec): Promise<void> {
   const { rank: r, worldSize: n } = ctx.g;
   if (n === 1) return;
-  const next = mod(r + 1, n);
-  const prev = mod(r - 1, n);
-  const bpe = bytesPerElement(spec.dtype);
-  const chunkElems = Math.max(1, Math.floor(ctx.g.chunkBytes / bpe));
+  const { next, prev, bpe, chunkElems } = ringOf(r, n, ctx.g.chunkBytes, spec.dtype);
 
   for (const [lo, hi] of chunksOf(spec.segments[mod(r - 1, n)]!, chunkElems)) {
     ctx.send(next, lo, encode(spec.local(lo, hi), spec.dtype));
