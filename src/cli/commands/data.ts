@@ -1,6 +1,6 @@
 /** `ds data prepare`: tokenize a corpus into Arrow IPC shards (see src/data/arrow/prepare.ts). */
 import type { Argv, CommandModule } from 'yargs';
-import { prepareDataset } from '../../data/arrow/prepare.ts';
+import { prepareDataset, validationNote } from '../../data/arrow/prepare.ts';
 
 interface PrepareArgs {
   input: string;
@@ -22,7 +22,7 @@ const prepare: CommandModule<object, PrepareArgs> = {
       .option('tokenizer', { type: 'string', demandOption: true, describe: 'train:VOCAB_SIZE, or a path to a tokenizer.json' })
       .option('seq-len', { type: 'number', demandOption: true, describe: 'tokens per training sequence (rows hold seq-len + 1)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output directory' })
-      .option('val-fraction', { type: 'number', default: 0.01, describe: 'fraction of documents held out for validation' })
+      .option('val-fraction', { type: 'number', default: 0.01, describe: 'fraction of rows held out for validation (about every 1/f-th row of the packed stream)' })
       .option('seed', { type: 'number', default: 0, describe: 'seed of the train/validation split' })
       .option('shard-tokens', { type: 'number', default: 2 ** 24, describe: 'tokens per shard, at most' })
       .option('progress', { type: 'boolean', describe: 'progress bar on stderr (default: inputs over 8 MB)' }) as unknown as Argv<PrepareArgs>,
@@ -44,6 +44,8 @@ const prepare: CommandModule<object, PrepareArgs> = {
       `wrote ${a.out}: train ${s.train.rows} rows (${s.train.documents} docs, ${s.train.shards.length} shards), ` +
         `validation ${s.validation.rows} rows (${s.validation.documents} docs), seq_len ${m.seq_len}, vocab ${m.vocab_size}, ${secs} s\n`,
     );
+    const note = validationNote(m);
+    if (note) process.stderr.write(`${note}\n`);
   },
 };
 

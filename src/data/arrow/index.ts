@@ -1,4 +1,5 @@
 export { openArrowDataset, type ArrowDataset } from './dataset.ts';
-export { prepareDataset, isValidationDocument, type PrepareOptions } from './prepare.ts';
+export { prepareDataset, validationNote, type PrepareOptions } from './prepare.ts';
+export { isValidationRow, RowSplitter } from './split.ts';
 export { readManifest, MANIFEST_FORMAT, type DatasetManifest, type SplitManifest, type SplitName } from './manifest.ts';
 export { readShard, writeShard, ShardWriter, type ShardInfo } from './shards.ts';

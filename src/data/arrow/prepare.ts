@@ -1,20 +1,20 @@
 /**
  * `ds data prepare`: corpus (.txt / .jsonl) → tokenizer → packed rows of seq_len+1 tokens
  * (each document followed by eos, documents run on across rows) → Arrow shards + manifest.
- * A document goes to validation when hash32(index, seed) / 2^32 < valFraction, so the split
- * is the same on every run and does not depend on how the corpus is chunked.
+ * The split is by row of that stream (split.ts): the same on every run, and a validation set
+ * for any corpus of at least 1/val_fraction rows, however many documents it has.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError } from '../../errors.ts';
 import { readCorpus, inspectCorpus } from '../corpus.ts';
 import { ByteProgress } from '../progress.ts';
-import { hash32 } from '../rng.ts';
 import { loadTokenizer, saveTokenizer } from '../tokenizer/io.ts';
 import { BpeTrainer } from '../tokenizer/train.ts';
 import type { Tokenizer } from '../tokenizer/types.ts';
 import { MANIFEST_FORMAT, type DatasetManifest, type SplitManifest, type SplitName } from './manifest.ts';
 import { ShardWriter } from './shards.ts';
+import { RowSplitter } from './split.ts';
 
 export interface PrepareOptions {
   input: string;
@@ -28,11 +28,6 @@ export interface PrepareOptions {
   shardTokens?: number;
   /** Show a progress bar: default when the input is over 8 MB. */
   progress?: boolean;
-}
-
-/** Whether document `index` belongs to validation. */
-export function isValidationDocument(index: number, seed: number, valFraction: number): boolean {
-  return hash32(index, seed) / 2 ** 32 < valFraction;
 }
 
 async function obtainTokenizer(opts: PrepareOptions, bytes: number, progress: boolean): Promise<Tokenizer> {
@@ -83,30 +78,33 @@ export async function prepareDataset(opts: PrepareOptions): Promise<DatasetManif
     train: new ShardWriter(opts.out, 'train', width, rowsPerShard),
     validation: new ShardWriter(opts.out, 'validation', width, rowsPerShard),
   };
-  const docs: Record<SplitName, number> = { train: 0, validation: 0 };
+  const splitter = new RowSplitter(width, seed, valFraction, (split, row) => writers[split].push(row));
   const bar = new ByteProgress('tokenize', bytes, progress);
   let last = 0;
-  let index = 0;
+  let documents = 0;
   for await (const doc of readCorpus(opts.input)) {
-    const split: SplitName = isValidationDocument(index++, seed, valFraction) ? 'validation' : 'train';
     const ids = tok.encode(doc.text);
     ids.push(eos);
-    writers[split].push(ids);
-    docs[split]++;
+    splitter.pushDocument(ids);
+    documents++;
     bar.add(doc.bytesRead - last);
     last = doc.bytesRead;
   }
   bar.finish();
-  if (index === 0) throw new InputError(`input ${opts.input} is an empty corpus: no documents found`);
+  if (documents === 0) throw new InputError(`input ${opts.input} is an empty corpus: no documents found`);
 
   const splits = {} as Record<SplitName, SplitManifest>;
   for (const name of ['train', 'validation'] as const) {
     const w = writers[name];
-    const dropped = w.finish();
-    splits[name] = { rows: w.rows, tokens: w.rows * width, documents: docs[name], dropped_tokens: dropped, shards: w.shards };
+    w.finish(); // rows arrive whole: nothing is left over here
+    const dropped = name === 'train' ? splitter.pending : 0;
+    splits[name] = { rows: w.rows, tokens: w.rows * width, documents: splitter.documents[name], dropped_tokens: dropped, shards: w.shards };
+  }
+  if (splitter.totalRows === 0) {
+    throw new InputError(`input ${opts.input} gives ${splitter.pending} tokens, fewer than one row of seq-len + 1 = ${width}; use a smaller --seq-len or more text`);
   }
   if (splits.train.rows === 0) {
-    throw new InputError(`input ${opts.input} gives ${splits.train.dropped_tokens} training tokens, fewer than one row of seq-len + 1 = ${width}; use a smaller --seq-len or more text`);
+    throw new InputError(`input ${opts.input} gives ${splitter.totalRows} row(s) of ${width} tokens, all held out for validation; use --val-fraction 0, a smaller --seq-len or more text`);
   }
   const manifest: DatasetManifest = {
     format: MANIFEST_FORMAT,
@@ -122,4 +120,20 @@ export async function prepareDataset(opts: PrepareOptions): Promise<DatasetManif
   };
   writeFileSync(join(opts.out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
+}
+
+/**
+ * Why a prepared dataset has no validation rows, in words for the user; null when it has some.
+ * Row r goes to validation about every 1/val_fraction rows (split.ts), so fewer rows than that
+ * may give none.
+ */
+export function validationNote(m: DatasetManifest): string | null {
+  if (m.splits.validation.rows > 0) return null;
+  if (m.val_fraction === 0) return 'validation: none (--val-fraction 0)';
+  const rows = m.splits.train.rows;
+  const need = Math.ceil(1 / m.val_fraction);
+  return (
+    `validation: none. The corpus gives ${rows} rows of seq-len + 1 = ${m.row_len} tokens; holding out ` +
+    `--val-fraction ${m.val_fraction} needs at least ${need} rows. Use a smaller --seq-len, a larger --val-fraction, or more text.`
+  );
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FormatError, InputError } from '../../../src/errors.ts';
-import { isValidationDocument, openArrowDataset, prepareDataset } from '../../../src/data/arrow/index.ts';
+import { isValidationRow, openArrowDataset, prepareDataset, validationNote } from '../../../src/data/arrow/index.ts';
 import { Rng } from '../../../src/data/rng.ts';
 import { loadTokenizer } from '../../../src/data/tokenizer/index.ts';
 
@@ -32,27 +32,37 @@ describe('prepareDataset', () => {
   const txt = join(root, 'corpus.txt');
   writeFileSync(txt, docs.join('\n\n') + '\n');
 
-  it('packs documents + eos into rows of seq_len+1, split deterministically by document', async () => {
+  it('packs documents + eos into rows of seq_len+1, every row of the stream to one split', async () => {
     const out = join(root, 'out');
     const m = await prepareDataset({ input: txt, tokenizer: 'train:320', seqLen: 16, out, valFraction: 0.2, seed: 5, shardTokens: 170 });
     expect(m.row_len).toBe(17);
     expect(m.splits.train.shards.length).toBeGreaterThan(1); // 10 rows (170 tokens) per shard
     const tok = loadTokenizer(join(out, 'tokenizer.json'));
     expect(tok.vocabSize).toBe(m.vocab_size);
+    // The whole corpus as one packed stream, and the document each token came from.
+    const stream: number[] = [];
+    const docOf: number[] = [];
+    docs.forEach((d, i) => {
+      const ids = [...tok.encode(d), m.eos_id];
+      stream.push(...ids);
+      docOf.push(...ids.map(() => i));
+    });
+    const totalRows = Math.floor(stream.length / 17);
     for (const split of ['train', 'validation'] as const) {
       const expected: number[] = [];
-      let n = 0;
-      docs.forEach((d, i) => {
-        if (isValidationDocument(i, 5, 0.2) !== (split === 'validation')) return;
-        expected.push(...tok.encode(d), m.eos_id);
-        n++;
-      });
-      const got = allTokens(out, split);
-      expect(got.length).toBe(Math.floor(expected.length / 17) * 17);
-      expect(got).toEqual(expected.slice(0, got.length));
-      expect(m.splits[split].documents).toBe(n);
-      expect(m.splits[split].dropped_tokens).toBe(expected.length - got.length);
+      const touched = new Set<number>();
+      for (let r = 0; r < totalRows; r++) {
+        if (isValidationRow(r, 5, 0.2) !== (split === 'validation')) continue;
+        expected.push(...stream.slice(r * 17, (r + 1) * 17));
+        for (const d of docOf.slice(r * 17, (r + 1) * 17)) touched.add(d);
+      }
+      expect(allTokens(out, split)).toEqual(expected);
+      expect(m.splits[split].documents).toBe(touched.size);
     }
+    expect(m.splits.train.dropped_tokens).toBe(stream.length - totalRows * 17);
+    // a fifth of the rows, spread evenly: 1 in every 5 consecutive rows
+    expect(m.splits.validation.rows).toBeGreaterThanOrEqual(Math.floor(totalRows * 0.2));
+    expect(m.splits.validation.rows).toBeLessThanOrEqual(Math.ceil(totalRows * 0.2));
     expect(m.splits.validation.documents).toBeGreaterThan(10);
     const ds = openArrowDataset(out, 'train');
     expect(ds.row(ds.length - 1).length).toBe(17);
@@ -62,6 +72,37 @@ describe('prepareDataset', () => {
     const again = join(root, 'again');
     await prepareDataset({ input: txt, tokenizer: join(out, 'tokenizer.json'), seqLen: 16, out: again, valFraction: 0.2, seed: 5, shardTokens: 1000 });
     expect(allTokens(again, 'train')).toEqual(allTokens(out, 'train'));
+  });
+
+  it('holds out validation rows from a single long document (a .txt with no blank lines)', async () => {
+    const one = join(root, 'one.txt');
+    writeFileSync(one, docs.join('\n') + '\n'); // 120 paragraphs, no blank line: one document
+    const m = await prepareDataset({ input: one, tokenizer: 'train:320', seqLen: 16, out: join(root, 'one'), valFraction: 0.05 });
+    const rows = m.splits.train.rows + m.splits.validation.rows;
+    expect(m.splits.train.documents).toBe(1);
+    expect(m.splits.validation.documents).toBe(1);
+    expect(rows).toBeGreaterThan(100);
+    expect(m.splits.validation.rows).toBeGreaterThanOrEqual(Math.floor(rows * 0.05));
+    expect(m.splits.validation.rows).toBeLessThanOrEqual(Math.ceil(rows * 0.05));
+    expect(validationNote(m)).toBeNull();
+    // any number of rows of at least 1 / val_fraction gets validation rows, whatever the seed
+    for (let seed = 0; seed < 50; seed++) {
+      let v = 0;
+      for (let r = 0; r < 20; r++) v += isValidationRow(r, seed, 0.05) ? 1 : 0;
+      expect(v).toBe(1);
+    }
+  });
+
+  it('says why when a corpus is too small for a validation set', async () => {
+    const small = join(root, 'small.txt');
+    writeFileSync(small, docs.slice(0, 3).join('\n\n') + '\n');
+    const m = await prepareDataset({ input: small, tokenizer: 'train:300', seqLen: 16, out: join(root, 'small'), valFraction: 0.01, seed: 3 });
+    expect(m.splits.validation.rows).toBe(0);
+    expect(validationNote(m)).toMatch(new RegExp(`gives ${m.splits.train.rows} rows of seq-len \\+ 1 = 17 tokens; .*--val-fraction 0\\.01 needs at least 100 rows`));
+    const r = spawnSync(process.execPath, ['bin/ds.js', 'data', 'prepare', '--input', small, '--tokenizer', 'train:300', '--seq-len', '16', '--out', join(root, 'small-cli'), '--seed', '3'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/validation 0 rows/);
+    expect(r.stderr).toMatch(/validation: none\. .*needs at least 100 rows/);
   });
 
   it('reads the "text" field of JSONL, and names the line of a bad one', async () => {
