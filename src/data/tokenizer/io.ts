@@ -43,11 +43,14 @@ export function loadTokenizer(path: string): Tokenizer {
   return tokenizerFromJson(obj, path, config);
 }
 
-/** Write `tok` as tokenizer.json at `path`; with `writeConfig`, also tokenizer_config.json beside it. */
-export function saveTokenizer(tok: Tokenizer, path: string, opts: { writeConfig?: boolean } = {}): void {
+/**
+ * The files that hold `tok`: tokenizer.json, and with `withConfig` tokenizer_config.json
+ * (special tokens and chat template, as HF writes it). Name → text.
+ */
+export function tokenizerFiles(tok: Tokenizer, opts: { withConfig?: boolean } = {}): Record<string, string> {
   if (!tok.toTokenizerJson) throw new InputError(`this tokenizer cannot be saved as tokenizer.json (${tok.constructor.name})`);
-  writeFileSync(path, JSON.stringify(tok.toTokenizerJson()) + '\n');
-  if (opts.writeConfig) {
+  const out: Record<string, string> = { 'tokenizer.json': JSON.stringify(tok.toTokenizerJson()) + '\n' };
+  if (opts.withConfig) {
     const name = (id: number | null): string | null => (id === null ? null : tok.idToToken(id) ?? null);
     const config: Record<string, unknown> = {
       tokenizer_class: 'PreTrainedTokenizerFast',
@@ -57,6 +60,14 @@ export function saveTokenizer(tok: Tokenizer, path: string, opts: { writeConfig?
       clean_up_tokenization_spaces: false,
     };
     if (tok.chatTemplate !== null) config.chat_template = tok.chatTemplate;
-    writeFileSync(join(dirname(path), 'tokenizer_config.json'), JSON.stringify(config, null, 2) + '\n');
+    out['tokenizer_config.json'] = JSON.stringify(config, null, 2) + '\n';
   }
+  return out;
+}
+
+/** Write `tok` as tokenizer.json at `path`; with `writeConfig`, also tokenizer_config.json beside it. */
+export function saveTokenizer(tok: Tokenizer, path: string, opts: { writeConfig?: boolean } = {}): void {
+  const files = tokenizerFiles(tok, { withConfig: opts.writeConfig ?? false });
+  writeFileSync(path, files['tokenizer.json']!);
+  if (files['tokenizer_config.json'] !== undefined) writeFileSync(join(dirname(path), 'tokenizer_config.json'), files['tokenizer_config.json']);
 }

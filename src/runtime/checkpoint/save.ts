@@ -27,6 +27,11 @@ export interface SaveOptions extends WriteHooks {
   meta: Record<string, unknown>;
   /** Storage per float32 buffer name (e.g. { params: 'bf16' }); others are stored as float32. */
   dtypes?: Record<string, HalfDtype>;
+  /**
+   * Text files rank 0 writes into the tag folder before the manifest (so a complete tag has
+   * them), e.g. tokenizer.json: name → contents.
+   */
+  textFiles?: Record<string, string>;
   /** The process group's barrier. Without it (and worldSize > 1) rank 0 polls for the other ranks' files. */
   barrier?: () => Promise<void>;
   /** How long rank 0 polls for other ranks without a barrier (ms). */
@@ -76,6 +81,10 @@ export async function saveCheckpoint(opts: SaveOptions): Promise<SaveResult> {
   if (rank === 0) {
     const ranks = [entries];
     for (let r = 1; r < worldSize; r++) ranks.push((await readRankFiles(path, r, opts.barrier ? 0 : (opts.waitTimeoutMs ?? 300_000))).files);
+    for (const [name, text] of Object.entries(opts.textFiles ?? {})) {
+      checkBufferName(name, 'saveCheckpoint');
+      await writeFileAtomic(join(path, name), utf8(text), opts);
+    }
     const metaFile = await writeFileAtomic(join(path, META), utf8(metaText), opts);
     manifest = {
       format: FORMAT, version: VERSION, tag, worldSize, createdAt: Date.now(),

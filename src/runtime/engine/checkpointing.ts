@@ -2,6 +2,8 @@ import { loadCheckpoint, saveCheckpoint, type HalfDtype } from '../checkpoint/in
 import { ConfigError } from '../../errors.ts';
 import type { FlatParams } from './flat_params.ts';
 import type { FlatOptimizer } from '../optim/types.ts';
+import type { ModelConfig } from '../../models/types.ts';
+import { checkModelConfig } from './model_check.ts';
 
 /** Where this rank stands in the job, for checkpoint files and the save barrier. */
 export interface CheckpointPlace {
@@ -21,7 +23,16 @@ export async function saveEngineState(
   dir: string,
   tag: string,
   place: CheckpointPlace,
-  state: { flat: FlatParams; optimizer: FlatOptimizer; step: number; meta: Record<string, unknown> },
+  state: {
+    flat: FlatParams;
+    optimizer: FlatOptimizer;
+    step: number;
+    meta: Record<string, unknown>;
+    /** Saved as meta.model_config, checked on load. */
+    model: ModelConfig;
+    /** Text files for the tag folder (tokenizer.json, tokenizer_config.json). */
+    textFiles?: Record<string, string>;
+  },
 ): Promise<void> {
   const opt = state.optimizer.state();
   const params = state.flat.data.subarray(0, state.flat.numel);
@@ -38,8 +49,10 @@ export async function saveEngineState(
     files,
     dtypes: place.weightDtype === 'fp32' ? {} : { params: place.weightDtype },
     barrier: place.barrier,
+    textFiles: place.rank === 0 ? state.textFiles : undefined,
     meta: {
       ...state.meta,
+      model_config: state.model,
       step: state.step,
       optimizer_step: opt.step,
       layout: state.flat.segments.map((s) => ({ name: s.name, shape: s.shape, offset: s.offset })),
@@ -52,9 +65,10 @@ export async function loadEngineState(
   dir: string,
   tag: string | undefined,
   place: CheckpointPlace,
-  target: { flat: FlatParams; optimizer: FlatOptimizer },
+  target: { flat: FlatParams; optimizer: FlatOptimizer; model: ModelConfig },
 ): Promise<{ tag: string; step: number; meta: Record<string, unknown> }> {
   const ck = await loadCheckpoint({ dir, tag, rank: place.rank, worldSize: place.worldSize });
+  checkModelConfig(ck.meta.model_config, target.model, `checkpoint ${dir}/${ck.tag}`);
   const params = (ck.files['optim.fp32_master'] ?? ck.files.params) as Float32Array | undefined;
   if (!params || params.length !== target.flat.numel)
     throw new ConfigError('model', `checkpoint ${dir}/${ck.tag} holds ${params?.length ?? 0} parameters, the model has ${target.flat.numel}: a different model config`);

@@ -2,7 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../../models/types.ts';
 import { FlatParams } from './flat_params.ts';
 import type { FlatOptimizer } from '../optim/types.ts';
-import { forwardBackward, uploadParams, type MicroBatch } from './executor.ts';
+import { forwardBackward, forwardLogits, uploadParams, type MicroBatch } from './executor.ts';
+import { maskedCrossEntropy } from '../../models/loss.ts';
+import { InputError } from '../../errors.ts';
+import { profileForward, type LayerProfile } from './profile.ts';
 import { greedyGenerate } from './greedy.ts';
 import type { GradientReducer } from './reducer.ts';
 import { loadEngineState, saveEngineState, type CheckpointPlace } from './checkpointing.ts';
@@ -20,6 +23,23 @@ export interface EngineOptions {
   readonly recompute?: boolean;
   /** This rank's place for checkpoints (default: rank 0 of 1, float32 weights). */
   readonly place?: CheckpointPlace;
+  /** Text files every checkpoint carries (tokenizer.json, tokenizer_config.json). */
+  readonly checkpointFiles?: Record<string, string>;
+  /** Told of every finished step (printing, progress, monitors, profiler: see monitor/engine_monitor.ts). */
+  readonly onStep?: (r: StepResult) => void | Promise<void>;
+}
+
+/** What a data loader gives a checkpoint so that a resumed run reads on where the saved one stopped. */
+export interface ResumableLoader {
+  state(): unknown;
+  restore(state: unknown): void;
+}
+
+/** DeepSpeed's load_checkpoint returns (load_path, client_state). */
+export interface LoadedCheckpointInfo {
+  readonly loadPath: string;
+  readonly tag: string;
+  readonly clientState: Record<string, unknown>;
 }
 
 export interface StepResult {
@@ -42,6 +62,9 @@ export class Engine {
   readonly flat: FlatParams;
   private readonly opts: EngineOptions;
   private globalStep = 0;
+  private loader: ResumableLoader | null = null;
+  /** The last micro-batch trained on: what the flops profiler runs. */
+  private lastBatch: MicroBatch | null = null;
 
   constructor(model: Model, opts: EngineOptions, flat?: FlatParams) {
     this.model = model;
@@ -58,6 +81,11 @@ export class Engine {
     return this.globalStep;
   }
 
+  /** The loader whose position checkpoints save and restore (initialize's trainingData). */
+  attachDataLoader(loader: ResumableLoader): void {
+    this.loader = loader;
+  }
+
   /** Restores the step counter (checkpoint resume). */
   setStep(step: number): void {
     this.globalStep = step;
@@ -67,6 +95,7 @@ export class Engine {
   async trainBatch(next: () => MicroBatch): Promise<StepResult> {
     const { gradAccumSteps, reducer } = this.opts;
     const micro = Array.from({ length: gradAccumSteps }, () => next());
+    this.lastBatch = micro[micro.length - 1] ?? null;
     let tokens = 0;
     let masked = 0;
     for (const mb of micro) {
@@ -109,38 +138,77 @@ export class Engine {
     this.opts.optimizer.step(this.flat.data, this.flat.grads, lr, this.flat.segments);
     const optimizerMs = performance.now() - t;
     this.globalStep++;
-    return { step: this.globalStep, loss, lr, gradNorm, tokens, timings: { forwardMs, backwardMs, commMs, optimizerMs } };
+    const result: StepResult = { step: this.globalStep, loss, lr, gradNorm, tokens, timings: { forwardMs, backwardMs, commMs, optimizerMs } };
+    await this.opts.onStep?.(result);
+    return result;
   }
 
   /**
-   * Saves parameters, optimizer state and the step on every rank (dir/latest names the tag);
-   * `meta` carries what the script needs to resume (e.g. the data position).
+   * DeepSpeed's save_checkpoint(save_dir, tag, client_state): parameters, optimizer state, the
+   * step, the model config, the tokenizer and the data loader's position, on every rank
+   * (dir/latest names the tag). `clientState` is whatever the script needs back on resume.
    */
-  async saveCheckpoint(dir: string, tag = `global_step${this.globalStep}`, meta: Record<string, unknown> = {}): Promise<void> {
-    await saveEngineState(dir, tag, this.place, { flat: this.flat, optimizer: this.opts.optimizer, step: this.globalStep, meta });
+  async saveCheckpoint(dir: string, tag = `global_step${this.globalStep}`, clientState: Record<string, unknown> = {}): Promise<void> {
+    const meta: Record<string, unknown> = { client_state: clientState };
+    if (this.loader) meta.data_loader = this.loader.state();
+    await saveEngineState(dir, tag, this.place, {
+      flat: this.flat, optimizer: this.opts.optimizer, step: this.globalStep, meta, model: this.model.config, textFiles: this.opts.checkpointFiles,
+    });
   }
 
-  /** Loads a checkpoint (default: the tag in dir/latest) and resumes its step; returns its meta. */
-  async loadCheckpoint(dir: string, tag?: string): Promise<Record<string, unknown>> {
-    const r = await loadEngineState(dir, tag, this.place, { flat: this.flat, optimizer: this.opts.optimizer });
+  /**
+   * DeepSpeed's load_checkpoint(load_dir, tag): restores what saveCheckpoint wrote (default tag:
+   * dir/latest), refusing a checkpoint of a different model; returns the client state.
+   */
+  async loadCheckpoint(dir: string, tag?: string): Promise<LoadedCheckpointInfo> {
+    const r = await loadEngineState(dir, tag, this.place, { flat: this.flat, optimizer: this.opts.optimizer, model: this.model.config });
     this.globalStep = r.step;
-    return r.meta;
+    if (this.loader && r.meta.data_loader !== undefined) this.loader.restore(r.meta.data_loader);
+    const clientState = (r.meta.client_state ?? {}) as Record<string, unknown>;
+    return { loadPath: `${dir}/${r.tag}`, tag: r.tag, clientState };
+  }
+
+  /** DeepSpeed's name for saveCheckpoint. */
+  save_checkpoint(dir: string, tag?: string, clientState: Record<string, unknown> = {}): Promise<void> {
+    return this.saveCheckpoint(dir, tag, clientState);
+  }
+
+  /** DeepSpeed's name for loadCheckpoint. */
+  load_checkpoint(dir: string, tag?: string): Promise<LoadedCheckpointInfo> {
+    return this.loadCheckpoint(dir, tag);
   }
 
   private get place(): CheckpointPlace {
     return this.opts.place ?? { rank: 0, worldSize: 1, weightDtype: 'fp32' };
   }
 
-  /** Mean masked loss of a batch with no update. */
+  /** Mean masked loss of a batch: forward only (no tape, no backward, gradients untouched). */
   evalLoss(batch: MicroBatch): number {
+    const { batchSize: B, seqLen: T } = batch;
     const params = uploadParams(this.flat);
     try {
       let masked = 0;
       for (let i = 0; i < batch.mask.length; i++) masked += batch.mask[i]!;
-      const saved = this.flat.grads.slice();
-      const r = forwardBackward(this.model, this.flat, params, batch, Math.max(masked, 1));
-      this.flat.grads.set(saved);
-      return r.loss;
+      const loss = tf.tidy(() => {
+        const logits = forwardLogits(this.model, params, tf.tensor2d(batch.input, [B, T], 'int32')); // [B, T, V]
+        const V = logits.shape[2];
+        return maskedCrossEntropy(tf.reshape(logits, [B * T, V]) as tf.Tensor2D, tf.tensor1d(batch.target, 'int32'), tf.tensor1d(batch.mask, 'float32'), Math.max(masked, 1));
+      });
+      const v = loss.dataSync()[0]!;
+      loss.dispose();
+      return v;
+    } finally {
+      tf.dispose([...params.values()]);
+    }
+  }
+
+  /** Per-layer params, FLOPs and forward time on the last micro-batch trained on (flops_profiler). */
+  async profileLastBatch(): Promise<{ layers: LayerProfile[]; batchSize: number; seqLen: number }> {
+    const batch = this.lastBatch;
+    if (!batch) throw new InputError('Engine.profileLastBatch: no step has run yet');
+    const params = uploadParams(this.flat);
+    try {
+      return { layers: await profileForward(this.model, params, batch), batchSize: batch.batchSize, seqLen: batch.seqLen };
     } finally {
       tf.dispose([...params.values()]);
     }
