@@ -6,6 +6,8 @@ import { readShard } from './shards.ts';
 
 export interface ArrowDataset {
   readonly manifest: DatasetManifest;
+  /** The dataset directory it was opened from. */
+  readonly dir: string;
   readonly split: SplitName;
   /** Rows in the split. */
   readonly length: number;
@@ -37,6 +39,7 @@ export function openArrowDataset(dir: string, split: string = 'train'): ArrowDat
   if (rows !== manifest.splits[name].rows) throw new FormatError(manifestPath, `splits.${name}.rows is ${manifest.splits[name].rows}, but its shards hold ${rows}`);
   return {
     manifest,
+    dir,
     split: name,
     length: rows,
     seqLen: manifest.seq_len,

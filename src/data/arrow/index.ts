@@ -3,3 +3,5 @@ export { prepareDataset, validationNote, type PrepareOptions } from './prepare.t
 export { isValidationRow, RowSplitter } from './split.ts';
 export { readManifest, MANIFEST_FORMAT, type DatasetManifest, type SplitManifest, type SplitName } from './manifest.ts';
 export { readShard, writeShard, ShardWriter, type ShardInfo } from './shards.ts';
+export { openTrainingData, TrainingData, type TokenBatch, type TrainingDataOptions, type TrainingDataState } from './loader.ts';
+export { evaluateLoss, type EvaluateOptions, type EvaluateResult } from './evaluate.ts';
