@@ -1,4 +1,5 @@
-import type { Layer, Model, ModelConfig } from './types.ts';
+import { ConfigError } from '../errors.ts';
+import { isPlainLlama, type Layer, type Model, type ModelConfig } from './types.ts';
 import { embeddingLayer } from './layers/embedding.ts';
 import { attentionLayer } from './layers/attention.ts';
 import { mlpLayer } from './layers/mlp.ts';
@@ -13,6 +14,8 @@ import { validateModelConfig } from './config.ts';
  */
 export function buildLlama(config: ModelConfig): Model {
   validateModelConfig(config);
+  // The training decoder is plain Llama; a served architecture's extras would be dropped here.
+  if (!isPlainLlama(config)) throw new ConfigError('model', 'q/k/v biases, q/k norms and rope scaling are served (ds serve) but not trained; buildLlama takes a plain Llama config');
   const layers: Layer[] = [embeddingLayer(config)];
   for (let i = 0; i < config.numLayers; i++) layers.push(attentionLayer(config, i), mlpLayer(config, i));
   layers.push(lmHeadLayer(config));

@@ -24,6 +24,52 @@ export interface ModelConfig {
   readonly initStd: number;
   readonly bosTokenId: number | null;
   readonly eosTokenId: number | null;
+  /**
+   * Architecture extras (Qwen2, Qwen3, Llama 3). Optional so that a plain Llama config stays as
+   * it was; read them through modelExtras(), the one place that gives their defaults.
+   */
+  readonly attentionBias?: boolean; // q/k/v projections add a bias (Qwen2)
+  readonly qkNorm?: boolean; // RMSNorm over each head of q and of k, before rope (Qwen3)
+  readonly ropeScaling?: RopeScaling | null;
+}
+
+/**
+ * How rope frequencies are stretched for long context. Pair j of a head turns at
+ *   invFreq_j = θ^(−2j/Dh) / divisor_j / factor(linear)
+ *   'linear': every divisor 1, positions scaled by 1/factor (llama.cpp's freq_scale);
+ *   'llama3': divisors from Llama 3.1's rule (low frequencies by factor, high ones by 1, smooth between);
+ *   'freqs':  the divisors given, one per pair (GGUF's rope_freqs tensor, [Dh/2]).
+ */
+export type RopeScaling =
+  | { readonly type: 'linear'; readonly factor: number }
+  | {
+      readonly type: 'llama3';
+      readonly factor: number;
+      readonly lowFreqFactor: number;
+      readonly highFreqFactor: number;
+      readonly originalMaxPositionEmbeddings: number;
+    }
+  | { readonly type: 'freqs'; readonly divisors: readonly number[] };
+
+/** The extras of `c` with their defaults: a plain Llama has none. */
+export function modelExtras(c: Pick<ModelConfig, 'attentionBias' | 'qkNorm' | 'ropeScaling'>): { attentionBias: boolean; qkNorm: boolean; ropeScaling: RopeScaling | null } {
+  return { attentionBias: c.attentionBias ?? false, qkNorm: c.qkNorm ?? false, ropeScaling: c.ropeScaling ?? null };
+}
+
+/** `base` with the extras that differ from their defaults (a plain Llama config keeps no extra keys). */
+export function withExtras(base: ModelConfig, extras: Partial<ModelConfig>): ModelConfig {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(extras)) {
+    if (v === undefined || ((k === 'attentionBias' || k === 'qkNorm') && v === false) || (k === 'ropeScaling' && v === null)) delete out[k];
+    else out[k] = v;
+  }
+  return Object.freeze(out) as unknown as ModelConfig;
+}
+
+/** True when `c` uses none of the extras (what the training decoder and HF Llama export support). */
+export function isPlainLlama(c: ModelConfig): boolean {
+  const e = modelExtras(c);
+  return !e.attentionBias && !e.qkNorm && e.ropeScaling === null;
 }
 
 export type ParamInit =

@@ -26,8 +26,9 @@ export function randomWeights(config: ModelConfig, seed = 1): Map<string, HostTe
   for (const [name, shape] of expectedLlamaShapes(config)) {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
-    const isNorm = shape.length === 1;
-    const std = name.includes('embed') ? 1 : 1 / Math.sqrt(shape[1] ?? 1);
+    const isNorm = shape.length === 1 && name.endsWith('.weight');
+    // biases N(0, 0.5): large enough that a runner ignoring one would give other logits
+    const std = name.includes('embed') ? 1 : name.endsWith('.bias') ? 0.5 : 1 / Math.sqrt(shape[1] ?? 1);
     for (let i = 0; i < n; i++) data[i] = isNorm ? 1 + 0.1 * r.normal() : std * r.normal();
     weights.set(name, { shape, data });
   }

@@ -1,7 +1,8 @@
 /**
  * An independent float64 reference forward of a Llama decoder, in plain TypeScript (no tfjs),
  * used as the oracle for loaders and the model runner. It reads the HF-named weights of a
- * LoadedModel and follows the config's ropeStyle. Deliberately naive: clarity over speed.
+ * LoadedModel and follows the config's ropeStyle and extras (q/k/v biases, q/k norms, rope
+ * scaling), each written out here again rather than imported. Deliberately naive: clarity over speed.
  */
 import type { ModelConfig } from '../../src/models/types.ts';
 import type { HostTensor } from '../../src/inference/loaders/types.ts';
@@ -39,18 +40,51 @@ function rmsNorm(x: Vec, g: HostTensor, eps: number): Vec {
   return x.map((v, i) => v * r * g.data[i]!);
 }
 
+/** Angle per position of pair i (HF's _compute_default_rope_parameters and _compute_llama3_parameters, in float64). */
+function invFreq(c: ModelConfig, i: number): number {
+  const f = Math.pow(c.ropeTheta, (-2 * i) / c.headDim);
+  const s = c.ropeScaling;
+  if (!s) return f;
+  if (s.type === 'linear') return f / s.factor;
+  if (s.type === 'freqs') return f / s.divisors[i]!;
+  const lowWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor;
+  const highWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor;
+  const wavelen = (2 * Math.PI) / f;
+  if (wavelen > lowWavelen) return f / s.factor;
+  if (wavelen < highWavelen) return f;
+  const smooth = (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+  return (1 - smooth) * (f / s.factor) + smooth * f;
+}
+
 /** Rotates each head of `x` ([heads * Dh]) in place for position `pos`. */
-function rope(x: Vec, heads: number, dh: number, pos: number, theta: number, style: 'half' | 'adjacent'): void {
+function rope(x: Vec, heads: number, pos: number, c: ModelConfig): void {
+  const dh = c.headDim;
   for (let h = 0; h < heads; h++) {
     for (let i = 0; i < dh / 2; i++) {
-      const angle = pos * Math.pow(theta, (-2 * i) / dh);
-      const [a, b] = style === 'half' ? [h * dh + i, h * dh + i + dh / 2] : [h * dh + 2 * i, h * dh + 2 * i + 1];
+      const angle = pos * invFreq(c, i);
+      const [a, b] = c.ropeStyle === 'half' ? [h * dh + i, h * dh + i + dh / 2] : [h * dh + 2 * i, h * dh + 2 * i + 1];
       const x0 = x[a]!;
       const x1 = x[b]!;
       x[a] = x0 * Math.cos(angle) - x1 * Math.sin(angle);
       x[b] = x0 * Math.sin(angle) + x1 * Math.cos(angle);
     }
   }
+}
+
+/** y = W x (+ b, when the model has that bias). */
+function project(m: ReferenceModel, name: string, x: Vec): Vec {
+  const y = matvec(w(m, `${name}.weight`), x);
+  const b = m.weights.get(`${name}.bias`);
+  if (m.config.attentionBias) y.forEach((v, i) => (y[i] = v + b!.data[i]!));
+  return y;
+}
+
+/** RMSNorm of each head of `x` ([heads * Dh]) with one weight [Dh] (Qwen3's q_norm / k_norm). */
+function headNorm(x: Vec, heads: number, g: HostTensor, eps: number): Vec {
+  const dh = g.shape[0]!;
+  const out = new Float64Array(x.length);
+  for (let h = 0; h < heads; h++) out.set(rmsNorm(x.subarray(h * dh, (h + 1) * dh), g, eps), h * dh);
+  return out;
 }
 
 /** Logits [T][V] for every position of `ids` (causal attention, positions 0..T-1). */
@@ -67,13 +101,17 @@ export function referenceForward(m: ReferenceModel, ids: readonly number[]): Flo
     const vs: Vec[] = [];
     for (let t = 0; t < T; t++) {
       const h = rmsNorm(xs[t]!, w(m, `${p}input_layernorm.weight`), c.rmsNormEps);
-      const q = matvec(w(m, `${p}self_attn.q_proj.weight`), h); // [H * Dh]
-      const k = matvec(w(m, `${p}self_attn.k_proj.weight`), h); // [KV * Dh]
-      rope(q, H, Dh, t, c.ropeTheta, c.ropeStyle);
-      rope(k, KV, Dh, t, c.ropeTheta, c.ropeStyle);
+      let q = project(m, `${p}self_attn.q_proj`, h); // [H * Dh]
+      let k = project(m, `${p}self_attn.k_proj`, h); // [KV * Dh]
+      if (c.qkNorm) {
+        q = headNorm(q, H, w(m, `${p}self_attn.q_norm.weight`), c.rmsNormEps);
+        k = headNorm(k, KV, w(m, `${p}self_attn.k_norm.weight`), c.rmsNormEps);
+      }
+      rope(q, H, t, c);
+      rope(k, KV, t, c);
       qs.push(q);
       ks.push(k);
-      vs.push(matvec(w(m, `${p}self_attn.v_proj.weight`), h));
+      vs.push(project(m, `${p}self_attn.v_proj`, h));
     }
     const next: Vec[] = [];
     for (let t = 0; t < T; t++) {

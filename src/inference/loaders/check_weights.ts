@@ -1,10 +1,11 @@
 import { FormatError } from '../../errors.ts';
-import type { ModelConfig } from '../../models/types.ts';
+import { modelExtras, type ModelConfig } from '../../models/types.ts';
 import type { HostTensor } from './types.ts';
 
-/** HF name → expected shape for every weight a Llama decoder with `config` has. */
+/** HF name → expected shape for every weight a Llama-family decoder with `config` has (with its extras: q/k/v biases, q/k norms). */
 export function expectedLlamaShapes(config: ModelConfig): Map<string, number[]> {
   const { vocabSize: V, hiddenSize: D, intermediateSize: F, numHeads: H, numKvHeads: KV, headDim: Dh } = config;
+  const extras = modelExtras(config);
   const shapes = new Map<string, number[]>([['model.embed_tokens.weight', [V, D]], ['model.norm.weight', [D]]]);
   if (!config.tieWordEmbeddings) shapes.set('lm_head.weight', [V, D]);
   for (let l = 0; l < config.numLayers; l++) {
@@ -18,6 +19,15 @@ export function expectedLlamaShapes(config: ModelConfig): Map<string, number[]> 
     shapes.set(`${p}mlp.down_proj.weight`, [D, F]);
     shapes.set(`${p}input_layernorm.weight`, [D]);
     shapes.set(`${p}post_attention_layernorm.weight`, [D]);
+    if (extras.attentionBias) {
+      shapes.set(`${p}self_attn.q_proj.bias`, [H * Dh]);
+      shapes.set(`${p}self_attn.k_proj.bias`, [KV * Dh]);
+      shapes.set(`${p}self_attn.v_proj.bias`, [KV * Dh]);
+    }
+    if (extras.qkNorm) {
+      shapes.set(`${p}self_attn.q_norm.weight`, [Dh]);
+      shapes.set(`${p}self_attn.k_norm.weight`, [Dh]);
+    }
   }
   return shapes;
 }
@@ -25,6 +35,7 @@ export function expectedLlamaShapes(config: ModelConfig): Map<string, number[]> 
 /** Every expected weight is there with its shape, and nothing else is. */
 export function checkLlamaWeights(config: ModelConfig, weights: ReadonlyMap<string, HostTensor>, file: string): void {
   const expected = expectedLlamaShapes(config);
+  const extras = modelExtras(config);
   for (const [name, shape] of expected) {
     const t = weights.get(name);
     if (!t) throw new FormatError(file, `tensor "${name}" is missing`);
@@ -33,6 +44,6 @@ export function checkLlamaWeights(config: ModelConfig, weights: ReadonlyMap<stri
     }
   }
   for (const name of weights.keys()) {
-    if (!expected.has(name)) throw new FormatError(file, `tensor "${name}" is not part of a Llama model with ${config.numLayers} layers`);
+    if (!expected.has(name)) throw new FormatError(file, `tensor "${name}" is not part of this model (${config.numLayers} layers${extras.attentionBias ? ', q/k/v biases' : ''}${extras.qkNorm ? ', q/k norms' : ''}); it would be ignored`);
   }
 }

@@ -20,6 +20,15 @@ export function addInPlace(x: Float32Array, y: Float32Array, len: number): void 
   for (let i = 0; i < len; i++) x[i] = x[i]! + y[i]!;
 }
 
+/** x[n, :] += b for n < rows.  x: [rows, W]; b: [W]. */
+export function addRowBias(x: Float32Array, b: Float32Array, rows: number): void {
+  const W = b.length;
+  for (let n = 0; n < rows; n++) {
+    const off = n * W;
+    for (let i = 0; i < W; i++) x[off + i] = x[off + i]! + b[i]!;
+  }
+}
+
 /** Embedding rows of `ids` into out [ids.length, D].  table: [V, D]. */
 export function embedRows(table: Float32Array, D: number, ids: Int32Array, out: Float32Array): void {
   for (let n = 0; n < ids.length; n++) out.set(table.subarray(ids[n]! * D, (ids[n]! + 1) * D), n * D);

@@ -1,12 +1,12 @@
 import { assert } from '../../errors.ts';
-import type { ModelConfig } from '../../models/types.ts';
+import { ropeInvFreqs, type RopeConfig } from '../../models/rope_scaling.ts';
 
 /**
  * Rotary embedding on the host, one token at a time at its own position (a ragged batch mixes
  * positions). cos/sin are computed once for every position up to maxLen, in float64.
  *   'half':     pairs (i, i + Dh/2)   (HF Llama)
  *   'adjacent': pairs (2i, 2i + 1)    (llama.cpp's GGUF llama)
- * Pair j at position p turns by p · θ^(−2j/Dh): a' = a·c − b·s, b' = b·c + a·s.
+ * Pair j at position p turns by p · invFreq_j (θ^(−2j/Dh), scaled: ropeInvFreqs): a' = a·c − b·s, b' = b·c + a·s.
  */
 export class RopeTable {
   readonly headDim: number;
@@ -15,7 +15,7 @@ export class RopeTable {
   private readonly sin: Float64Array; // [maxLen, Dh/2]
   private readonly style: 'half' | 'adjacent';
 
-  constructor(config: Pick<ModelConfig, 'headDim' | 'ropeTheta' | 'ropeStyle'>, maxLen: number) {
+  constructor(config: RopeConfig, maxLen: number) {
     const half = config.headDim / 2;
     assert(Number.isInteger(half), () => `RopeTable: headDim ${config.headDim} must be even`);
     this.headDim = config.headDim;
@@ -23,8 +23,9 @@ export class RopeTable {
     this.style = config.ropeStyle;
     this.cos = new Float64Array(maxLen * half);
     this.sin = new Float64Array(maxLen * half);
+    const invFreqs = ropeInvFreqs(config);
     for (let j = 0; j < half; j++) {
-      const invFreq = Math.pow(config.ropeTheta, (-2 * j) / config.headDim);
+      const invFreq = invFreqs[j]!;
       for (let p = 0; p < maxLen; p++) {
         this.cos[p * half + j] = Math.cos(p * invFreq);
         this.sin[p * half + j] = Math.sin(p * invFreq);

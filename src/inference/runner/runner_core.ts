@@ -11,7 +11,7 @@ import { WasmPagedAttention, writeKv, type KvPoolLayout } from '../attention/ind
 import { ScratchRegion, SharedArena } from '../wasm/arena.ts';
 import type { RunnerBatch } from './batch.ts';
 import { WasmGemm, type PackedMatrix } from './gemm.ts';
-import { addInPlace, embedRows, rmsNormRows } from './host_ops.ts';
+import { addInPlace, addRowBias, embedRows, rmsNormRows } from './host_ops.ts';
 import { RopeTable } from './rope.ts';
 import type { RunnerWeights } from './weights.ts';
 
@@ -50,6 +50,8 @@ export class RunnerCore {
   private readonly embed: Float32Array;
   private readonly finalNorm: Float32Array;
   private readonly norms: readonly { input: Float32Array; post: Float32Array }[];
+  /** Per layer: views of the architecture extras it has (null: none). */
+  private readonly extras: readonly { qkvBias: Float32Array | null; qNorm: Float32Array | null; kNorm: Float32Array | null }[];
 
   /** `maxRows`: the largest step expected (its activations are reserved now; a larger one grows them). */
   constructor(arena: SharedArena, layout: RunnerLayout, maxRows = 0) {
@@ -64,6 +66,9 @@ export class RunnerCore {
     this.embed = arena.f32(w.embed, c.vocabSize * c.hiddenSize);
     this.finalNorm = arena.f32(w.finalNorm, c.hiddenSize);
     this.norms = w.layers.map((l) => ({ input: arena.f32(l.inputNorm, c.hiddenSize), post: arena.f32(l.postNorm, c.hiddenSize) }));
+    const qkvW = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
+    const view = (off: number | null, n: number) => (off === null ? null : arena.f32(off, n));
+    this.extras = w.layers.map((l) => ({ qkvBias: view(l.qkvBias, qkvW), qNorm: view(l.qNorm, c.headDim), kNorm: view(l.kNorm, c.headDim) }));
     if (maxRows > 0) this.activations.reserve(RunnerCore.activationBytes(c, maxRows));
   }
 
@@ -105,12 +110,21 @@ export class RunnerCore {
     this.layout.weights.layers.forEach((lw, l) => {
       rmsNormRows(x, this.norms[l]!.input, c.rmsNormEps, N, h);
       this.matmul(off.h, lw.qkv, off.qkv, N); // [N, (H + 2Hkv)·Dh]
+      const ex = this.extras[l]!;
+      if (ex.qkvBias) addRowBias(qkv, ex.qkvBias, N); // Qwen2: [N, (H + 2Hkv)·Dh] += b
       for (let t = 0; t < N; t++) {
         // split the fused row (plain loops: a subarray per copy costs more than these few floats)
         const row = t * qkvW;
         for (let i = 0; i < qW; i++) q[t * qW + i] = qkv[row + i]!;
         for (let i = 0; i < kvW; i++) k[t * kvW + i] = qkv[row + qW + i]!;
         for (let i = 0; i < kvW; i++) v[t * kvW + i] = qkv[row + qW + kvW + i]!;
+      }
+      if (ex.qNorm && ex.kNorm) {
+        // Qwen3: RMSNorm over each head, before rope.  q as [N·H, Dh], k as [N·Hkv, Dh]
+        rmsNormRows(q, ex.qNorm, c.rmsNormEps, N * H, q);
+        rmsNormRows(k, ex.kNorm, c.rmsNormEps, N * Hkv, k);
+      }
+      for (let t = 0; t < N; t++) {
         const pos = batch.positions[t]!;
         this.rope.apply(q, t * qW, H, pos);
         this.rope.apply(k, t * kvW, Hkv, pos);

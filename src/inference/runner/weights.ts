@@ -1,4 +1,5 @@
 import { FormatError } from '../../errors.ts';
+import { modelExtras } from '../../models/types.ts';
 import type { LoadedModel, HostTensor } from '../loaders/types.ts';
 import type { SharedArena } from '../wasm/arena.ts';
 import { packLinear, type PackedMatrix } from './gemm.ts';
@@ -20,6 +21,11 @@ export interface LayerWeights {
   readonly o: PackedMatrix; // [H·Dh, D]
   readonly gateUp: PackedMatrix;
   readonly down: PackedMatrix; // [F, D]
+  /** Architecture extras, null when the model has none: q/k/v biases in the qkv column order [(H + 2·Hkv)·Dh] (Qwen2). */
+  readonly qkvBias: number | null;
+  /** RMSNorm weights over each head of q and of k, [Dh] each (Qwen3). */
+  readonly qNorm: number | null;
+  readonly kNorm: number | null;
 }
 
 export interface RunnerWeights {
@@ -60,6 +66,7 @@ export async function placeWeightsAsync(arena: SharedArena, model: WeightSource)
 function* placeSteps(arena: SharedArena, model: WeightSource): Generator<void, RunnerWeights> {
   const c = model.config;
   const { hiddenSize: D, numHeads: H, numKvHeads: Hkv, headDim: Dh, intermediateSize: F, vocabSize: V } = c;
+  const extras = modelExtras(c);
   const embed = get(model, 'model.embed_tokens.weight', [V, D]);
   const layers: LayerWeights[] = [];
   for (let l = 0; l < c.numLayers; l++) {
@@ -72,6 +79,9 @@ function* placeSteps(arena: SharedArena, model: WeightSource): Generator<void, R
       o: packLinear(arena, [w('self_attn.o_proj.weight', [D, H * Dh])], `${p}o_proj`),
       gateUp: packLinear(arena, [w('mlp.gate_proj.weight', [F, D]), w('mlp.up_proj.weight', [F, D])], `${p}gate_up`),
       down: packLinear(arena, [w('mlp.down_proj.weight', [D, F])], `${p}down_proj`),
+      qkvBias: extras.attentionBias ? arena.put(concat([w('self_attn.q_proj.bias', [H * Dh]), w('self_attn.k_proj.bias', [Hkv * Dh]), w('self_attn.v_proj.bias', [Hkv * Dh])]), `${p}qkv_bias`) : null,
+      qNorm: extras.qkNorm ? arena.put(w('self_attn.q_norm.weight', [Dh]).data, `${p}q_norm`) : null,
+      kNorm: extras.qkNorm ? arena.put(w('self_attn.k_norm.weight', [Dh]).data, `${p}k_norm`) : null,
     });
     yield;
   }
@@ -84,6 +94,16 @@ function* placeSteps(arena: SharedArena, model: WeightSource): Generator<void, R
   };
 }
 
+function concat(parts: readonly HostTensor[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, t) => n + t.shape[0]!, 0)); // 1-D biases
+  let at = 0;
+  for (const t of parts) {
+    out.set(t.data, at);
+    at += t.shape[0]!;
+  }
+  return out;
+}
+
 /** Bytes placeWeights will take (to size the arena up front). */
 export function weightBytes(model: WeightSource): number {
   let floats = 0;
@@ -91,7 +111,7 @@ export function weightBytes(model: WeightSource): number {
   const c = model.config;
   if (c.tieWordEmbeddings && !model.weights.has('lm_head.weight')) floats += c.vocabSize * c.hiddenSize;
   // + panel padding (under 8 columns × K for each of the 4 packed matrices a layer and the LM head)
-  // and 64-byte alignment of every region (6 a layer, 3 more)
+  // and 64-byte alignment of every region (up to 9 a layer with the extras, 3 more)
   const maxK = Math.max(c.hiddenSize, c.intermediateSize, c.numHeads * c.headDim);
-  return 4 * floats + 4 * 7 * maxK * (4 * c.numLayers + 1) + 64 * (6 * c.numLayers + 3);
+  return 4 * floats + 4 * 7 * maxK * (4 * c.numLayers + 1) + 64 * (9 * c.numLayers + 3);
 }

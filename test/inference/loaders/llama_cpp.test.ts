@@ -14,7 +14,8 @@ import { writeLlamaGguf } from '../../../src/inference/loaders/gguf/export.ts';
 import { gpt2TokenizerKv, llamaTokenizerKv } from '../../../src/inference/loaders/gguf/tokenizer_kv.ts';
 import { loadGguf } from '../../../src/inference/loaders/gguf/load.ts';
 import type { GgufWriteType } from '../../../src/inference/loaders/gguf/writer.ts';
-import type { ModelConfig } from '../../../src/models/types.ts';
+import { isPlainLlama, type ModelConfig } from '../../../src/models/types.ts';
+import { ropeDivisors } from '../../../src/models/rope_scaling.ts';
 import { randomWeights, tinyBpeVocab, tinyConfig } from '../../helpers/random_llama.ts';
 import { referenceForward, referenceGreedy } from '../../helpers/reference_llama.ts';
 import { tinySpmVocab } from '../../helpers/spm_vocab.ts';
@@ -96,19 +97,29 @@ function maxDiff(ref: Float64Array[], cpp: Map<Token, number>[]): number {
 
 const PROMPT = [256, 104, 101, 108, 108, 111, 32, 119, 111, 114];
 
+const LLAMA3_ROPE = { type: 'llama3' as const, factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8 };
+
 describe.each([
-  { name: 'f32-gqa', over: {}, type: 'F32' as const, tol: 1e-3 },
-  { name: 'f32-mha-tied', over: { numKvHeads: 4, tieWordEmbeddings: true }, type: 'F32' as const, tol: 1e-3 },
-  { name: 'f16-gqa', over: { numHeads: 8, numKvHeads: 2, headDim: 8 }, type: 'F16' as const, tol: 2e-2 },
+  { name: 'f32-gqa', over: {}, type: 'F32' as const, tol: 1e-3, rope: 'adjacent' },
+  { name: 'f32-mha-tied', over: { numKvHeads: 4, tieWordEmbeddings: true }, type: 'F32' as const, tol: 1e-3, rope: 'adjacent' },
+  { name: 'f16-gqa', over: { numHeads: 8, numKvHeads: 2, headDim: 8 }, type: 'F16' as const, tol: 2e-2, rope: 'adjacent' },
   // llama.cpp also rounds activations to Q8_0 before a Q8_0 matmul, so agreement is looser.
-  { name: 'q8_0-gqa', over: {}, type: 'Q8_0' as const, tol: 0.1 },
-])('llama.cpp vs reference on $name', ({ name, over, type, tol }) => {
+  { name: 'q8_0-gqa', over: {}, type: 'Q8_0' as const, tol: 0.1, rope: 'adjacent' },
+  // Architectures: qwen2 (q/k/v biases), qwen3 (q/k norms, head dim ≠ D/H), Llama 3.1 rope scaling
+  // (written as the rope_freqs tensor; a short original context so that most pairs are scaled), linear scaling.
+  { name: 'qwen2', over: { attentionBias: true }, type: 'F32' as const, tol: 1e-3, rope: 'half' },
+  { name: 'qwen3', over: { qkNorm: true, headDim: 32 }, type: 'F32' as const, tol: 1e-3, rope: 'half' },
+  { name: 'llama3-rope', over: { ropeScaling: LLAMA3_ROPE }, type: 'F32' as const, tol: 1e-3, rope: 'adjacent' },
+  { name: 'linear-rope', over: { ropeScaling: { type: 'linear' as const, factor: 4 } }, type: 'F32' as const, tol: 1e-3, rope: 'adjacent' },
+])('llama.cpp vs reference on $name', ({ name, over, type, tol, rope }) => {
   const config = tinyConfig(over);
   const path = writeBpeModel(name, config, type);
   const loaded = loadGguf(path);
 
-  it('reads the config back with adjacent rope', () => {
-    expect(loaded.config).toMatchObject({ ...config, ropeStyle: 'adjacent', rmsNormEps: Math.fround(config.rmsNormEps) });
+  it(`reads the config back with ${rope} rope`, () => {
+    // Llama 3.1 scaling comes back as the rope_freqs tensor's divisors (float32)
+    const scaling = config.ropeScaling?.type === 'llama3' ? { ropeScaling: { type: 'freqs', divisors: Array.from(Float32Array.from(ropeDivisors(config))) } } : {};
+    expect(loaded.config).toEqual({ ...config, ropeStyle: rope, rmsNormEps: Math.fround(config.rmsNormEps), ...scaling });
   });
 
   it('gives llama.cpp logits at every position', async () => {
@@ -117,12 +128,18 @@ describe.each([
     expect(d).toBeLessThan(tol);
   });
 
+  it.runIf(!isPlainLlama(config))('differs from llama.cpp by far more than the tolerance when the extras are dropped', async () => {
+    const plain = { ...loaded.config, attentionBias: false, qkNorm: false, ropeScaling: null };
+    const d = maxDiff(referenceForward({ config: plain, weights: loaded.weights }, PROMPT), await cppLogits(await open(path), PROMPT));
+    expect(d).toBeGreaterThan(100 * tol);
+  });
+
   it('HF weights with rotate-half give the same logits as the permuted GGUF weights with adjacent rope', () => {
     const hfConfig = { ...config, rmsNormEps: Math.fround(config.rmsNormEps) };
     const refHf = referenceForward({ config: hfConfig, weights: randomWeights(config, name.length) }, PROMPT);
     const refGguf = referenceForward(loaded, PROMPT);
-    // F16 storage rounds the weights, so compare at the storage precision.
-    const bound = type === 'F32' ? 1e-9 : type === 'F16' ? tol : 0.5;
+    // F16 storage rounds the weights, so compare at the storage precision (rope divisors are stored as f32).
+    const bound = type === 'F32' ? (config.ropeScaling ? 1e-5 : 1e-9) : type === 'F16' ? tol : 0.5;
     refHf.forEach((row, i) => row.forEach((v, j) => expect(Math.abs(v - refGguf[i]![j]!)).toBeLessThan(bound)));
   });
 

@@ -11,6 +11,8 @@ import { loadModel, modelConfigToHfConfig, hfConfigToModelConfig, writeLlamaGguf
 import { gpt2TokenizerKv } from '../../../src/inference/loaders/gguf/tokenizer_kv.ts';
 import { randomWeights, tinyBpeVocab, tinyConfig } from '../../helpers/random_llama.ts';
 import { referenceForward } from '../../helpers/reference_llama.ts';
+import type { ModelConfig } from '../../../src/models/types.ts';
+import type { HostTensor } from '../../../src/inference/loaders/types.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'ds-dir-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -19,11 +21,11 @@ const config = tinyConfig({ rmsNormEps: Math.fround(1e-5), ropeTheta: 500000 });
 const weights = randomWeights(config, 4);
 const v = tinyBpeVocab(config.vocabSize);
 
-function writeDir(name: string): string {
+function writeDir(name: string, c: ModelConfig = config, w: Map<string, HostTensor> = weights): string {
   const dir = join(root, name);
   mkdirSync(dir);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(modelConfigToHfConfig(config)));
-  writeSafetensors(join(dir, 'model.safetensors'), weights, { format: 'pt' });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(modelConfigToHfConfig(c)));
+  writeSafetensors(join(dir, 'model.safetensors'), w, { format: 'pt' });
   const tok = new ByteLevelBpeTokenizer({
     vocab: new Map(v.tokens.map((t, i) => [t, i])), merges: v.merges,
     added: [{ id: 256, content: '<|bos|>', special: true }, { id: 257, content: '<|eos|>', special: true }],
@@ -58,8 +60,37 @@ describe('loadModel', () => {
   });
 
   it.each([
+    ['Qwen2 (q/k/v biases)', { attentionBias: true }, 'qwen2'],
+    ['Qwen3 (q/k norms)', { qkNorm: true, headDim: 32 }, 'qwen3'],
+    ['Llama 3.1 (rope scaling)', { ropeScaling: { type: 'llama3' as const, factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8 } }, 'llama'],
+  ])('%s: config.json round-trips, and the dir and its GGUF give the same logits', (name, over, arch) => {
+    const c = { ...config, ...over };
+    const w = randomWeights(c, 5);
+    const dir = writeDir(name.split(' ')[0]!, c, w);
+    const fromDir = loadModel(dir);
+    expect(fromDir.config).toEqual(c);
+    const gguf = join(root, `${arch}.gguf`);
+    writeLlamaGguf(gguf, { config: c, weights: fromDir.weights, tokenizer: gpt2TokenizerKv(v.tokens, v.types, v.merges, { bos: 256, eos: 257 }), type: 'F32' });
+    const fromGguf = loadModel(gguf);
+    expect(fromGguf.source).toBe(`gguf:${gguf}`);
+    const a = referenceForward(fromDir, ids);
+    const b = referenceForward(fromGguf, ids);
+    a.forEach((row, t) => row.forEach((x, j) => expect(Math.abs(x - b[t]![j]!)).toBeLessThan(1e-5)));
+  });
+
+  it("caps the context at Mistral's sliding window (full attention inside it is the same)", () => {
+    const hf = { ...modelConfigToHfConfig(config), architectures: ['MistralForCausalLM'], sliding_window: 32 };
+    expect(hfConfigToModelConfig(hf, 'c').maxPositionEmbeddings).toBe(32);
+    expect(hfConfigToModelConfig({ ...hf, sliding_window: null }, 'c').maxPositionEmbeddings).toBe(config.maxPositionEmbeddings);
+  });
+
+  it.each([
     [{ architectures: ['GPT2LMHeadModel'] }, /config\.json: architectures \["GPT2LMHeadModel"\] is not supported/],
-    [{ rope_scaling: { type: 'linear', factor: 2 } }, /rope_scaling .* is not supported/],
+    [{ rope_scaling: { rope_type: 'yarn', factor: 4 } }, /rope_scaling\.rope_type "yarn" is not supported \(linear, llama3\)/],
+    [{ rope_scaling: { rope_type: 'llama3', factor: 8 } }, /rope_scaling\.low_freq_factor is undefined/],
+    [{ attention_bias: true }, /attention_bias: true is not supported/],
+    [{ architectures: ['Qwen2ForCausalLM'], use_sliding_window: true, sliding_window: 32, max_window_layers: 1 }, /a window on some layers only/],
+    [{ hidden_act: 'gelu' }, /hidden_act "gelu" is not supported/],
     [{ num_key_value_heads: 3 }, /num_attention_heads 4 is not a multiple of num_key_value_heads 3/],
     [{ hidden_size: -1 }, /hidden_size is -1/],
   ])('rejects config %j with a FormatError naming the file and field', (patch, msg) => {

@@ -1,6 +1,6 @@
 import { FormatError } from '../../../errors.ts';
 import type { HostTensor, LoadedModel } from '../types.ts';
-import { checkLlamaWeights } from '../check_weights.ts';
+import { checkLlamaWeights, expectedLlamaShapes } from '../check_weights.ts';
 import { ggufToModelConfig } from './hparams.ts';
 import { ggufToHfName } from './names.ts';
 import { readFileSync } from 'node:fs';
@@ -9,8 +9,9 @@ import { parseGguf, readTensorData } from './reader.ts';
 import { tokenizerFromGguf } from './tokenizer.ts';
 
 /**
- * A llama GGUF → LoadedModel. Weights keep GGUF's q/k row order and the config says
- * ropeStyle 'adjacent', which is how llama.cpp computes these files.
+ * A GGUF (llama, qwen2, qwen3: arch/) → LoadedModel. Weights keep GGUF's q/k row order and the
+ * config's ropeStyle is how llama.cpp rotates that architecture ('adjacent' for llama).
+ * A tensor the architecture does not use is refused by name, never dropped.
  */
 export function loadGguf(path: string): LoadedModel {
   return loadGgufBytes(readFileSync(path), path);
@@ -42,16 +43,28 @@ export async function loadGgufAsync(path: string): Promise<LoadedModel> {
 function* loadSteps(bytes: Uint8Array, path: string): Generator<void, LoadedModel> {
   const g = parseGguf(bytes, path);
   const weights = new Map<string, HostTensor>();
+  let ropeFreqs: Float32Array | null = null; // Llama 3.1's rope divisors [Dh/2]: config, not a weight
   for (const info of g.tensors) {
+    if (info.name === ROPE_FREQS) {
+      ropeFreqs = readTensorData(g, info);
+      continue;
+    }
     const hf = ggufToHfName(info.name);
-    if (hf === null) throw new FormatError(path, `tensor "${info.name}" is not part of a llama model this loader supports`);
+    if (hf === null) throw new FormatError(path, `tensor "${info.name}" is not part of a model this loader supports`);
     weights.set(hf, { shape: info.shape, data: readTensorData(g, info) });
     yield;
   }
   const embed = weights.get('model.embed_tokens.weight');
   if (!embed) throw new FormatError(path, 'tensor "token_embd.weight" is missing');
-  const base = ggufToModelConfig(g.metadata, path, embed.shape[0] ?? 0);
+  const { config: base, arch } = ggufToModelConfig(g.metadata, path, embed.shape[0] ?? 0, ropeFreqs);
   const config = Object.freeze({ ...base, tieWordEmbeddings: !weights.has('lm_head.weight') });
+  const expected = expectedLlamaShapes(config);
+  for (const info of g.tensors) {
+    const hf = ggufToHfName(info.name);
+    if (hf !== null && !expected.has(hf)) throw new FormatError(path, `tensor "${info.name}" is not part of a ${arch.name} model with this config; it would be ignored`);
+  }
   checkLlamaWeights(config, weights, path);
   return { config, weights, tokenizer: tokenizerFromGguf(g.metadata, path), source: `gguf:${path}` };
 }
+
+const ROPE_FREQS = 'rope_freqs.weight';
