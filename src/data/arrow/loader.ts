@@ -10,6 +10,9 @@
  *   rank 0:               p0 p2 | p4 p6 | (p8 dropped)       stepsPerEpoch = floor(ceil(10/2)/2) = 2
  *   rank 1:               p1 p3 | p5 p7 | (p9 dropped)
  *
+ * Step s of W ranks × B rows thus trains on permutation positions [s·W·B, (s+1)·W·B): the rows
+ * one rank × W·B rows trains on at step s, so the global batch does not depend on W.
+ *
  * A micro-batch is the engine's MicroBatch: row b of the split holds seq_len + 1 tokens s, and
  *   input[b·T + t] = s[t], target[b·T + t] = s[t + 1], mask = 1     (all [B·T], T = seq_len)
  * (documents run on across rows with eos between them, so every target is a real next token).
@@ -124,6 +127,7 @@ export class TrainingData {
 
   /** Continue from `s` (from state(), possibly of a run started with another seed: its seed is used). */
   restore(s: TrainingDataState): void {
+    if (typeof s !== 'object' || s === null) throw new InputError(`cannot resume the ${this.split} data of ${this.dataset.dir}: the saved data position is not an object (got ${JSON.stringify(s)})`);
     const here = { worldSize: this.worldSize, microBatchSize: this.microBatchSize, rows: this.dataset.length };
     for (const k of ['worldSize', 'microBatchSize', 'rows'] as const) {
       if (s[k] !== here[k]) {
