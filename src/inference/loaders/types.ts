@@ -1,10 +1,20 @@
 import type { ModelConfig } from '../../models/types.ts';
 import type { Tokenizer } from '../../data/tokenizer/types.ts';
+import type { GgmlTypeId } from './gguf/constants.ts';
 
 /** One tensor in host memory, row-major, shape as HF lists it (linear weights [out, in]). */
 export interface HostTensor {
   readonly shape: number[];
+  /** The values as float32 (for a `stored` tensor: dequantized when first read). */
   readonly data: Float32Array;
+  /** Set when the tensor is kept in its stored format (GGUF F16, BF16, Q8_0, Q4_0, k-quants): the model runner's kernels read these bytes. */
+  readonly stored?: StoredTensor;
+}
+
+/** A tensor's stored bytes: its rows (HF order, the last dim fastest) as ggml blocks of `type`. */
+export interface StoredTensor {
+  readonly type: GgmlTypeId;
+  readonly bytes: Uint8Array;
 }
 
 /**

@@ -10,10 +10,12 @@ import type { ModelConfig } from '../../models/types.ts';
 import { WasmPagedAttention, writeKv, type KvPoolLayout } from '../attention/index.ts';
 import { ScratchRegion, SharedArena } from '../wasm/arena.ts';
 import type { RunnerBatch } from './batch.ts';
-import { WasmGemm, type PackedMatrix } from './gemm.ts';
-import { addInPlace, addRowBias, embedRows, rmsNormRows } from './host_ops.ts';
+import { EmbeddingTable } from './embedding.ts';
+import { WasmGemm } from './gemm.ts';
+import { addInPlace, addRowBias, rmsNormRows } from './host_ops.ts';
+import { q8ScratchBytes, QuantGemm } from './qgemm.ts';
 import { RopeTable } from './rope.ts';
-import type { RunnerWeights } from './weights.ts';
+import { isRows, type LinearWeight, type RunnerWeights } from './weights.ts';
 
 /** Where everything of a runner is in its arena: plain data, handed to worker threads. */
 export interface RunnerLayout {
@@ -30,7 +32,9 @@ const LM_HEAD_ROWS = 64;
 function activationSizes(c: ModelConfig, rows: number) {
   const { hiddenSize: D, numHeads: H, numKvHeads: Hkv, headDim: Dh, intermediateSize: F, vocabSize: V } = c;
   const N = rows;
-  return { x: N * D, h: N * D, qkv: N * (H + 2 * Hkv) * Dh, q: N * H * Dh, k: N * Hkv * Dh, v: N * Hkv * Dh, attn: N * H * Dh, tmp: N * Math.max(D, 2 * F), act: N * F, last: N * D, logits: Math.min(N, LM_HEAD_ROWS) * V };
+  const maxK = Math.max(D, F, H * Dh);
+  // q8: a product's input quantized to 8 bits for the stored-format kernels (qgemm.ts), in floats
+  return { x: N * D, h: N * D, qkv: N * (H + 2 * Hkv) * Dh, q: N * H * Dh, k: N * Hkv * Dh, v: N * Hkv * Dh, attn: N * H * Dh, tmp: N * Math.max(D, 2 * F), act: N * F, last: N * D, logits: Math.min(N, LM_HEAD_ROWS) * V, q8: Math.ceil(q8ScratchBytes(N, maxK) / 4) };
 }
 
 const bytesOf = (sizes: Record<string, number>) => 4 * Object.values(sizes).reduce((a, b) => a + b + 16, 0);
@@ -45,9 +49,12 @@ export class RunnerCore {
   private readonly arena: SharedArena;
   private readonly layout: RunnerLayout;
   private readonly gemm: WasmGemm;
+  private readonly qgemm: QuantGemm;
   private readonly rope: RopeTable;
   private readonly activations: ScratchRegion;
-  private readonly embed: Float32Array;
+  private readonly embed: EmbeddingTable;
+  /** Byte offset of this step's q8 scratch (set by forward()). */
+  private q8Off = 0;
   private readonly finalNorm: Float32Array;
   private readonly norms: readonly { input: Float32Array; post: Float32Array }[];
   /** Per layer: views of the architecture extras it has (null: none). */
@@ -60,10 +67,11 @@ export class RunnerCore {
     this.layout = layout;
     this.attention = new WasmPagedAttention(arena, layout.pools);
     this.gemm = new WasmGemm(arena);
+    this.qgemm = new QuantGemm(arena);
     this.rope = new RopeTable(c, layout.maxModelLen);
     this.activations = new ScratchRegion(arena, 'activations');
     const w = layout.weights;
-    this.embed = arena.f32(w.embed, c.vocabSize * c.hiddenSize);
+    this.embed = new EmbeddingTable(arena, w.embed, w.embedType, c.vocabSize, c.hiddenSize);
     this.finalNorm = arena.f32(w.finalNorm, c.hiddenSize);
     this.norms = w.layers.map((l) => ({ input: arena.f32(l.inputNorm, c.hiddenSize), post: arena.f32(l.postNorm, c.hiddenSize) }));
     const qkvW = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
@@ -104,7 +112,8 @@ export class RunnerCore {
     const act = view('act'); // [N, F]
     const geometry = { numHeads: H, numKvHeads: Hkv, headDim: Dh, blockSize: this.layout.pools.shape.blockSize, scale: 1 / Math.sqrt(Dh) };
     const tables = batch.seqs.map((s) => s.blockTable);
-    embedRows(this.embed, D, batch.tokenIds, x);
+    this.q8Off = off.q8;
+    this.embed.rows(batch.tokenIds, x);
     attn.fill(0); // padding rows (no sequence) are never written by attention
 
     this.layout.weights.layers.forEach((lw, l) => {
@@ -157,7 +166,8 @@ export class RunnerCore {
     return logits;
   }
 
-  private matmul(aOff: number, w: PackedMatrix, cOff: number, M: number): void {
-    this.gemm.run(aOff, w, cOff, M);
+  private matmul(aOff: number, w: LinearWeight, cOff: number, M: number): void {
+    if (isRows(w)) this.qgemm.run(aOff, w, cOff, M, this.q8Off);
+    else this.gemm.run(aOff, w, cOff, M);
   }
 }

@@ -2,7 +2,25 @@ import { FormatError } from '../../errors.ts';
 import { modelExtras } from '../../models/types.ts';
 import type { LoadedModel, HostTensor } from '../loaders/types.ts';
 import type { SharedArena } from '../wasm/arena.ts';
+import type { GgmlTypeId } from '../loaders/gguf/constants.ts';
+import { tensorType } from '../loaders/gguf/tensor_types.ts';
 import { packLinear, type PackedMatrix } from './gemm.ts';
+import { keepsRows, placeRows, type RowsMatrix } from './qgemm.ts';
+
+/** A linear weight as placed: float32 panels (gemm.ts), or rows kept in their stored format (qgemm.ts). */
+export type LinearWeight = PackedMatrix | RowsMatrix;
+export const isRows = (w: LinearWeight): w is RowsMatrix => 'parts' in w;
+
+/** float32 values of a tensor; a stored one is dequantized without keeping the result on it. */
+function dense(t: HostTensor): Float32Array {
+  return t.stored ? tensorType(t.stored.type).dequantize(t.stored.bytes, 0, t.shape.reduce((a, b) => a * b, 1)) : t.data;
+}
+
+/** HF linear weights [out_k, in] stacked along out as one product: kept as stored rows where every part has a kernel, else float32 panels. */
+function placeLinear(arena: SharedArena, parts: readonly HostTensor[], what: string, reuse?: Map<HostTensor, number>): LinearWeight {
+  if (keepsRows(parts)) return placeRows(arena, parts, what, reuse);
+  return packLinear(arena, parts.map((p) => ({ shape: p.shape, data: dense(p) })), what);
+}
 
 /** What the runner needs of a loaded model (a runner worker gets no tokenizer). */
 export type WeightSource = Pick<LoadedModel, 'config' | 'weights' | 'source'>;
@@ -17,10 +35,10 @@ export type WeightSource = Pick<LoadedModel, 'config' | 'weights' | 'source'>;
 export interface LayerWeights {
   readonly inputNorm: number; // [D]
   readonly postNorm: number; // [D]
-  readonly qkv: PackedMatrix;
-  readonly o: PackedMatrix; // [H·Dh, D]
-  readonly gateUp: PackedMatrix;
-  readonly down: PackedMatrix; // [F, D]
+  readonly qkv: LinearWeight;
+  readonly o: LinearWeight; // [H·Dh, D]
+  readonly gateUp: LinearWeight;
+  readonly down: LinearWeight; // [F, D]
   /** Architecture extras, null when the model has none: q/k/v biases in the qkv column order [(H + 2·Hkv)·Dh] (Qwen2). */
   readonly qkvBias: number | null;
   /** RMSNorm weights over each head of q and of k, [Dh] each (Qwen3). */
@@ -29,10 +47,12 @@ export interface LayerWeights {
 }
 
 export interface RunnerWeights {
-  readonly embed: number; // [V, D]
+  readonly embed: number; // [V, D] float32, or V rows of embedType's blocks
+  /** ggml type of the embedding rows (0: float32). */
+  readonly embedType: GgmlTypeId;
   readonly layers: readonly LayerWeights[];
   readonly finalNorm: number; // [D]
-  readonly lmHead: PackedMatrix; // [D, V]
+  readonly lmHead: LinearWeight; // [D, V]
 }
 
 function get(model: WeightSource, name: string, shape: readonly number[]): HostTensor {
@@ -73,24 +93,28 @@ function* placeSteps(arena: SharedArena, model: WeightSource): Generator<void, R
     const p = `model.layers.${l}.`;
     const w = (name: string, shape: readonly number[]) => get(model, p + name, shape);
     layers.push({
-      inputNorm: arena.put(w('input_layernorm.weight', [D]).data, `${p}input_layernorm`),
-      postNorm: arena.put(w('post_attention_layernorm.weight', [D]).data, `${p}post_attention_layernorm`),
-      qkv: packLinear(arena, [w('self_attn.q_proj.weight', [H * Dh, D]), w('self_attn.k_proj.weight', [Hkv * Dh, D]), w('self_attn.v_proj.weight', [Hkv * Dh, D])], `${p}qkv`),
-      o: packLinear(arena, [w('self_attn.o_proj.weight', [D, H * Dh])], `${p}o_proj`),
-      gateUp: packLinear(arena, [w('mlp.gate_proj.weight', [F, D]), w('mlp.up_proj.weight', [F, D])], `${p}gate_up`),
-      down: packLinear(arena, [w('mlp.down_proj.weight', [D, F])], `${p}down_proj`),
+      inputNorm: arena.put(dense(w('input_layernorm.weight', [D])), `${p}input_layernorm`),
+      postNorm: arena.put(dense(w('post_attention_layernorm.weight', [D])), `${p}post_attention_layernorm`),
+      qkv: placeLinear(arena, [w('self_attn.q_proj.weight', [H * Dh, D]), w('self_attn.k_proj.weight', [Hkv * Dh, D]), w('self_attn.v_proj.weight', [Hkv * Dh, D])], `${p}qkv`),
+      o: placeLinear(arena, [w('self_attn.o_proj.weight', [D, H * Dh])], `${p}o_proj`),
+      gateUp: placeLinear(arena, [w('mlp.gate_proj.weight', [F, D]), w('mlp.up_proj.weight', [F, D])], `${p}gate_up`),
+      down: placeLinear(arena, [w('mlp.down_proj.weight', [D, F])], `${p}down_proj`),
       qkvBias: extras.attentionBias ? arena.put(concat([w('self_attn.q_proj.bias', [H * Dh]), w('self_attn.k_proj.bias', [Hkv * Dh]), w('self_attn.v_proj.bias', [Hkv * Dh])]), `${p}qkv_bias`) : null,
-      qNorm: extras.qkNorm ? arena.put(w('self_attn.q_norm.weight', [Dh]).data, `${p}q_norm`) : null,
-      kNorm: extras.qkNorm ? arena.put(w('self_attn.k_norm.weight', [Dh]).data, `${p}k_norm`) : null,
+      qNorm: extras.qkNorm ? arena.put(dense(w('self_attn.q_norm.weight', [Dh])), `${p}q_norm`) : null,
+      kNorm: extras.qkNorm ? arena.put(dense(w('self_attn.k_norm.weight', [Dh])), `${p}k_norm`) : null,
     });
     yield;
   }
   const head = c.tieWordEmbeddings && !model.weights.has('lm_head.weight') ? embed : get(model, 'lm_head.weight', [V, D]);
+  // A stored embedding stays in its blocks (rows are dequantized as they are looked up); a tied LM head reads the same region.
+  const embedOff = embed.stored ? arena.alloc(embed.stored.bytes.length, 'embed_tokens') : arena.put(embed.data, 'embed_tokens');
+  if (embed.stored) arena.u8(embedOff, embed.stored.bytes.length).set(embed.stored.bytes);
   return {
-    embed: arena.put(embed.data, 'embed_tokens'),
+    embed: embedOff,
+    embedType: embed.stored?.type ?? 0,
     layers,
-    finalNorm: arena.put(get(model, 'model.norm.weight', [D]).data, 'model.norm'),
-    lmHead: packLinear(arena, [head], 'lm_head'),
+    finalNorm: arena.put(dense(get(model, 'model.norm.weight', [D])), 'model.norm'),
+    lmHead: placeLinear(arena, [head], 'lm_head', embed.stored ? new Map([[embed, embedOff]]) : undefined),
   };
 }
 
@@ -98,7 +122,7 @@ function concat(parts: readonly HostTensor[]): Float32Array {
   const out = new Float32Array(parts.reduce((n, t) => n + t.shape[0]!, 0)); // 1-D biases
   let at = 0;
   for (const t of parts) {
-    out.set(t.data, at);
+    out.set(dense(t), at);
     at += t.shape[0]!;
   }
   return out;
@@ -106,12 +130,23 @@ function concat(parts: readonly HostTensor[]): Float32Array {
 
 /** Bytes placeWeights will take (to size the arena up front). */
 export function weightBytes(model: WeightSource): number {
-  let floats = 0;
-  for (const t of model.weights.values()) floats += t.data.length;
   const c = model.config;
-  if (c.tieWordEmbeddings && !model.weights.has('lm_head.weight')) floats += c.vocabSize * c.hiddenSize;
+  const floats = (t: HostTensor) => t.shape.reduce((a, b) => a * b, 1);
+  // stored tensors as their bytes (the largest case: every linear weight kept), the rest as float32
+  let bytes = 0;
+  for (const t of model.weights.values()) bytes += t.stored && (t.shape.length === 2) ? t.stored.bytes.length : 4 * floats(t);
+  const embed = model.weights.get('model.embed_tokens.weight');
+  if (c.tieWordEmbeddings && !model.weights.has('lm_head.weight') && !embed?.stored) bytes += 4 * c.vocabSize * c.hiddenSize;
+  // a layer whose parts mix kept and float32 types is widened: count float32 for any layer not uniformly kept
+  for (let l = 0; l < c.numLayers; l++) {
+    const p = `model.layers.${l}.`;
+    for (const group of [['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj'], ['self_attn.o_proj'], ['mlp.gate_proj', 'mlp.up_proj'], ['mlp.down_proj']]) {
+      const parts = group.map((n) => model.weights.get(`${p}${n}.weight`)).filter((t): t is HostTensor => t !== undefined);
+      if (!keepsRows(parts)) for (const t of parts) if (t.stored) bytes += 4 * floats(t) - t.stored.bytes.length;
+    }
+  }
   // + panel padding (under 8 columns × K for each of the 4 packed matrices a layer and the LM head)
-  // and 64-byte alignment of every region (up to 9 a layer with the extras, 3 more)
+  // and 64-byte alignment of every region (6 a layer, 3 more)
   const maxK = Math.max(c.hiddenSize, c.intermediateSize, c.numHeads * c.headDim);
-  return 4 * floats + 4 * 7 * maxK * (4 * c.numLayers + 1) + 64 * (9 * c.numLayers + 3);
+  return bytes + 4 * 7 * maxK * (4 * c.numLayers + 1) + 64 * (8 * c.numLayers + 3);
 }

@@ -96,6 +96,11 @@ export class SharedArena {
     return new Float32Array(this.memory.buffer, byteOffset, length);
   }
 
+  /** A Uint8Array over [byteOffset, byteOffset + length). */
+  u8(byteOffset: number, length: number): Uint8Array {
+    return new Uint8Array(this.memory.buffer, byteOffset, length);
+  }
+
   /** An Int32Array over [byteOffset, byteOffset + 4·length). */
   i32(byteOffset: number, length: number): Int32Array {
     return new Int32Array(this.memory.buffer, byteOffset, length);

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { FormatError } from '../../../src/errors.ts';
 import { loadGgufBytes } from '../../../src/inference/loaders/gguf/load.ts';
 import { parseGguf } from '../../../src/inference/loaders/gguf/reader.ts';
+import { TENSOR_TYPES } from '../../../src/inference/loaders/gguf/tensor_types.ts';
 import { encodeGguf } from '../../../src/inference/loaders/gguf/writer.ts';
 import type { GgufTensorToWrite } from '../../../src/inference/loaders/gguf/writer.ts';
 import { modelConfigToGguf } from '../../../src/inference/loaders/gguf/hparams.ts';
@@ -36,6 +37,19 @@ function ggufBytes(kind: 'gpt2' | 'llama'): Uint8Array {
   for (const [k, v] of tok) md.set(k, v);
   const tensors: GgufTensorToWrite[] = [...randomWeights(config)].map(([name, t], i) => ({
     name: hfToGgufName(name)!, shape: t.shape, data: t.data, type: t.shape.length === 1 ? 'F32' : (['Q8_0', 'F16', 'Q4_0', 'F32'] as const)[i % 4]!,
+  }));
+  return concat(encodeGguf(md, tensors));
+}
+
+/** A model whose linear weights are Q4_K, Q5_K, Q6_K, Q8_0, F16 and BF16 (rows of 256). */
+function kquantGguf(): Uint8Array {
+  const config = tinyConfig({ hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, intermediateSize: 256, numLayers: 1, vocabSize: 300 });
+  const bpe = tinyBpeVocab(300);
+  const md = modelConfigToGguf(config);
+  for (const [k, v] of gpt2TokenizerKv(bpe.tokens, bpe.types, bpe.merges, { bos: 256, eos: 257 })) md.set(k, v);
+  const types = ['Q4_K', 'Q5_K', 'Q6_K', 'Q8_0', 'F16', 'BF16'] as const;
+  const tensors: GgufTensorToWrite[] = [...randomWeights(config)].map(([name, t], i) => ({
+    name: hfToGgufName(name)!, shape: t.shape, data: t.data, type: t.shape.length === 1 ? 'F32' : types[i % types.length]!,
   }));
   return concat(encodeGguf(md, tensors));
 }
@@ -89,6 +103,38 @@ describe('fuzz', () => {
     const flipped = survey(flips(b, 400, kind.length, headerEnd), (x) => loadGgufBytes(x, 'f.gguf'), 'f.gguf');
     expect(flipped.rejected).toBeGreaterThan(0);
     expect(Date.now() - t0).toBeLessThan(15_000);
+  });
+
+  it('GGUF of k-quant, Q8_0 and 16-bit blocks: cut anywhere; data blocks rejected exactly when a scale turns non-finite', () => {
+    const b = kquantGguf();
+    const g = parseGguf(b, 'k.gguf');
+    expect(() => loadGgufBytes(b, 'k.gguf')).not.toThrow();
+    const headerEnd = Math.min(...g.tensors.map((t) => t.offset));
+    const trunc = survey(truncations(b, headerEnd, 4999), (x) => loadGgufBytes(x, 'k.gguf'), 'k.gguf');
+    expect(trunc.ok).toBe(0);
+    // Data section: each case writes random bytes over 1-3 spots of one block (scales included).
+    const r = rng(17);
+    const cases: [string, Uint8Array][] = [];
+    let expectRejected = 0;
+    for (let i = 0; i < 300; i++) {
+      const t = g.tensors[Math.floor(r.uniform() * g.tensors.length)]!;
+      const codec = TENSOR_TYPES[t.type]!;
+      const block = t.offset + codec.bytes * Math.floor(r.uniform() * (t.nbytes / codec.bytes));
+      const c = b.slice();
+      const spots = codec.scales.length > 0 && r.uniform() < 0.5 ? codec.scales : [Math.floor(r.uniform() * codec.bytes) & ~1];
+      for (const s of spots) (c[block + s] = Math.floor(r.uniform() * 256)), (c[block + s + 1] = r.uniform() < 0.3 ? 0x7c | Math.floor(r.uniform() * 4) : Math.floor(r.uniform() * 256));
+      // corrupt iff a half the loader checks (a block's scale; any F16 value; a BF16 value's exponent) is Inf/NaN
+      const halves = t.type === 0 ? [] : codec.scales.length > 0 ? codec.scales : [0];
+      const bad = halves.some((s) => {
+        const h = c[block + s]! | (c[block + s + 1]! << 8);
+        return t.type === 30 ? (h & 0x7f80) === 0x7f80 : (h & 0x7c00) === 0x7c00;
+      });
+      if (bad) expectRejected++;
+      cases.push([`${t.name} block at ${block}`, c]);
+    }
+    const data = survey(cases, (x) => loadGgufBytes(x, 'k.gguf'), 'k.gguf');
+    expect(expectRejected).toBeGreaterThan(20);
+    expect(data.rejected).toBe(expectRejected);
   });
 
   it('safetensors', () => {

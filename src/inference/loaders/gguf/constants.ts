@@ -11,20 +11,32 @@ export const SCALAR_BYTES: Partial<Record<number, number>> = {
 };
 
 /** ggml tensor types this project reads (ggml.h: enum ggml_type). */
-export const GgmlType = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 } as const;
+export const GgmlType = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 } as const;
 export type GgmlTypeId = (typeof GgmlType)[keyof typeof GgmlType];
 
 /**
  * Elements per block and bytes per block, as ggml defines them:
  *   Q8_0: { f16 d; int8 qs[32] }          x = d * q
  *   Q4_0: { f16 d; uint8 qs[16] }         x[j] = d * ((qs[j] & 15) - 8), x[j + 16] = d * ((qs[j] >> 4) - 8)
+ *   Q4_K, Q5_K, Q6_K: 256-element super blocks (kquant.ts)
  */
 export const BLOCK: Record<GgmlTypeId, { elems: number; bytes: number; name: string }> = {
   0: { elems: 1, bytes: 4, name: 'F32' },
   1: { elems: 1, bytes: 2, name: 'F16' },
   2: { elems: 32, bytes: 18, name: 'Q4_0' },
   8: { elems: 32, bytes: 34, name: 'Q8_0' },
+  12: { elems: 256, bytes: 144, name: 'Q4_K' },
+  13: { elems: 256, bytes: 176, name: 'Q5_K' },
+  14: { elems: 256, bytes: 210, name: 'Q6_K' },
   30: { elems: 1, bytes: 2, name: 'BF16' },
+};
+
+/** Every ggml type's name (ggml.h), to name one this project does not read. */
+export const GGML_TYPE_NAMES: Partial<Record<number, string>> = {
+  0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 6: 'Q5_0', 7: 'Q5_1', 8: 'Q8_0', 9: 'Q8_1', 10: 'Q2_K', 11: 'Q3_K',
+  12: 'Q4_K', 13: 'Q5_K', 14: 'Q6_K', 15: 'Q8_K', 16: 'IQ2_XXS', 17: 'IQ2_XS', 18: 'IQ3_XXS', 19: 'IQ1_S',
+  20: 'IQ4_NL', 21: 'IQ3_S', 22: 'IQ2_S', 23: 'IQ4_XS', 24: 'I8', 25: 'I16', 26: 'I32', 27: 'I64', 28: 'F64',
+  29: 'IQ1_M', 30: 'BF16', 34: 'TQ1_0', 35: 'TQ2_0', 39: 'MXFP4',
 };
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32

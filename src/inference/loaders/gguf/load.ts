@@ -6,6 +6,7 @@ import { ggufToHfName } from './names.ts';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parseGguf, readTensorData } from './reader.ts';
+import { hostTensorOf } from './stored.ts';
 import { tokenizerFromGguf } from './tokenizer.ts';
 
 /**
@@ -51,7 +52,7 @@ function* loadSteps(bytes: Uint8Array, path: string): Generator<void, LoadedMode
     }
     const hf = ggufToHfName(info.name);
     if (hf === null) throw new FormatError(path, `tensor "${info.name}" is not part of a model this loader supports`);
-    weights.set(hf, { shape: info.shape, data: readTensorData(g, info) });
+    weights.set(hf, hostTensorOf(g, info));
     yield;
   }
   const embed = weights.get('model.embed_tokens.weight');

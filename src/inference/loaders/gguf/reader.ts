@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { FormatError } from '../../../errors.ts';
-import { decodeBf16, decodeF16, decodeF32 } from '../dtype.ts';
-import { BLOCK, DEFAULT_ALIGNMENT, GGUF_MAGIC, GgufType, MAX_DIMS, SCALAR_BYTES } from './constants.ts';
+import { BLOCK, DEFAULT_ALIGNMENT, GGML_TYPE_NAMES, GGUF_MAGIC, GgufType, MAX_DIMS, SCALAR_BYTES } from './constants.ts';
 import type { GgmlTypeId } from './constants.ts';
 import { Cursor } from './cursor.ts';
-import { dequantizeQ4_0, dequantizeQ8_0 } from './quant.ts';
+import { tensorType } from './tensor_types.ts';
 
 /**
  * GGUF v2/v3 layout (all little-endian):
@@ -34,6 +33,8 @@ export interface GgufFile {
   readonly tensors: GgufTensorInfo[];
   readonly alignment: number;
   readonly bytes: Uint8Array;
+  /** Each metadata entry's bytes [start, end) in the file, key and type included (to copy an entry as it is). */
+  readonly kvSpans: Map<string, readonly [number, number]>;
 }
 
 export function readGguf(path: string): GgufFile {
@@ -53,10 +54,13 @@ export function parseGguf(bytes: Uint8Array, file: string): GgufFile {
   if (nTensors > c.remaining / 24) c.fail(`tensor_count ${nTensors} cannot fit in the ${bytes.length}-byte file`, 8);
 
   const metadata = new Map<string, GgufValue>();
+  const kvSpans = new Map<string, readonly [number, number]>();
   for (let i = 0; i < nKv; i++) {
+    const start = c.pos;
     const key = c.str(`metadata key #${i}`);
     const type = c.u32(`type of ${key}`);
     metadata.set(key, readValue(c, type, key));
+    kvSpans.set(key, [start, c.pos]);
   }
   const alignment = metadata.get('general.alignment') ?? DEFAULT_ALIGNMENT;
   if (typeof alignment !== 'number' || alignment < 1 || alignment > 1 << 20 || (alignment & (alignment - 1)) !== 0) {
@@ -78,7 +82,7 @@ export function parseGguf(bytes: Uint8Array, file: string): GgufFile {
   const dataSize = bytes.length - dataStart;
   const tensors = infos.map((t) => checkTensor(t, alignment, dataStart, dataSize, file));
   checkNoOverlap(tensors, file);
-  return { file, version, metadata, tensors, alignment, bytes };
+  return { file, version, metadata, tensors, alignment, bytes, kvSpans };
 }
 
 function readValue(c: Cursor, type: number, key: string, depth = 0): GgufValue {
@@ -122,7 +126,10 @@ function checkTensor(
 ): GgufTensorInfo {
   const where = `tensor "${t.name}" (info at offset ${t.at})`;
   const block = BLOCK[t.type as GgmlTypeId];
-  if (!block) throw new FormatError(file, `${where}: ggml type ${t.type} is not supported (F32, F16, BF16, Q8_0, Q4_0)`);
+  if (!block) {
+    const supported = Object.values(BLOCK).map((b) => b.name).join(', ');
+    throw new FormatError(file, `${where}: ggml type ${t.type} (${GGML_TYPE_NAMES[t.type] ?? 'unknown'}) is not supported (${supported})`);
+  }
   if (t.ne[0]! % block.elems !== 0) throw new FormatError(file, `${where}: ne[0] ${t.ne[0]} is not a multiple of the ${block.name} block size ${block.elems}`);
   let numel = 1;
   for (const d of t.ne) numel *= d;
@@ -152,12 +159,5 @@ function checkNoOverlap(tensors: GgufTensorInfo[], file: string): void {
 
 /** Dequantizes / widens one tensor to float32, row-major in `info.shape`. */
 export function readTensorData(g: GgufFile, info: GgufTensorInfo): Float32Array {
-  const n = info.shape.reduce((a, b) => a * b, 1);
-  switch (info.type) {
-    case 0: return decodeF32(g.bytes, info.offset, n);
-    case 1: return decodeF16(g.bytes, info.offset, n);
-    case 30: return decodeBf16(g.bytes, info.offset, n);
-    case 8: return dequantizeQ8_0(g.bytes, info.offset, n);
-    case 2: return dequantizeQ4_0(g.bytes, info.offset, n);
-  }
+  return tensorType(info.type).dequantize(g.bytes, info.offset, info.shape.reduce((a, b) => a * b, 1));
 }

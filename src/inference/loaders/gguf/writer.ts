@@ -1,9 +1,8 @@
 import { InputError } from '../../../errors.ts';
 import { writeFileAtomic } from '../atomic_write.ts';
-import { encodeF16, encodeF32 } from '../dtype.ts';
 import { DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufType } from './constants.ts';
 import type { GgufTypeId } from './constants.ts';
-import { quantizeQ4_0, quantizeQ8_0, QK } from './quant.ts';
+import { TENSOR_TYPES } from './tensor_types.ts';
 
 /** A metadata value with its GGUF type spelled out (JS numbers do not say u32 vs f32). */
 export type GgufKv =
@@ -12,7 +11,7 @@ export type GgufKv =
   | { readonly type: 'string'; readonly value: string }
   | { readonly type: 'array'; readonly itemType: 'u32' | 'i32' | 'f32' | 'string'; readonly value: readonly (number | string)[] };
 
-export type GgufWriteType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0';
+export type GgufWriteType = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
 
 export interface GgufTensorToWrite {
   readonly name: string;
@@ -80,19 +79,18 @@ class Sink {
 function encodeTensor(t: GgufTensorToWrite): Uint8Array {
   const n = t.shape.reduce((a, b) => a * b, 1);
   if (n !== t.data.length) throw new InputError(`writeGguf: tensor "${t.name}" has shape [${t.shape.join(', ')}] but ${t.data.length} values`);
-  if ((t.type === 'Q8_0' || t.type === 'Q4_0') && (t.shape.at(-1) ?? 0) % QK !== 0) {
-    throw new InputError(`writeGguf: tensor "${t.name}": ${t.type} needs the last dim (${t.shape.at(-1)}) to be a multiple of ${QK}`);
+  const codec = TENSOR_TYPES[GgmlType[t.type]]!;
+  if ((t.shape.at(-1) ?? 0) % codec.elems !== 0) {
+    throw new InputError(`writeGguf: tensor "${t.name}": ${t.type} needs the last dim (${t.shape.at(-1)}) to be a multiple of ${codec.elems}`);
   }
-  switch (t.type) {
-    case 'F32': return encodeF32(t.data);
-    case 'F16': return encodeF16(t.data);
-    case 'Q8_0': return quantizeQ8_0(t.data);
-    case 'Q4_0': return quantizeQ4_0(t.data);
-  }
+  return codec.quantize(t.data);
 }
 
-/** Serializes a GGUF v3 file: header, metadata, tensor infos, then aligned tensor data. */
-export function encodeGguf(metadata: ReadonlyMap<string, GgufKv>, tensors: readonly GgufTensorToWrite[]): Uint8Array[] {
+/**
+ * Serializes a GGUF v3 file: header, metadata, tensor infos, then aligned tensor data. `rawKv`:
+ * metadata entries already encoded (key, type and value, as GgufFile.kvSpans gives them), written first.
+ */
+export function encodeGguf(metadata: ReadonlyMap<string, GgufKv>, tensors: readonly GgufTensorToWrite[], rawKv: readonly Uint8Array[] = []): Uint8Array[] {
   const alignKv = metadata.get('general.alignment');
   const alignment = alignKv ? Number(alignKv.value) : DEFAULT_ALIGNMENT;
   const blobs = tensors.map(encodeTensor);
@@ -100,7 +98,8 @@ export function encodeGguf(metadata: ReadonlyMap<string, GgufKv>, tensors: reado
   head.scalar('u32', GGUF_MAGIC);
   head.scalar('u32', 3);
   head.scalar('u64', tensors.length);
-  head.scalar('u64', metadata.size);
+  head.scalar('u64', rawKv.length + metadata.size);
+  for (const kv of rawKv) head.bytes(kv);
   for (const [key, kv] of metadata) {
     head.str(key);
     head.scalar('u32', TYPE_ID[kv.type]!);

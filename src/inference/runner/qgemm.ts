@@ -1,0 +1,107 @@
+/**
+ * Products with weights kept in their stored format (kernels/qdot.c, kernels/kdot.c): a weight is
+ * its N rows of K elements as ggml blocks, in the arena, possibly in several parts of different
+ * types (a fused q/k/v where v is Q6_K and q, k are Q4_K). Quantized parts read the activations
+ * quantized once per product to 8 bits per 32 elements; F16 / BF16 parts read them as float32.
+ *
+ *   parts:  [rows_0, K] type_0 | [rows_1, K] type_1 | …     (Σ rows = N; part p fills columns from Σ_{q<p} rows_q)
+ *   q8 scratch at q8Off:  qs int8 [M, K] | d f32 [M, K/32] | s i32 [M, K/32]
+ */
+import { assert } from '../../errors.ts';
+import { GgmlType, type GgmlTypeId } from '../loaders/gguf/constants.ts';
+import { tensorType } from '../loaders/gguf/tensor_types.ts';
+import type { HostTensor } from '../loaders/types.ts';
+import type { SharedArena } from '../wasm/arena.ts';
+import { instantiateKernel } from '../wasm/module.ts';
+
+const QDOT = new URL('./kernels/qdot.wasm', import.meta.url);
+const KDOT = new URL('./kernels/kdot.wasm', import.meta.url);
+
+export interface RowsPart {
+  readonly type: GgmlTypeId;
+  readonly offset: number;
+  readonly rows: number;
+}
+
+/** A linear weight [N, K] kept as stored rows: plain data, to hand to other threads. */
+export interface RowsMatrix {
+  readonly K: number;
+  readonly N: number;
+  readonly parts: readonly RowsPart[];
+}
+
+type QuantKernel = (qs: number, d: number, s: number, M: number, K: number, w: number, n0: number, n1: number, c: number, ldc: number) => void;
+type HalfKernel = (a: number, M: number, K: number, w: number, n0: number, n1: number, c: number, ldc: number) => void;
+
+/** The types with a kernel, by whether they read 8-bit activations. */
+const QUANT_KERNELS = { [GgmlType.Q8_0]: 'dot_q8_0', [GgmlType.Q4_0]: 'dot_q4_0', [GgmlType.Q4_K]: 'dot_q4_k', [GgmlType.Q5_K]: 'dot_q5_k', [GgmlType.Q6_K]: 'dot_q6_k' } as const;
+const HALF_KERNELS = { [GgmlType.F16]: 'dot_f16', [GgmlType.BF16]: 'dot_bf16' } as const;
+const isQuant = (t: number): t is keyof typeof QUANT_KERNELS => t in QUANT_KERNELS;
+const isHalf = (t: number): t is keyof typeof HALF_KERNELS => t in HALF_KERNELS;
+
+/** Whether these HF linear weights [out_k, in] can be kept as stored rows (every part a type with a kernel). */
+export function keepsRows(parts: readonly HostTensor[]): boolean {
+  return parts.every((p) => p.stored !== undefined && (isQuant(p.stored.type) || isHalf(p.stored.type)));
+}
+
+/** Bytes of one row of K elements of `type`. */
+export function rowBytes(type: GgmlTypeId, K: number): number {
+  const t = tensorType(type);
+  return (K / t.elems) * t.bytes;
+}
+
+/** Copies the parts' stored rows into the arena (one region each); `reuse` maps a tensor to a region already placed (a tied LM head reads the embedding's). */
+export function placeRows(arena: SharedArena, parts: readonly HostTensor[], what: string, reuse?: Map<HostTensor, number>): RowsMatrix {
+  const K = parts[0]!.shape[1]!;
+  const out: RowsPart[] = parts.map((p) => {
+    assert(p.stored !== undefined && p.shape[1] === K, () => `placeRows(${what}): parts disagree on the input size or are not stored`);
+    let offset = reuse?.get(p);
+    if (offset === undefined) {
+      offset = arena.alloc(p.stored.bytes.length, what);
+      arena.u8(offset, p.stored.bytes.length).set(p.stored.bytes);
+    }
+    return { type: p.stored.type, offset, rows: p.shape[0]! };
+  });
+  return { K, N: out.reduce((n, p) => n + p.rows, 0), parts: out };
+}
+
+/** Bytes of the q8 scratch for M rows of K. */
+export function q8ScratchBytes(M: number, K: number): number {
+  return M * K + 16 + 8 * M * Math.ceil(K / 32);
+}
+
+export class QuantGemm {
+  private readonly quantize: (a: number, M: number, K: number, qs: number, d: number, s: number) => void;
+  private readonly quant: Record<keyof typeof QUANT_KERNELS, QuantKernel>;
+  private readonly half: Record<keyof typeof HALF_KERNELS, HalfKernel>;
+
+  constructor(arena: SharedArena) {
+    const q = instantiateKernel(QDOT, arena.memory);
+    const k = instantiateKernel(KDOT, arena.memory);
+    const all = { ...q, ...k };
+    this.quantize = q.quantize_q8 as QuantGemm['quantize'];
+    this.quant = Object.fromEntries(Object.entries(QUANT_KERNELS).map(([t, name]) => [t, all[name]])) as QuantGemm['quant'];
+    this.half = Object.fromEntries(Object.entries(HALF_KERNELS).map(([t, name]) => [t, all[name]])) as QuantGemm['half'];
+  }
+
+  /** c[M, N] (row-major, byte offset cOff) = a[M, K] (aOff) · wᵀ; q8Off: q8ScratchBytes(M, K) of scratch. */
+  run(aOff: number, w: RowsMatrix, cOff: number, M: number, q8Off: number): void {
+    if (M === 0) return;
+    const K = w.K;
+    const qs = q8Off;
+    const d = (q8Off + M * K + 15) & ~15;
+    const s = d + 4 * M * (K / 32);
+    if (w.parts.some((p) => isQuant(p.type))) {
+      assert(K % 32 === 0, () => `QuantGemm: K ${K} is not a multiple of 32`);
+      this.quantize(aOff, M, K, qs, d, s);
+    }
+    let col = 0;
+    for (const p of w.parts) {
+      const c = cOff + 4 * col;
+      if (isQuant(p.type)) this.quant[p.type](qs, d, s, M, K, p.offset, 0, p.rows, c, w.N);
+      else if (isHalf(p.type)) this.half[p.type](aOff, M, K, p.offset, 0, p.rows, c, w.N);
+      else assert(false, () => `QuantGemm: no kernel for ggml type ${p.type}`);
+      col += p.rows;
+    }
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * A model kept in its stored format: GGUFs quantized by `ds quantize` presets, run by the model
+ * runner, against the float64 reference forward of the same (dequantized) weights. Quantized
+ * types read 8-bit activations, so their logits carry that rounding; F16 / BF16 read float32.
+ */
+import { describe, expect, it } from 'vitest';
+import { loadGgufBytes } from '../../../src/inference/loaders/gguf/load.ts';
+import { modelConfigToGguf } from '../../../src/inference/loaders/gguf/hparams.ts';
+import { hfToGgufName } from '../../../src/inference/loaders/gguf/names.ts';
+import { quantizeGguf, type QuantPreset } from '../../../src/inference/loaders/gguf/quantize.ts';
+import { parseGguf } from '../../../src/inference/loaders/gguf/reader.ts';
+import { gpt2TokenizerKv } from '../../../src/inference/loaders/gguf/tokenizer_kv.ts';
+import { encodeGguf } from '../../../src/inference/loaders/gguf/writer.ts';
+import { ModelRunner } from '../../../src/inference/runner/index.ts';
+import { weightBytes } from '../../../src/inference/runner/weights.ts';
+import { randomWeights, tinyBpeVocab, tinyConfig } from '../../helpers/random_llama.ts';
+import { argmax, referenceForward } from '../../helpers/reference_llama.ts';
+
+const config = tinyConfig({ hiddenSize: 256, intermediateSize: 512, numHeads: 4, numKvHeads: 2, headDim: 64, numLayers: 2, ropeStyle: 'adjacent', maxPositionEmbeddings: 64 });
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) (out.set(c, at), (at += c.length));
+  return out;
+}
+
+/** The F32 GGUF of a random model. */
+function f32Gguf(): Uint8Array {
+  const v = tinyBpeVocab(config.vocabSize);
+  const md = modelConfigToGguf(config);
+  for (const [k, kv] of gpt2TokenizerKv(v.tokens, v.types, v.merges, { bos: 256, eos: 257 })) md.set(k, kv);
+  const tensors = [...randomWeights(config, 9)].map(([name, t]) => ({ name: hfToGgufName(name)!, shape: t.shape, data: t.data, type: 'F32' as const }));
+  return concat(encodeGguf(md, tensors));
+}
+
+const source = f32Gguf();
+const prompt = [256, 104, 101, 108, 108, 111, 32, 119, 111];
+
+describe.each([
+  ['f16', 1e-4], ['bf16', 1e-4], ['q8_0', 0.015], ['q4_0', 0.015], ['q4_k_m', 0.015], ['q5_k_m', 0.015], ['q6_k', 0.015],
+] as const)('a %s GGUF kept in its stored format', (preset: QuantPreset, tol) => {
+  const { chunks, report } = quantizeGguf(parseGguf(source, 'f32.gguf'), preset);
+  const m = loadGgufBytes(concat(chunks), `${preset}.gguf`);
+
+  it('gives the logits of its dequantized weights at every position, and the same top token', () => {
+    const want = referenceForward(m, prompt);
+    const runner = new ModelRunner(m, { numBlocks: 4, blockSize: 16 });
+    const V = config.vocabSize;
+    const logits = runner.execute({
+      tokenIds: Int32Array.from(prompt), positions: Int32Array.from(prompt, (_, i) => i), slotMapping: Int32Array.from(prompt, (_, i) => i),
+      seqs: [{ queryStart: 0, queryLen: prompt.length, contextLen: prompt.length, blockTable: Int32Array.from([0]) }],
+      sampleRows: Int32Array.from(prompt, (_, i) => i),
+    });
+    runner.dispose();
+    let worst = 0;
+    let spread = 0;
+    want.forEach((row, p) => {
+      for (let v = 0; v < V; v++) worst = Math.max(worst, Math.abs(logits[p * V + v]! - row[v]!));
+      spread = Math.max(spread, Math.max(...row) - Math.min(...row));
+    });
+    expect(worst / spread, `worst ${worst} of a logit spread of ${spread}`).toBeLessThan(tol);
+    // the top token agrees wherever the reference's margin over the runner-up is beyond that error
+    want.forEach((row, p) => {
+      const top = argmax(row);
+      const second = Math.max(...row.filter((_, v) => v !== top));
+      if (row[top]! - second > 2 * worst) expect(argmax(logits.subarray(p * V, (p + 1) * V)), `top token at position ${p}`).toBe(top);
+    });
+  });
+
+  it('holds its weights in about the bytes of its file, not as float32', () => {
+    const f32 = 4 * [...m.weights.values()].reduce((n, t) => n + t.data.length, 0);
+    const file = report.outBytes;
+    expect(weightBytes(m)).toBeLessThan(file * 1.1 + 200_000);
+    if (preset !== 'f16' && preset !== 'bf16') expect(weightBytes(m)).toBeLessThan(f32 * (preset === 'q8_0' || preset === 'q6_k' ? 0.3 : 0.22));
+    for (const [name, t] of m.weights) if (t.shape.length === 2) expect(t.stored, name).toBeDefined();
+  });
+});
