@@ -1,15 +1,10 @@
 import { FormatError } from '../../../errors.ts';
 import { ByteLevelBpeTokenizer } from '../../../data/tokenizer/bpe.ts';
 import type { AddedToken } from '../../../data/tokenizer/bpe.ts';
-import { GPT2_PATTERN } from '../../../data/tokenizer/pretokenize.ts';
 import { SpmTokenizer, SpmTokenType } from '../../../data/tokenizer/spm.ts';
 import type { SpecialTokens, Tokenizer } from '../../../data/tokenizer/types.ts';
 import type { GgufValue } from './reader.ts';
-
-/** Llama-3's split pattern, in JS regex form (case-insensitive contractions spelled out). */
-const LLAMA3_PATTERN = String.raw`(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
-/** tokenizer.ggml.pre → split patterns; names not listed fall back to GPT-2's. */
-const PRE_PATTERNS: Record<string, string[]> = { 'llama-bpe': [LLAMA3_PATTERN], llama3: [LLAMA3_PATTERN] };
+import { preTokenizerOf } from './tokenizer_pre.ts';
 
 /** The tokenizer a GGUF carries in tokenizer.ggml.* ("gpt2": byte-level BPE, "llama": SentencePiece). */
 export function tokenizerFromGguf(md: ReadonlyMap<string, GgufValue>, file: string): Tokenizer {
@@ -50,12 +45,12 @@ export function tokenizerFromGguf(md: ReadonlyMap<string, GgufValue>, file: stri
       if (type === SpmTokenType.CONTROL || type === SpmTokenType.USER_DEFINED) added.push({ id: i, content: t, special: type === SpmTokenType.CONTROL });
       else if (!vocab.has(t)) vocab.set(t, i);
     });
-    const pre = md.get('tokenizer.ggml.pre');
+    const pre = preTokenizerOf(md.get('tokenizer.ggml.pre'), file);
     try {
       return new ByteLevelBpeTokenizer({
         vocab, merges, added,
-        splitPatterns: PRE_PATTERNS[String(pre)] ?? [GPT2_PATTERN],
-        addPrefixSpace: false, normalizers: [], ignoreMerges: pre === 'llama-bpe' || pre === 'llama3', unkToken: null,
+        splitPatterns: pre.splitPatterns,
+        addPrefixSpace: false, normalizers: [], ignoreMerges: pre.ignoreMerges, unkToken: null,
         special, chatTemplate, rawPreTokenizer: null, rawNormalizer: null,
       });
     } catch (e) {

@@ -16,10 +16,11 @@ function specialsKv(s: GgufTokenizerSpecials, md: Map<string, GgufKv>): Map<stri
 /** tokenizer.ggml.* for a byte-level BPE ("gpt2" kind): tokens in byte-level form, merges as "a b". */
 export function gpt2TokenizerKv(
   tokens: readonly string[], types: readonly number[], merges: readonly (readonly [string, string])[], s: GgufTokenizerSpecials,
+  pre = 'gpt-2', // tokenizer.ggml.pre: the split before BPE (tokenizer_pre.ts)
 ): Map<string, GgufKv> {
   return specialsKv(s, new Map<string, GgufKv>([
     ['tokenizer.ggml.model', { type: 'string', value: 'gpt2' }],
-    ['tokenizer.ggml.pre', { type: 'string', value: 'gpt-2' }],
+    ['tokenizer.ggml.pre', { type: 'string', value: pre }],
     ['tokenizer.ggml.tokens', { type: 'array', itemType: 'string', value: tokens }],
     ['tokenizer.ggml.token_type', { type: 'array', itemType: 'i32', value: types }],
     ['tokenizer.ggml.merges', { type: 'array', itemType: 'string', value: merges.map(([a, b]) => `${a} ${b}`) }],
