@@ -35,7 +35,7 @@ function formatter(engine: ServingEngine, req: ChatRequest): Formatter {
 }
 
 /** The prompt a chat request becomes: its rendered template, tokenized without adding BOS (templates carry their own). */
-export function chatPromptIds(engine: ServingEngine, messages: ChatRequest['messages'], addGenerationPrompt: boolean, template?: string | null): number[] {
+export function chatPromptIds(engine: Pick<ServingEngine, 'tokenizer'>, messages: ChatRequest['messages'], addGenerationPrompt: boolean, template?: string | null): number[] {
   const text = renderChat(engine.tokenizer, messages, { addGenerationPrompt, template });
   const ids = engine.tokenizer.encode(text, { addBos: false, allowSpecial: true });
   if (ids.length === 0) throw new InvalidRequestError('the messages render to an empty prompt', 'messages');
