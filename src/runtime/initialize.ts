@@ -4,8 +4,7 @@ import { initBackend, type BackendInfo } from './backend/index.ts';
 import { initProcessGroup, readDistEnv, type DistEnv, type ProcessGroup } from './comm/index.ts';
 import { loadConfig, type DsConfig } from './config/index.ts';
 import { Engine } from './engine/engine.ts';
-import { FlatParams } from './engine/flat_params.ts';
-import { allReduceReducer } from './engine/reducer.ts';
+import { createZeroStage } from '../zero/index.ts';
 import { log } from './logger.ts';
 import { NotImplementedError } from '../errors.ts';
 import { baseLr, createOptimizer, createScheduler } from './optim/index.ts';
@@ -50,22 +49,21 @@ export async function initialize(opts: InitializeOptions): Promise<TrainingRunti
   const pg = dist.worldSize > 1
     ? await initProcessGroup({ rank: dist.rank, worldSize: dist.worldSize, masterAddr: dist.masterAddr, masterPort: dist.masterPort, timeoutMs: config.comm_timeout_s * 1000 })
     : null;
-  const wire = config.precision.wire === 'fp32' ? 'float32' : config.precision.wire;
-  const bucketElems = Math.max(1, Math.floor(config.zero_optimization?.reduce_bucket_size ?? 500_000_000));
-  const reducer = pg ? allReduceReducer(pg, { bucketElems, wireDtype: wire }) : null;
 
-  const flat = FlatParams.forModel(model);
-  flat.initialize(config.seed);
   const schedule = createScheduler(config.scheduler, baseLr(config.optimizer));
+  // The ZeRO stage owns parameters, gradients and optimizer state (seeded, broadcast from rank 0).
+  const stage = await createZeroStage(config.zero_optimization, {
+    pg, rank: dist.rank, worldSize: dist.worldSize, model, seed: config.seed, wire: config.precision.wire,
+    createOptimizer: (n) => createOptimizer(config.optimizer, n),
+  });
   const engine = new Engine(
     model,
     {
       gradAccumSteps: config.gradient_accumulation_steps,
       gradientClipping: config.gradient_clipping,
       seed: config.seed,
-      optimizer: createOptimizer(config.optimizer, flat.numel),
       lrAt: (s) => schedule.lrAt(s),
-      reducer,
+      stage,
       recompute: config.activation_checkpointing?.enabled ?? false,
       place: {
         rank: dist.rank,
@@ -74,9 +72,7 @@ export async function initialize(opts: InitializeOptions): Promise<TrainingRunti
         weightDtype: config.precision.storage,
       },
     },
-    flat,
   );
-  if (pg) await pg.broadcast(engine.flat.data, 0);
   return {
     engine,
     config,
@@ -94,9 +90,6 @@ export async function initialize(opts: InitializeOptions): Promise<TrainingRunti
 
 /** Config blocks whose features are not built yet: a clear error rather than a silent single-rank run. */
 function refuseUnbuilt(cfg: DsConfig): void {
-  const stage = cfg.zero_optimization?.stage ?? 0;
-  if (stage > 0) throw new NotImplementedError(`zero_optimization.stage ${stage} (ZeRO; only stage 0, plain data parallelism, is built)`);
-  if ((cfg.zero_optimization?.offload_optimizer?.device ?? 'none') !== 'none') throw new NotImplementedError('zero_optimization.offload_optimizer (CPU offload)');
   if ((cfg.tensor_parallel?.tp_size ?? cfg.tensor_parallel?.autotp_size ?? 1) > 1) throw new NotImplementedError('tensor_parallel.tp_size > 1');
   if ((cfg.pipeline?.stages ?? 1) > 1) throw new NotImplementedError('pipeline.stages > 1');
   if (cfg.tensorboard?.enabled) throw new NotImplementedError('tensorboard monitor (use csv_monitor)');

@@ -1,13 +1,16 @@
 /**
- * Loading a checkpoint into a different world size. With ZeRO the flat buffers are cut
- * into world-size shards, so going from N to M ranks means re-cutting them along the
- * layout in the manifest. Not built yet: this is the one place it will go.
+ * Loading one rank's files of a checkpoint saved at a different world size. loadCheckpoint
+ * hands back files exactly as one saved rank wrote them, so it cannot answer for a rank that
+ * did not exist; the state is re-cut from the whole instead: consolidateCheckpoint
+ * (consolidate.ts) reads every rank's shards into full float32 buffers, and a ZeRO stage of any
+ * world size takes its shard from those (Engine.loadCheckpoint does this).
  */
-import { NotImplementedError } from '../../errors.ts';
+import { InputError } from '../../errors.ts';
 import type { Manifest } from './layout.ts';
 
 export function reshard(manifest: Manifest, worldSize: number, manifestPath: string): never {
-  throw new NotImplementedError(
-    `loading checkpoint "${manifest.tag}" (${manifestPath}) saved by world size ${manifest.worldSize} into world size ${worldSize} (ZeRO resharding)`,
+  throw new InputError(
+    `loadCheckpoint: checkpoint "${manifest.tag}" (${manifestPath}) was saved by world size ${manifest.worldSize}, asked for world size ${worldSize}: `
+      + 'read it whole with consolidateCheckpoint (Engine.loadCheckpoint reshards this way)',
   );
 }

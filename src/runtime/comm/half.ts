@@ -77,3 +77,20 @@ export function unpackBf16(src: Uint16Array, dst: Float32Array): void {
   const out = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
   for (let i = 0; i < src.length; i++) out[i] = src[i]! << 16;
 }
+
+/** Largest finite fp16 value. */
+export const F16_MAX = 65504;
+
+/**
+ * The power of two that lifts a sum of `terms` values of magnitude up to `maxAbs` into float16's
+ * normal range without overflow: gradients divided by the global token count sit near
+ * 1e-6…1e-8, at or below fp16's smallest normal (6.1e-5) and subnormal (6e-8) values, and would
+ * flush to zero unscaled. The scaled sum stays below 2^15 (< F16_MAX). Exact in float32: a power
+ * of two only moves the exponent. 1 for a zero or non-finite max (nothing to save, or an
+ * overflow that must stay visible).
+ */
+export function f16WireScale(maxAbs: number, terms: number): number {
+  if (!(maxAbs > 0) || !Number.isFinite(maxAbs)) return 1;
+  const k = Math.floor(Math.log2(2 ** 15 / (maxAbs * terms)));
+  return 2 ** Math.max(-100, Math.min(100, k));
+}

@@ -2,6 +2,7 @@ import { ConfigError } from '../../errors.ts';
 import { log } from '../logger.ts';
 import type { RawConfig } from './schema.ts';
 import { nearest } from './suggest.ts';
+import { checkZero } from './zero_checks.ts';
 
 /**
  * Rules the schema cannot state key by key. DeepSpeed passes `optimizer.params` and
@@ -64,6 +65,8 @@ export function checkConfig(raw: unknown, cfg: RawConfig, where: string): void {
     const warm = sch.params.warmup_num_steps ?? 1000;
     if (total !== undefined && total < warm) log.warn(`${where}: scheduler.params.total_num_steps ${total} is less than warmup_num_steps ${warm}`);
   }
+
+  checkZero(cfg, where);
 
   if (cfg.fp16.enabled && cfg.bf16.enabled) throw new ConfigError('bf16.enabled', `fp16 and bf16 cannot both be enabled (${where})`);
 

@@ -1,7 +1,6 @@
-import { loadCheckpoint, saveCheckpoint, type HalfDtype } from '../checkpoint/index.ts';
+import { consolidateCheckpoint, saveCheckpoint, type HalfDtype } from '../checkpoint/index.ts';
 import { ConfigError } from '../../errors.ts';
-import type { FlatParams } from './flat_params.ts';
-import type { FlatOptimizer } from '../optim/types.ts';
+import type { ZeroStage } from './reducer.ts';
 import type { ModelConfig } from '../../models/types.ts';
 import { checkModelConfig } from './model_check.ts';
 
@@ -16,16 +15,15 @@ export interface CheckpointPlace {
 
 /**
  * Saves parameters, optimizer state and the step (DeepSpeed's layout: dir/latest, dir/<tag>/
- * manifest + per-rank files), atomically. With plain data parallelism every rank holds the same
- * state; each still writes its own files, as ZeRO ranks will write their shards.
+ * manifest + per-rank files), atomically. Each rank writes what its ZeRO stage holds: full copies
+ * at stage 0, its shard of parameters and optimizer state at stages 1-3 (meta.zero says which).
  */
 export async function saveEngineState(
   dir: string,
   tag: string,
   place: CheckpointPlace,
   state: {
-    flat: FlatParams;
-    optimizer: FlatOptimizer;
+    stage: ZeroStage;
     step: number;
     meta: Record<string, unknown>;
     /** Saved as meta.model_config, checked on load. */
@@ -34,10 +32,9 @@ export async function saveEngineState(
     textFiles?: Record<string, string>;
   },
 ): Promise<void> {
-  const opt = state.optimizer.state();
-  const params = state.flat.data.subarray(0, state.flat.numel);
-  const files: Record<string, Float32Array> = { params };
-  for (const [k, v] of Object.entries(opt.buffers)) files[`optim.${k}`] = v;
+  const opt = state.stage.optimizer.state();
+  const { files, layout: zero } = state.stage.checkpointFiles();
+  const params = files.params!;
   // As DeepSpeed does with bf16/fp16: the weights are stored in half, the optimizer keeps an
   // fp32 master copy, so a resumed run continues exactly.
   if (place.weightDtype !== 'fp32') files['optim.fp32_master'] = params;
@@ -55,26 +52,27 @@ export async function saveEngineState(
       model_config: state.model,
       step: state.step,
       optimizer_step: opt.step,
-      layout: state.flat.segments.map((s) => ({ name: s.name, shape: s.shape, offset: s.offset })),
+      zero,
+      layout: state.stage.flat.segments.map((s) => ({ name: s.name, shape: s.shape, offset: s.offset })),
     },
   });
 }
 
-/** Restores what saveEngineState wrote; returns the step and the saved meta. */
+/**
+ * Restores what saveEngineState wrote, at any world size and stage: the saved shards are read
+ * whole (consolidateCheckpoint) and this rank's stage takes its part. Returns the step and meta.
+ */
 export async function loadEngineState(
   dir: string,
   tag: string | undefined,
   place: CheckpointPlace,
-  target: { flat: FlatParams; optimizer: FlatOptimizer; model: ModelConfig },
+  target: { stage: ZeroStage; model: ModelConfig },
 ): Promise<{ tag: string; step: number; meta: Record<string, unknown> }> {
-  const ck = await loadCheckpoint({ dir, tag, rank: place.rank, worldSize: place.worldSize });
+  const ck = await consolidateCheckpoint(dir, tag);
   checkModelConfig(ck.meta.model_config, target.model, `checkpoint ${dir}/${ck.tag}`);
-  const params = (ck.files['optim.fp32_master'] ?? ck.files.params) as Float32Array | undefined;
-  if (!params || params.length !== target.flat.numel)
-    throw new ConfigError('model', `checkpoint ${dir}/${ck.tag} holds ${params?.length ?? 0} parameters, the model has ${target.flat.numel}: a different model config`);
-  target.flat.data.set(params);
-  const buffers: Record<string, Float32Array> = {};
-  for (const [k, v] of Object.entries(ck.files)) if (k.startsWith('optim.') && k !== 'optim.fp32_master') buffers[k.slice('optim.'.length)] = v as Float32Array;
-  target.optimizer.loadState({ buffers, step: Number(ck.meta.optimizer_step ?? 0) });
-  return { tag: ck.tag, step: Number(ck.meta.step ?? 0), meta: ck.meta };
+  const numel = target.stage.flat.numel;
+  if (ck.params.length !== numel)
+    throw new ConfigError('model', `checkpoint ${dir}/${ck.tag} holds ${ck.params.length} parameters, the model has ${numel}: a different model config`);
+  target.stage.loadFull({ params: ck.params, optimizer: ck.optimizer, optimizerStep: ck.optimizerStep });
+  return { tag: ck.tag, step: ck.step, meta: ck.meta };
 }

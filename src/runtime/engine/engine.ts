@@ -2,12 +2,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../../models/types.ts';
 import { FlatParams } from './flat_params.ts';
 import type { FlatOptimizer } from '../optim/types.ts';
-import { forwardBackward, forwardLogits, uploadParams, type MicroBatch } from './executor.ts';
+import { forwardBackwardWith, forwardLogits, uploadParams, type MicroBatch } from './executor.ts';
 import { maskedCrossEntropy } from '../../models/loss.ts';
 import { InputError } from '../../errors.ts';
 import { profileForward, type LayerProfile } from './profile.ts';
 import { greedyGenerate } from './greedy.ts';
-import type { GradientReducer } from './reducer.ts';
+import type { MemoryReport, ZeroStage } from './reducer.ts';
+import { log } from '../logger.ts';
 import { loadEngineState, saveEngineState, type CheckpointPlace } from './checkpointing.ts';
 
 
@@ -15,10 +16,13 @@ export interface EngineOptions {
   readonly gradAccumSteps: number;
   readonly gradientClipping: number; // 0 = off
   readonly seed: number;
-  readonly optimizer: FlatOptimizer;
   readonly lrAt: (step: number) => number;
-  /** Sums gradients and scalars across data-parallel ranks; null on one rank. */
-  readonly reducer: GradientReducer | null;
+  /**
+   * Where parameters, gradients and optimizer state live and what happens at the accumulation
+   * boundary (reduce, clip, step): a ZeRO stage from src/zero (createZeroStage). It owns `flat`
+   * and the optimizer.
+   */
+  readonly stage: ZeroStage;
   /** Recompute each layer's forward in backward (activation checkpointing) instead of keeping its tape. */
   readonly recompute?: boolean;
   /** This rank's place for checkpoints (default: rank 0 of 1, float32 weights). */
@@ -48,6 +52,10 @@ export interface StepResult {
   readonly loss: number;
   readonly lr: number;
   readonly gradNorm: number;
+  /** true: the gradient norm was not finite, so the optimizer step was skipped (DeepSpeed's overflow). */
+  readonly overflow: boolean;
+  /** Bytes this rank sent in collectives during the step. */
+  readonly commBytes: number;
   readonly tokens: number; // tokens processed by this rank in this step
   readonly timings: { forwardMs: number; backwardMs: number; commMs: number; optimizerMs: number };
 }
@@ -66,15 +74,19 @@ export class Engine {
   /** The last micro-batch trained on: what the flops profiler runs. */
   private lastBatch: MicroBatch | null = null;
 
-  constructor(model: Model, opts: EngineOptions, flat?: FlatParams) {
+  constructor(model: Model, opts: EngineOptions) {
     this.model = model;
     this.opts = opts;
-    this.flat = flat ?? FlatParams.forModel(model);
-    if (!flat) this.flat.initialize(opts.seed);
+    this.flat = opts.stage.flat;
   }
 
   get optimizer(): FlatOptimizer {
-    return this.opts.optimizer;
+    return this.opts.stage.optimizer;
+  }
+
+  /** Bytes this rank holds for parameters, gradients and optimizer state, as allocated (ZeRO's model states). */
+  memoryReport(): MemoryReport {
+    return this.opts.stage.memoryReport();
   }
 
   get step(): number {
@@ -93,7 +105,7 @@ export class Engine {
 
   /** One optimizer step over gradAccumSteps micro-batches drawn from `next`. */
   async trainBatch(next: () => MicroBatch): Promise<StepResult> {
-    const { gradAccumSteps, reducer } = this.opts;
+    const { gradAccumSteps, stage } = this.opts;
     const micro = Array.from({ length: gradAccumSteps }, () => next());
     this.lastBatch = micro[micro.length - 1] ?? null;
     let tokens = 0;
@@ -105,40 +117,36 @@ export class Engine {
     // Divide by the global batch's masked-token count, so that summing over micro-batches and
     // ranks gives the global mean exactly (2 ranks × 4 sequences = 1 rank × 8 sequences).
     let t = performance.now();
-    const globalMasked = reducer ? await reducer.sumScalar(masked) : masked;
+    const globalMasked = await stage.sumScalar(masked);
     let commMs = performance.now() - t;
     const denom = Math.max(globalMasked, 1);
 
-    this.flat.zeroGrads();
-    const params = uploadParams(this.flat);
+    const hooks = stage.beginStep();
     let loss = 0;
     let forwardMs = 0;
     let backwardMs = 0;
     try {
       for (const mb of micro) {
-        const r = forwardBackward(this.model, this.flat, params, mb, denom, { recompute: this.opts.recompute ?? false });
+        const r = await forwardBackwardWith(this.model, hooks, mb, denom, { recompute: this.opts.recompute ?? false });
         loss += r.loss;
         forwardMs += r.forwardMs;
         backwardMs += r.backwardMs;
       }
     } finally {
-      tf.dispose([...params.values()]);
+      hooks.close();
     }
-
-    if (reducer) {
-      t = performance.now();
-      await reducer.sumGradients(this.flat.grads, this.flat.numel);
-      loss = await reducer.sumScalar(loss);
-      commMs += performance.now() - t;
-    }
-
     t = performance.now();
-    const gradNorm = clipByGlobalNorm(this.flat.grads, this.flat.numel, this.opts.gradientClipping);
+    loss = await stage.sumScalar(loss);
+    commMs += performance.now() - t;
+
+    // The stage reduces what is left, clips and steps; its collectives count as optimizer time here.
+    t = performance.now();
     const lr = this.opts.lrAt(this.globalStep);
-    this.opts.optimizer.step(this.flat.data, this.flat.grads, lr, this.flat.segments);
+    const { gradNorm, overflow, commBytes } = await stage.endStep(lr, this.opts.gradientClipping);
+    if (overflow) log.warn(`step ${this.globalStep + 1}: gradient norm is ${gradNorm}; skipping the optimizer step (parameters and optimizer state unchanged)`);
     const optimizerMs = performance.now() - t;
     this.globalStep++;
-    const result: StepResult = { step: this.globalStep, loss, lr, gradNorm, tokens, timings: { forwardMs, backwardMs, commMs, optimizerMs } };
+    const result: StepResult = { step: this.globalStep, loss, lr, gradNorm, overflow, commBytes, tokens, timings: { forwardMs, backwardMs, commMs, optimizerMs } };
     await this.opts.onStep?.(result);
     return result;
   }
@@ -152,7 +160,7 @@ export class Engine {
     const meta: Record<string, unknown> = { client_state: clientState };
     if (this.loader) meta.data_loader = this.loader.state();
     await saveEngineState(dir, tag, this.place, {
-      flat: this.flat, optimizer: this.opts.optimizer, step: this.globalStep, meta, model: this.model.config, textFiles: this.opts.checkpointFiles,
+      stage: this.opts.stage, step: this.globalStep, meta, model: this.model.config, textFiles: this.opts.checkpointFiles,
     });
   }
 
@@ -161,7 +169,7 @@ export class Engine {
    * dir/latest), refusing a checkpoint of a different model; returns the client state.
    */
   async loadCheckpoint(dir: string, tag?: string): Promise<LoadedCheckpointInfo> {
-    const r = await loadEngineState(dir, tag, this.place, { flat: this.flat, optimizer: this.opts.optimizer, model: this.model.config });
+    const r = await loadEngineState(dir, tag, this.place, { stage: this.opts.stage, model: this.model.config });
     this.globalStep = r.step;
     if (this.loader && r.meta.data_loader !== undefined) this.loader.restore(r.meta.data_loader);
     const clientState = (r.meta.client_state ?? {}) as Record<string, unknown>;
@@ -223,16 +231,4 @@ export class Engine {
       tf.dispose([...params.values()]);
     }
   }
-}
-
-/** Scales grads so their global L2 norm is at most maxNorm (0 = no clipping); returns the norm before. */
-function clipByGlobalNorm(grads: Float32Array, numel: number, maxNorm: number): number {
-  let ss = 0;
-  for (let i = 0; i < numel; i++) ss += grads[i]! * grads[i]!;
-  const norm = Math.sqrt(ss);
-  if (maxNorm > 0 && norm > maxNorm) {
-    const f = maxNorm / (norm + 1e-6);
-    for (let i = 0; i < numel; i++) grads[i]! *= f;
-  }
-  return norm;
 }

@@ -3,6 +3,7 @@ import type { ForwardCtx, Layer, Model, ParamMap } from '../../models/types.ts';
 import { maskedCrossEntropy } from '../../models/loss.ts';
 import type { FlatParams } from './flat_params.ts';
 import { recordForward, type RecordedForward } from './tape.ts';
+import { assert, NotImplementedError } from '../../errors.ts';
 
 /** One micro-batch: B sequences of T tokens, next-token targets and a loss mask, all [B·T]. */
 export interface MicroBatch {
@@ -26,6 +27,9 @@ export interface ForwardBackwardResult {
  * The tensors are views' copies: the optimizer updates the flat buffer, the next step uploads again.
  */
 export function uploadParams(flat: FlatParams): Map<string, tf.Tensor> {
+  if (flat.data.length < flat.numel) {
+    throw new NotImplementedError('reading the whole model on one rank while parameters are sharded (ZeRO stage 3); consolidate a checkpoint (ds checkpoint consolidate) or use stage ≤ 2 for this');
+  }
   const out = new Map<string, tf.Tensor>();
   for (const s of flat.segments) out.set(s.name, tf.tensor(flat.data.subarray(s.offset, s.offset + s.numel), [...s.shape], 'float32'));
   return out;
@@ -35,6 +39,46 @@ function paramsOf(layer: Layer, all: Map<string, tf.Tensor>): ParamMap {
   const p: Record<string, tf.Tensor> = {};
   for (const s of layer.params) p[s.name] = all.get(s.name)!;
   return p;
+}
+
+export type Phase = 'forward' | 'backward';
+
+/**
+ * Where a layer's parameters come from and where its gradients go: the seam between the layer
+ * loop and a ZeRO stage. Stages 0-2 hand out tensors uploaded once per step; stage 3 gathers a
+ * layer's shards in `acquire` and frees them in `release`, and reduces gradient buckets in
+ * `afterBackward`, between layers (tfjs traces synchronously, sockets are asynchronous).
+ */
+export interface LayerHooks {
+  /** Makes the layer's parameters available; may wait on a collective. */
+  acquire(layer: Layer, phase: Phase): void | Promise<void>;
+  /** A parameter tensor of the acquired layer. */
+  param(name: string): tf.Tensor;
+  release(layer: Layer, phase: Phase): void;
+  /** One parameter's gradient from this micro-batch, [numel]; read it during the call only. */
+  addGrad(name: string, g: Float32Array): void;
+  /** After a layer's backward; may wait on a collective. */
+  afterBackward(layer: Layer): void | Promise<void>;
+  /**
+   * true: parameters do not outlive a phase, so forward keeps no tape (a tape holds its inputs)
+   * and backward recomputes each layer from its input with the parameters acquired again.
+   */
+  readonly releasesParams: boolean;
+}
+
+/** The hooks of a step whose parameters are all uploaded (`params`) and whose gradients add into `flat.grads`. */
+export function uploadedHooks(flat: FlatParams, params: Map<string, tf.Tensor>): LayerHooks {
+  return {
+    acquire: () => {},
+    param: (name) => params.get(name)!,
+    release: () => {},
+    addGrad: (name, g) => {
+      const dst = flat.gradView(name);
+      for (let k = 0; k < dst.length; k++) dst[k]! += g[k]!;
+    },
+    afterBackward: () => {},
+    releasesParams: false,
+  };
 }
 
 /**
@@ -55,64 +99,105 @@ export function forwardBackward(
   denominator: number,
   opts: { recompute: boolean } = { recompute: false },
 ): ForwardBackwardResult {
+  const gen = layerLoop(model, uploadedHooks(flat, params), batch, denominator, opts.recompute);
+  for (let r = gen.next(); ; r = gen.next()) {
+    if (r.done) return r.value;
+    assert(!(r.value instanceof Promise), 'forwardBackward: uploaded hooks never wait');
+  }
+}
+
+/** forwardBackward through hooks that may wait between layers (ZeRO stages). */
+export async function forwardBackwardWith(model: Model, hooks: LayerHooks, batch: MicroBatch, denominator: number, opts: { recompute: boolean }): Promise<ForwardBackwardResult> {
+  const gen = layerLoop(model, hooks, batch, denominator, opts.recompute);
+  let r = gen.next();
+  while (!r.done) {
+    let failure: unknown = null;
+    try {
+      await r.value;
+    } catch (err) {
+      failure = err;
+    }
+    // A failed wait goes back into the loop, whose finally blocks free its tensors.
+    r = failure === null ? gen.next() : gen.throw(failure);
+  }
+  return r.value;
+}
+
+/** The layer loop; it yields what a hook returned, so one body serves the sync and async drivers. */
+function* layerLoop(model: Model, hooks: LayerHooks, batch: MicroBatch, denominator: number, recomputeOpt: boolean): Generator<void | Promise<void>, ForwardBackwardResult, void> {
   const { batchSize: B, seqLen: T } = batch;
+  const recompute = recomputeOpt || hooks.releasesParams;
   const ctx: ForwardCtx = { config: model.config, positionOffset: 0, training: true };
   const t0 = performance.now();
   const ids = tf.tensor2d(batch.input, [B, T], 'int32');
   const inputs: tf.Tensor[] = [ids];
   const tapes: (RecordedForward | null)[] = [];
-  const layerArgs = (layer: Layer): tf.Tensor[] => layer.params.map((s) => params.get(s.name)!);
+  const pmap = (layer: Layer): ParamMap => Object.fromEntries(layer.params.map((s) => [s.name, hooks.param(s.name)]));
+  let dy: tf.Tensor | null = null;
   try {
     for (const layer of model.layers) {
       const x = inputs[inputs.length - 1]!;
-      if (opts.recompute) {
-        inputs.push(tf.tidy(() => layer.forward(paramsOf(layer, params), x, ctx)));
-        tapes.push(null);
-      } else {
-        const xs = layer.input === 'hidden' ? [x, ...layerArgs(layer)] : layerArgs(layer);
-        const rec = recordForward(xs, () => layer.forward(paramsOf(layer, params), x, ctx));
-        inputs.push(rec.y);
-        tapes.push(rec);
+      yield hooks.acquire(layer, 'forward');
+      try {
+        if (recompute) {
+          inputs.push(tf.tidy(() => layer.forward(pmap(layer), x, ctx)));
+          tapes.push(null);
+        } else {
+          const ps = layer.params.map((s) => hooks.param(s.name));
+          const rec = recordForward(layer.input === 'hidden' ? [x, ...ps] : ps, () => layer.forward(pmap(layer), x, ctx));
+          inputs.push(rec.y);
+          tapes.push(rec);
+        }
+      } finally {
+        hooks.release(layer, 'forward');
       }
     }
-  } catch (err) {
+    const logits = inputs.pop()!; // [B, T, V]
+    const V = logits.shape[2]!;
+    const targets = tf.tensor1d(batch.target, 'int32');
+    const mask = tf.tensor1d(batch.mask, 'float32');
+    const { value, grads } = tf.valueAndGrads((l: tf.Tensor) => maskedCrossEntropy(tf.reshape(l, [B * T, V]) as tf.Tensor2D, targets, mask, denominator))([logits]);
+    const loss = value.dataSync()[0]!;
+    tf.dispose([logits, value, targets, mask]);
+    const t1 = performance.now();
+
+    dy = grads[0]!; // [B, T, V]
+    for (let i = model.layers.length - 1; i >= 0; i--) {
+      const layer = model.layers[i]!;
+      const x = inputs[i]!;
+      const withInput = layer.input === 'hidden';
+      const rec = tapes[i];
+      let g: tf.Tensor[];
+      if (rec) {
+        tapes[i] = null;
+        g = rec.backward(dy);
+      } else {
+        yield hooks.acquire(layer, 'backward');
+        try {
+          g = vjpByRecompute(layer, hooks, x, dy, ctx);
+        } finally {
+          hooks.release(layer, 'backward');
+        }
+      }
+      const paramGrads = withInput ? g.slice(1) : g;
+      layer.params.forEach((s, j) => hooks.addGrad(s.name, paramGrads[j]!.dataSync() as Float32Array));
+      tf.dispose(paramGrads);
+      dy.dispose();
+      x.dispose();
+      dy = withInput ? g[0]! : null;
+      yield hooks.afterBackward(layer);
+      if (!dy) break;
+    }
+    return { loss, forwardMs: t1 - t0, backwardMs: performance.now() - t1 };
+  } finally {
     for (const rec of tapes) rec?.release();
     tf.dispose(inputs);
-    throw err;
+    dy?.dispose();
   }
-  const logits = inputs.pop()!; // [B, T, V]
-  const V = logits.shape[2]!;
-  const targets = tf.tensor1d(batch.target, 'int32');
-  const mask = tf.tensor1d(batch.mask, 'float32');
-  const { value, grads } = tf.valueAndGrads((l: tf.Tensor) => maskedCrossEntropy(tf.reshape(l, [B * T, V]) as tf.Tensor2D, targets, mask, denominator))([logits]);
-  const loss = value.dataSync()[0]!;
-  tf.dispose([logits, value, targets, mask]);
-  const t1 = performance.now();
-
-  let dy: tf.Tensor | null = grads[0]!; // [B, T, V]
-  for (let i = model.layers.length - 1; i >= 0; i--) {
-    const layer = model.layers[i]!;
-    const x = inputs[i]!;
-    const withInput = layer.input === 'hidden';
-    const rec = tapes[i];
-    const g: tf.Tensor[] = rec ? rec.backward(dy!) : vjpByRecompute(layer, params, x, dy!, ctx);
-    const paramGrads = withInput ? g.slice(1) : g;
-    layer.params.forEach((s, j) => {
-      const gv = paramGrads[j]!.dataSync() as Float32Array;
-      const dst = flat.gradView(s.name);
-      for (let k = 0; k < dst.length; k++) dst[k]! += gv[k]!;
-    });
-    tf.dispose(paramGrads);
-    dy!.dispose();
-    x.dispose();
-    dy = withInput ? g[0]! : null;
-  }
-  dy?.dispose();
-  return { loss, forwardMs: t1 - t0, backwardMs: performance.now() - t1 };
 }
 
 /** The layer's VJP through tf.grads, which runs its forward again from the saved input. */
-function vjpByRecompute(layer: Layer, params: Map<string, tf.Tensor>, x: tf.Tensor, dy: tf.Tensor, ctx: ForwardCtx): tf.Tensor[] {
+function vjpByRecompute(layer: Layer, hooks: LayerHooks, x: tf.Tensor, dy: tf.Tensor, ctx: ForwardCtx): tf.Tensor[] {
   const names = layer.params.map((s) => s.name);
   const withInput = layer.input === 'hidden';
   const f = (...args: tf.Tensor[]): tf.Tensor => {
@@ -121,7 +206,7 @@ function vjpByRecompute(layer: Layer, params: Map<string, tf.Tensor>, x: tf.Tens
     names.forEach((n, j) => (pm[n] = args[j + (withInput ? 1 : 0)]!));
     return layer.forward(pm, xi, ctx);
   };
-  const ps = names.map((n) => params.get(n)!);
+  const ps = names.map((n) => hooks.param(n));
   return tf.grads(f)(withInput ? [x, ...ps] : ps, dy);
 }
 

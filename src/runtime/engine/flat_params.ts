@@ -11,8 +11,17 @@ import type { Model, ParamInit, ParamSpec } from '../../models/types.ts';
  *          ^offset 0      ^offset V·D
  *
  * `numel` is the sum of the parameters; `padded` rounds it up so ZeRO can cut it into
- * equal shards (a multiple of `align`).
+ * equal shards (a multiple of `align`). A ZeRO stage that shards gradients (2, 3) or parameters
+ * (3) asks for no full buffer of that kind: `grads` / `data` are then empty, and the stage keeps
+ * its own shard (src/zero).
  */
+export interface FlatStorage {
+  /** Allocate the full parameter buffer (false for ZeRO-3). */
+  readonly data: boolean;
+  /** Allocate the full gradient buffer (false for ZeRO-2 and 3). */
+  readonly grads: boolean;
+}
+
 export interface ParamSegment {
   readonly name: string;
   readonly shape: readonly number[];
@@ -30,7 +39,7 @@ export class FlatParams {
   readonly data: Float32Array;
   readonly grads: Float32Array;
 
-  constructor(specs: readonly ParamSpec[], align = 1) {
+  constructor(specs: readonly ParamSpec[], align = 1, storage: FlatStorage = { data: true, grads: true }) {
     const byName = new Map<string, ParamSegment>();
     const segments: ParamSegment[] = [];
     let offset = 0;
@@ -50,12 +59,12 @@ export class FlatParams {
     this.byName = byName;
     this.numel = offset;
     this.padded = Math.ceil(offset / align) * align;
-    this.data = new Float32Array(this.padded);
-    this.grads = new Float32Array(this.padded);
+    this.data = new Float32Array(storage.data ? this.padded : 0);
+    this.grads = new Float32Array(storage.grads ? this.padded : 0);
   }
 
-  static forModel(model: Model, align = 1): FlatParams {
-    return new FlatParams(model.layers.flatMap((l) => l.params), align);
+  static forModel(model: Model, align = 1, storage?: FlatStorage): FlatParams {
+    return new FlatParams(model.layers.flatMap((l) => l.params), align, storage);
   }
 
   segment(name: string): ParamSegment {
@@ -74,11 +83,15 @@ export class FlatParams {
     return this.grads.subarray(s.offset, s.offset + s.numel);
   }
 
-  /** Fills every parameter from its init with a seeded normal generator (same seed, same weights on every rank). */
-  initialize(seed: number): void {
+  /**
+   * Fills every parameter from its init with a seeded normal generator (same seed, same weights on
+   * every rank), into `into` (default the full buffer; ZeRO-3 passes a temporary [padded] one).
+   */
+  initialize(seed: number, into: Float32Array = this.data): void {
+    assert(into.length >= this.numel, () => `FlatParams.initialize: buffer has ${into.length} elements, the parameters need ${this.numel}`);
     const rng = new Rng(seed);
     for (const s of this.segments) {
-      const v = this.data.subarray(s.offset, s.offset + s.numel);
+      const v = into.subarray(s.offset, s.offset + s.numel);
       if (s.init.kind === 'ones') v.fill(1);
       else if (s.init.kind === 'zeros') v.fill(0);
       else for (let i = 0; i < v.length; i++) v[i] = rng.normal() * s.init.std;

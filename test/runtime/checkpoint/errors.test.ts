@@ -2,7 +2,7 @@
 import { mkdirSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { FormatError, InputError, NotImplementedError } from '../../../src/errors.ts';
+import { FormatError, InputError } from '../../../src/errors.ts';
 import { loadCheckpoint, saveCheckpoint } from '../../../src/runtime/checkpoint/index.ts';
 import { seeded, removeTempDirs, tempDir } from './helpers.ts';
 
@@ -44,10 +44,10 @@ describe('loadCheckpoint errors', () => {
     await expect(load('step1')).rejects.toThrow(/meta\.json: is 12 bytes/);
   });
 
-  it('world size mismatch: NotImplementedError (resharding) naming both sizes', async () => {
+  it('world size mismatch: one rank\'s files cannot be read for another world; the error points to consolidateCheckpoint', async () => {
     const err = await load(undefined, 4).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(NotImplementedError);
-    expect((err as Error).message).toMatch(/saved by world size 1 into world size 4/);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toMatch(/saved by world size 1, asked for world size 4: read it whole with consolidateCheckpoint/);
   });
 
   it('a missing tag lists the tags that exist; a missing dir and missing latest are InputErrors', async () => {

@@ -1,81 +1,84 @@
 /**
- * `ds bench train --config C [--steps N] [--json]`: training tokens/s and model FLOPs utilization
- * (model FLOPs per second, PaLM's 6·N + attention accounting, over the matmul GFLOP/s measured in
- * the same run), with the layer tapes kept and with activation checkpointing (recompute).
+ * `ds bench train [--config C] [--zero-stage S[,S…]] [--num_procs N] [--offload] [--steps N] [--json]`:
+ * training step time, tokens/s, per-rank bytes by kind (ZeRO's model states, as allocated),
+ * communication bytes per step and the final loss, one row per ZeRO stage. Each row is a real
+ * run: ds-launch starts N ranks of train_rank.ts, which go through initialize() as a user's
+ * script does. Random tokens; the step after `--warmup` steps is timed.
  */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { CommandModule } from 'yargs';
-import { initBackend } from '../../../runtime/backend/index.ts';
-import { measureMatmulGflops } from '../../../runtime/backend/bench.ts';
-import { loadConfig, modelConfigFromDs } from '../../../runtime/config/index.ts';
-import { Engine } from '../../../runtime/engine/engine.ts';
-import { FlatParams } from '../../../runtime/engine/flat_params.ts';
-import { trainFlopsPerToken } from '../../../runtime/engine/flops.ts';
-import { createOptimizer, baseLr } from '../../../runtime/optim/index.ts';
-import { buildLlama } from '../../../models/llama.ts';
-import { Rng } from '../../../data/rng.ts';
+import { InputError, LaunchError } from '../../../errors.ts';
 import { formatTable } from '../../table.ts';
-import type { MicroBatch } from '../../../runtime/engine/executor.ts';
+import type { MemoryReport } from '../../../runtime/engine/reducer.ts';
+import type { RankArgs } from './train_rank.ts';
 
-interface Args { config: string; steps: number; warmup: number; json: boolean }
+interface Args { config: string; 'zero-stage'?: string; num_procs: number; offload: boolean; steps: number; warmup: number; json: boolean; master_port: number }
+
+interface Row {
+  stage: number; world_size: number; backend: string; step_ms: number; tokens_per_s: number; model_gflops: number;
+  forward_ms: number; backward_ms: number; boundary_ms: number; comm_bytes_per_step: number; memory: MemoryReport; final_loss: number;
+}
+
+const RANK_SCRIPT = fileURLToPath(new URL('./train_rank.ts', import.meta.url));
+const LAUNCHER = fileURLToPath(new URL('../../../../bin/ds-launch.js', import.meta.url));
+
+async function runStage(argv: Args, stage: number | null, port: number): Promise<Row> {
+  const rankArgs: RankArgs = { config: argv.config, stage, offload: argv.offload, steps: argv.steps, warmup: argv.warmup };
+  try {
+    const { stdout } = await promisify(execFile)('node', [LAUNCHER, '--num_procs', String(argv.num_procs), '--master_port', String(port), RANK_SCRIPT, JSON.stringify(rankArgs)], {
+      encoding: 'utf8', maxBuffer: 1 << 24, env: { ...process.env, DS_LOG_LEVEL: process.env.DS_LOG_LEVEL ?? 'warn' },
+    });
+    const line = stdout.split('\n').find((l) => l.includes('"step_ms"'));
+    if (!line) throw new LaunchError(`ds bench train: stage ${stage}: rank 0 printed no result:\n${stdout.slice(-2000)}`);
+    return JSON.parse(line.replace(/^\[rank \d+\] /, '')) as Row;
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    if (err instanceof LaunchError) throw err;
+    throw new LaunchError(`ds bench train: the stage ${stage ?? '(config)'} run failed: ${(err.stderr ?? err.message).trim().split('\n').slice(-6).join('\n')}`);
+  }
+}
+
+const mib = (b: number): string => (b / 2 ** 20).toFixed(2);
 
 export const trainBenchCommand: CommandModule<object, Args> = {
   command: 'train',
-  describe: 'training tokens/s and MFU on one rank for a config (random tokens)',
+  describe: 'training step time, per-rank memory and traffic for ZeRO stages, through initialize (random tokens)',
   builder: (y) =>
     y
       .option('config', { type: 'string', default: 'configs/bench_reference.json5' })
-      .option('steps', { type: 'number', default: 5 })
-      .option('warmup', { type: 'number', default: 2 })
+      .option('zero-stage', { type: 'string', describe: 'ZeRO stage, or a list (0,1,2,3); default: the config\'s' })
+      .option('num_procs', { type: 'number', default: 1, describe: 'data-parallel ranks' })
+      .option('offload', { type: 'boolean', default: false, describe: 'offload_optimizer device cpu (refused: not built)' })
+      .option('steps', { type: 'number', default: 3 })
+      .option('warmup', { type: 'number', default: 1 })
+      .option('master_port', { type: 'number', default: 29610 })
       .option('json', { type: 'boolean', default: false }) as never,
   handler: async (argv) => {
-    const cfg = loadConfig(argv.config, { dpWorldSize: 1 });
-    const info = await initBackend({ force: cfg.backend });
-    const config = modelConfigFromDs(cfg, cfg.model?.vocab_size ?? 258, { bos: null, eos: null });
-    const T = cfg.data?.seq_len ?? Math.min(128, config.maxPositionEmbeddings);
-    const B = cfg.train_micro_batch_size_per_gpu;
-    const rng = new Rng(cfg.seed);
-    const batch = (): MicroBatch => {
-      const ids = Int32Array.from({ length: B * T + 1 }, () => rng.int(config.vocabSize));
-      return { batchSize: B, seqLen: T, input: ids.subarray(0, B * T), target: ids.subarray(1), mask: new Float32Array(B * T).fill(1) };
-    };
-    const matmul = await measureMatmulGflops(info.name, 1024, 1024, 1024);
-    const flopsPerToken = trainFlopsPerToken(config, T);
-    const rows = [];
-    for (const recompute of [false, true]) {
-      const model = buildLlama(config);
-      const flat = FlatParams.forModel(model);
-      flat.initialize(cfg.seed);
-      const optimizer = createOptimizer(cfg.optimizer, flat.numel);
-      const engine = new Engine(model, { gradAccumSteps: 1, gradientClipping: cfg.gradient_clipping, seed: cfg.seed, optimizer, lrAt: () => baseLr(cfg.optimizer), reducer: null, recompute }, flat);
-      for (let i = 0; i < argv.warmup; i++) await engine.trainBatch(batch);
-      const t0 = performance.now();
-      const sums = { forwardMs: 0, backwardMs: 0, optimizerMs: 0 };
-      for (let i = 0; i < argv.steps; i++) {
-        const r = await engine.trainBatch(batch);
-        sums.forwardMs += r.timings.forwardMs;
-        sums.backwardMs += r.timings.backwardMs;
-        sums.optimizerMs += r.timings.optimizerMs;
-      }
-      const sec = (performance.now() - t0) / 1000;
-      const tokS = (argv.steps * B * T) / sec;
-      const gflops = (tokS * flopsPerToken) / 1e9;
-      rows.push({
-        mode: recompute ? 'recompute (activation checkpointing)' : 'keep tapes',
-        tokens_per_s: tokS,
-        model_gflops: gflops,
-        mfu: gflops / matmul,
-        step_ms: (sec * 1000) / argv.steps,
-        forward_ms: sums.forwardMs / argv.steps,
-        backward_ms: sums.backwardMs / argv.steps,
-        optimizer_ms: sums.optimizerMs / argv.steps,
-      });
-    }
-    const result = { backend: info.name, config: argv.config, batch: B, seq: T, matmul_gflops_1024: matmul, flops_per_token: flopsPerToken, runs: rows };
+    const stages = argv['zero-stage'] === undefined ? [null] : argv['zero-stage'].split(',').map((s) => {
+      const n = Number(s.trim());
+      if (!Number.isInteger(n) || n < 0 || n > 3) throw new InputError(`ds bench train: --zero-stage takes stages 0-3 (a list like 0,1,2,3), got "${s}"`);
+      return n;
+    });
+    if (!Number.isInteger(argv.num_procs) || argv.num_procs < 1) throw new InputError(`ds bench train: --num_procs must be a positive integer, got ${argv.num_procs}`);
+    const rows: Row[] = [];
+    for (const [i, stage] of stages.entries()) rows.push(await runStage(argv, stage, argv.master_port + i));
     if (argv.json) {
-      process.stdout.write(`${JSON.stringify(result)}\n`);
+      process.stdout.write(`${JSON.stringify({ config: argv.config, num_procs: argv.num_procs, rows })}\n`);
       return;
     }
-    process.stdout.write(`backend ${info.name}; micro-batch ${B} × seq ${T}; 1024³ matmul ${matmul.toFixed(1)} GFLOP/s (same run); ${(flopsPerToken / 1e6).toFixed(2)} MFLOP per token\n`);
-    process.stdout.write(`${formatTable(['mode', 'tokens/s', 'model GFLOP/s', 'MFU', 'step ms', 'fwd ms', 'bwd ms', 'optim ms'], rows.map((r) => [r.mode, r.tokens_per_s.toFixed(0), r.model_gflops.toFixed(1), `${(100 * r.mfu).toFixed(1)}%`, r.step_ms.toFixed(0), r.forward_ms.toFixed(0), r.backward_ms.toFixed(0), r.optimizer_ms.toFixed(0)]))}\n`);
+    const base = rows[0]!.step_ms;
+    const psi = rows[0]!.memory.numel;
+    process.stdout.write(`${argv.config}: Ψ = ${psi} parameters, ${argv.num_procs} rank(s), backend ${rows[0]!.backend}; per-rank MiB as allocated; ${argv.steps} timed steps after ${argv.warmup} warm-up\n`);
+    process.stdout.write(`${formatTable(
+      ['stage', 'step ms', 'vs first', 'tokens/s', 'fwd ms', 'bwd ms', 'boundary ms', 'params MiB', 'grads MiB', 'optim MiB', 'states MiB', 'bytes/Ψ', 'buffers MiB', 'comm MiB/step', 'final loss'],
+      rows.map((r) => {
+        const m = r.memory;
+        const states = m.params + m.grads + m.optimizer;
+        return [r.stage, r.step_ms.toFixed(0), `${(r.step_ms / base).toFixed(2)}×`, r.tokens_per_s.toFixed(0), r.forward_ms.toFixed(0), r.backward_ms.toFixed(0), r.boundary_ms.toFixed(0),
+          mib(m.params), mib(m.grads), mib(m.optimizer), mib(states), (states / m.numel).toFixed(2), mib(m.buffers), mib(r.comm_bytes_per_step), r.final_loss.toFixed(4)];
+      }),
+    )}\n`);
   },
 };

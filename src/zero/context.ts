@@ -1,0 +1,74 @@
+/**
+ * What every stage is built from: its slice of the config, the process group, the model. The
+ * chooser (choose.ts) fills it once; stages read it and never the whole config.
+ */
+import type { ProcessGroup, WireDtype } from '../runtime/comm/index.ts';
+import type { Model } from '../models/types.ts';
+import type { Optimizer } from '../runtime/optim/types.ts';
+import { sumSquares, scaleInPlace, clipFactor } from '../runtime/optim/clip.ts';
+import type { ParamRange } from '../runtime/optim/types.ts';
+
+export interface ZeroContext {
+  readonly pg: ProcessGroup | null;
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly model: Model;
+  readonly seed: number;
+  /** The optimizer over `numel` elements of a local buffer (from 0). */
+  readonly createOptimizer: (numel: number) => Optimizer;
+  /** reduce_bucket_size, in elements. */
+  readonly reduceBucketElems: number;
+  /** allgather_bucket_size, in elements. */
+  readonly allgatherBucketElems: number;
+  /** Gradients on the wire (fp16 is scaled per bucket, see wire.ts). */
+  readonly wire: WireDtype;
+  /** zero_optimization.reduce_scatter. */
+  readonly reduceScatter: boolean;
+  /** stage3_param_persistence_threshold, in elements. */
+  readonly persistenceThreshold: number;
+}
+
+/**
+ * Σ over ranks of a float64 scalar, the same on every rank: each rank sends x as two float32
+ * (hi + lo carries ~48 bits) through one all-gather and every rank adds them in rank order.
+ */
+export async function sumScalarAcross(pg: ProcessGroup | null, x: number): Promise<number> {
+  if (!pg || pg.worldSize === 1) return x;
+  const hi = Math.fround(x);
+  const out = new Float32Array(2 * pg.worldSize);
+  await pg.allGather(new Float32Array([hi, x - hi]), out);
+  let s = 0;
+  for (let k = 0; k < pg.worldSize; k++) s += out[2 * k]! + out[2 * k + 1]!;
+  return s;
+}
+
+/** Bytes this rank has sent so far (0 on one rank). */
+export const sentBytes = (pg: ProcessGroup | null): number => pg?.stats().total.sentBytes ?? 0;
+
+/**
+ * The boundary's last part, the same for every stage: the global L2 norm from this rank's sum of
+ * squares (`across` adds the other ranks' partial sums; null when `grads` already is the whole
+ * gradient), then DeepSpeed's overflow rule (a non-finite norm skips the step and touches
+ * nothing), clipping, and the optimizer step on the local buffers.
+ */
+export async function clipAndStep(a: {
+  params: Float32Array;
+  grads: Float32Array;
+  optimizer: Optimizer;
+  segments: readonly ParamRange[];
+  lr: number;
+  maxNorm: number;
+  across: ((x: number) => Promise<number>) | null;
+}): Promise<{ gradNorm: number; overflow: boolean }> {
+  const local = sumSquares(a.grads);
+  const gradNorm = Math.sqrt(a.across ? await a.across(local) : local);
+  if (!Number.isFinite(gradNorm)) return { gradNorm, overflow: true };
+  scaleInPlace(a.grads, clipFactor(gradNorm, a.maxNorm));
+  a.optimizer.step(a.params, a.grads, a.lr, a.segments);
+  return { gradNorm, overflow: false };
+}
+
+/** Bytes of the optimizer's state buffers as allocated. */
+export function optimizerBytes(opt: Optimizer): number {
+  return Object.values(opt.state().buffers).reduce((n, b) => n + b.byteLength, 0);
+}

@@ -1,0 +1,139 @@
+/**
+ * Stage 3: parameters are sharded too; each rank holds only its shard of parameters,
+ * gradients and Adam's moments (16Ψ/Nd). A layer's parameters are all-gathered just before it
+ * runs in forward, freed after, and gathered again for its backward (the executor then
+ * recomputes the layer from its saved input: a tape would keep the gathered tensors alive).
+ * Gradients go through the bucketed reduce-scatter of stage 2. Parameters smaller than
+ * stage3_param_persistence_threshold stay gathered on every rank (refreshed after each step,
+ * one all-gather for all of them): small tensors are not worth a collective per layer.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Layer } from '../models/types.ts';
+import { FlatParams, type ParamSegment } from '../runtime/engine/flat_params.ts';
+import type { FullState, MemoryReport, StepHooks, StepOutcome, ZeroLayout, ZeroStage } from '../runtime/engine/reducer.ts';
+import type { Optimizer, ParamRange } from '../runtime/optim/types.ts';
+import { GradBuckets } from './buckets.ts';
+import { clipAndStep, optimizerBytes, sentBytes, sumScalarAcross, type ZeroContext } from './context.ts';
+import { ParamGather } from './layer_gather.ts';
+import { Partition } from './partition.ts';
+import { loadOptimizerShard, shardFiles, shardOf } from './sharded_state.ts';
+
+export class Stage3 implements ZeroStage {
+  readonly stage = 3;
+  readonly flat: FlatParams;
+  readonly optimizer: Optimizer;
+  private readonly part: Partition;
+  private readonly segments: readonly ParamRange[];
+  private ownParams: Float32Array;
+  private readonly ownGrads: Float32Array;
+  private readonly buckets: GradBuckets;
+  /** The persistent (small) parameters, full on every rank, in `residentValues`. */
+  private readonly resident: ParamGather;
+  private readonly residentValues: Float32Array;
+  /** Per layer: its parameters that are not resident. */
+  private readonly layerGathers = new Map<Layer, ParamGather>();
+  private sent = 0;
+
+  private constructor(private readonly ctx: ZeroContext) {
+    this.flat = FlatParams.forModel(ctx.model, ctx.worldSize, { data: false, grads: false });
+    this.part = new Partition(this.flat.padded, ctx.worldSize, ctx.rank);
+    this.segments = this.part.localSegments(this.flat.segments);
+    this.optimizer = ctx.createOptimizer(this.part.shardSize);
+    this.ownParams = new Float32Array(this.part.shardSize);
+    this.ownGrads = new Float32Array(this.part.shardSize);
+    this.buckets = new GradBuckets(ctx.pg, this.part, this.ownGrads, { bucketElems: ctx.reduceBucketElems, wire: ctx.wire, reduceScatter: ctx.reduceScatter });
+    const isResident = (s: ParamSegment): boolean => s.numel < ctx.persistenceThreshold;
+    this.resident = new ParamGather(this.flat.segments.filter(isResident), this.part);
+    this.residentValues = new Float32Array(this.resident.numel);
+    for (const layer of ctx.model.layers) {
+      const names = [...new Set(layer.params.map((p) => p.name))];
+      this.layerGathers.set(layer, new ParamGather(names.map((n) => this.flat.segment(n)).filter((s) => !isResident(s)), this.part));
+    }
+  }
+
+  /** Every rank initializes the full model from the seed once (transient [padded]), keeps its shard, broadcast from rank 0 first. */
+  static async create(ctx: ZeroContext): Promise<Stage3> {
+    const s = new Stage3(ctx);
+    const full = new Float32Array(s.flat.padded);
+    s.flat.initialize(ctx.seed, full);
+    if (ctx.pg) await ctx.pg.broadcast(full, 0);
+    s.adoptFull(full);
+    s.sent = sentBytes(ctx.pg);
+    return s;
+  }
+
+  private adoptFull(full: Float32Array): void {
+    this.ownParams = shardOf(full, this.part);
+    for (const seg of this.resident.segments) this.resident.view(this.residentValues, seg.name).set(full.subarray(seg.offset, seg.offset + seg.numel));
+  }
+
+  get worldSize(): number {
+    return this.ctx.worldSize;
+  }
+
+  sumScalar(x: number): Promise<number> {
+    return sumScalarAcross(this.ctx.pg, x);
+  }
+
+  beginStep(): StepHooks {
+    this.ownGrads.fill(0);
+    const { pg } = this.ctx;
+    const tensorOf = (seg: ParamSegment, values: Float32Array): tf.Tensor => tf.tensor(values, [...seg.shape], 'float32');
+    const resident = new Map(this.resident.segments.map((s) => [s.name, tensorOf(s, this.resident.view(this.residentValues, s.name))]));
+    const live = new Map<string, tf.Tensor>();
+    return {
+      acquire: async (layer) => {
+        const g = this.layerGathers.get(layer)!;
+        if (g.segments.length === 0) return;
+        const values = await g.gather(pg, this.ownParams);
+        for (const s of g.segments) live.set(s.name, tensorOf(s, g.view(values, s.name)));
+      },
+      param: (name) => live.get(name) ?? resident.get(name)!,
+      release: (layer) => {
+        for (const s of this.layerGathers.get(layer)!.segments) {
+          live.get(s.name)?.dispose();
+          live.delete(s.name);
+        }
+      },
+      addGrad: (name, g) => this.buckets.add(this.flat.segment(name).offset, g),
+      afterBackward: () => this.buckets.maybeFlush(),
+      releasesParams: true,
+      close: () => {
+        tf.dispose([...resident.values(), ...live.values()]);
+        live.clear();
+      },
+    };
+  }
+
+  async endStep(lr: number, maxNorm: number): Promise<StepOutcome> {
+    const { pg } = this.ctx;
+    await this.buckets.flush();
+    const r = await clipAndStep({
+      params: this.ownParams, grads: this.ownGrads, optimizer: this.optimizer, segments: this.segments, lr, maxNorm,
+      across: pg ? (x) => sumScalarAcross(pg, x) : null,
+    });
+    if (!r.overflow) await this.resident.gather(pg, this.ownParams, this.residentValues);
+    const now = sentBytes(pg);
+    const commBytes = now - this.sent;
+    this.sent = now;
+    return { ...r, commBytes };
+  }
+
+  memoryReport(): MemoryReport {
+    const params = this.ownParams.byteLength + this.residentValues.byteLength;
+    const grads = this.ownGrads.byteLength;
+    const optimizer = optimizerBytes(this.optimizer);
+    const gathers = Math.max(0, ...[...this.layerGathers.values()].map((g) => g.bytes));
+    const buffers = this.buckets.bufferBytes + gathers;
+    return { stage: 3, worldSize: this.worldSize, numel: this.flat.numel, params, grads, optimizer, buffers, total: params + grads + optimizer + buffers };
+  }
+
+  checkpointFiles(): { files: Record<string, Float32Array>; layout: ZeroLayout } {
+    return shardFiles(3, this.ownParams, this.optimizer, this.part, this.flat.numel);
+  }
+
+  loadFull(state: FullState): void {
+    loadOptimizerShard(this.optimizer, state, this.part);
+    this.adoptFull(state.params);
+  }
+}
