@@ -3,12 +3,14 @@
  * benchmark_serving does it. Requests go to /v1/completions with stream=true, at Poisson
  * arrivals of --request-rate per second (Infinity: all at once), at most --max-concurrency in
  * flight. Prompts are token ids of exactly --input-len tokens (windows of a random text
- * tokenized by the server's /tokenize), with ignore_eos so each yields --output-len tokens;
- * or lines of a JSONL file {"prompt": "...", "output_len": N}.
+ * tokenized by the client's tokenizer, so any OpenAI-compatible server will do), with ignore_eos
+ * so each yields --output-len tokens; or lines of a JSONL file {"prompt": "...", "output_len": N}.
+ * Output tokens are the server's usage when it streams one, else the client's count of the text.
  */
 import { readFileSync } from 'node:fs';
 import { InputError } from '../../errors.ts';
 import { Rng } from '../../data/rng.ts';
+import type { Tokenizer } from '../../data/tokenizer/types.ts';
 import { summarize, type OnlineBenchSummary, type RequestTiming } from './online_stats.ts';
 
 export interface OnlineBenchOptions {
@@ -23,10 +25,12 @@ export interface OnlineBenchOptions {
   /** JSONL of {"prompt", "output_len"} instead of random prompts. */
   readonly datasetPath?: string;
   readonly seed?: number;
+  /** The client's tokenizer (client_tokenizer.ts): makes random prompts and counts tokens. */
+  readonly tokenizer?: Tokenizer;
 }
 
 export interface OnlineBenchResult extends OnlineBenchSummary {
-  readonly config: Omit<OnlineBenchOptions, 'apiKey'>;
+  readonly config: Omit<OnlineBenchOptions, 'apiKey' | 'tokenizer'>;
   readonly errors: string[];
 }
 
@@ -40,11 +44,10 @@ function headers(apiKey?: string): Record<string, string> {
   return { 'content-type': 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) };
 }
 
-async function randomPrompts(o: OnlineBenchOptions, rng: Rng): Promise<BenchPrompt[]> {
+function randomPrompts(o: OnlineBenchOptions, rng: Rng): BenchPrompt[] {
+  if (!o.tokenizer) throw new InputError('bench serve: random prompts of --input-len tokens need the client\'s --tokenizer (tokenizer.json, a model dir or a .gguf), or give --dataset');
   const words = Array.from({ length: Math.max(64, o.inputLen * 2) }, () => Array.from({ length: 2 + Math.floor(rng.next() * 6) }, () => String.fromCharCode(97 + Math.floor(rng.next() * 26))).join(''));
-  const r = await fetch(`${o.url}/tokenize`, { method: 'POST', headers: headers(o.apiKey), body: JSON.stringify({ model: o.model, prompt: words.join(' '), add_special_tokens: false }) });
-  if (!r.ok) throw new InputError(`bench serve: ${o.url}/tokenize answered ${r.status}: ${await r.text()}`);
-  const pool = ((await r.json()) as { tokens: number[] }).tokens;
+  const pool = o.tokenizer.encode(words.join(' '));
   if (pool.length < o.inputLen) throw new InputError(`bench serve: the random text gave ${pool.length} tokens, fewer than --input-len ${o.inputLen}`);
   return Array.from({ length: o.numPrompts }, () => {
     const start = Math.floor(rng.next() * (pool.length - o.inputLen + 1));
@@ -64,7 +67,7 @@ function filePrompts(path: string, o: OnlineBenchOptions): BenchPrompt[] {
     if (typeof v.prompt !== 'string') throw new InputError(`${path}:${i + 1}: "prompt" must be a string`);
     const out = v.output_len ?? o.outputLen;
     if (!Number.isInteger(out) || (out as number) < 1) throw new InputError(`${path}:${i + 1}: "output_len" must be a positive integer, got ${JSON.stringify(out)}`);
-    return { prompt: v.prompt, promptLen: 0, outputLen: out as number };
+    return { prompt: v.prompt, promptLen: o.tokenizer?.encode(v.prompt).length ?? 0, outputLen: out as number };
   });
   if (list.length === 0) throw new InputError(`${path}: no prompts`);
   return Array.from({ length: o.numPrompts }, (_, i) => list[i % list.length]!);
@@ -83,17 +86,22 @@ async function timeRequest(o: OnlineBenchOptions, p: BenchPrompt): Promise<Reque
     const itl: number[] = [];
     let usage: { prompt_tokens: number; completion_tokens: number } | null = null;
     let buf = '';
+    let text = '';
+    const utf8 = new TextDecoder(); // stream: a character split across reads is kept for the next
     for await (const bytes of r.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += Buffer.from(bytes).toString('utf8');
+      buf += utf8.decode(bytes, { stream: true });
       let cut: number;
       while ((cut = buf.indexOf('\n\n')) >= 0) {
-        const event = buf.slice(0, cut).replace(/^data: /, '');
+        // an SSE event: its data: lines (comments and event: lines, as some servers send, are skipped)
+        const event = buf.slice(0, cut).split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
         buf = buf.slice(cut + 2);
-        if (event === '[DONE]') continue;
-        const chunk = JSON.parse(event) as { choices: { text?: string }[]; usage?: typeof usage; error?: { message: string } };
+        if (event === '' || event === '[DONE]') continue;
+        const chunk = JSON.parse(event) as { choices?: { text?: string }[]; usage?: typeof usage; error?: { message: string } };
         if (chunk.error) return fail(chunk.error.message);
         if (chunk.usage) usage = chunk.usage;
-        if (!chunk.choices[0]?.text) continue;
+        const piece = chunk.choices?.[0]?.text;
+        if (!piece) continue;
+        text += piece;
         const now = (performance.now() - t0) / 1000;
         if (ttft < 0) ttft = now;
         else itl.push(now - last);
@@ -102,7 +110,8 @@ async function timeRequest(o: OnlineBenchOptions, p: BenchPrompt): Promise<Reque
     }
     const latency = (performance.now() - t0) / 1000;
     const u = usage as { prompt_tokens: number; completion_tokens: number } | null;
-    return { ok: true, promptLen: u?.prompt_tokens ?? p.promptLen, outputTokens: u?.completion_tokens ?? itl.length + 1, ttft: Math.max(ttft, 0), latency, itl };
+    const counted = o.tokenizer ? o.tokenizer.encode(text).length : itl.length + 1;
+    return { ok: true, promptLen: u?.prompt_tokens ?? p.promptLen, outputTokens: u?.completion_tokens ?? counted, ttft: Math.max(ttft, 0), latency, itl };
   } catch (err) {
     return fail((err as Error).message);
   }
@@ -111,7 +120,7 @@ async function timeRequest(o: OnlineBenchOptions, p: BenchPrompt): Promise<Reque
 export async function runOnlineBench(o: OnlineBenchOptions): Promise<OnlineBenchResult> {
   if (!(o.requestRate > 0)) throw new InputError(`--request-rate must be positive (or inf), got ${o.requestRate}`);
   const rng = new Rng(o.seed ?? 0);
-  const prompts = o.datasetPath ? filePrompts(o.datasetPath, o) : await randomPrompts(o, rng);
+  const prompts = o.datasetPath ? filePrompts(o.datasetPath, o) : randomPrompts(o, rng);
   const limit = o.maxConcurrency ?? Infinity;
   let inFlight = 0;
   const slotFree: (() => void)[] = [];
@@ -131,7 +140,7 @@ export async function runOnlineBench(o: OnlineBenchOptions): Promise<OnlineBench
   }
   const timings = await Promise.all(jobs);
   const duration = (performance.now() - t0) / 1000;
-  const { apiKey: _key, ...config } = o;
+  const { apiKey: _key, tokenizer: _tok, ...config } = o;
   const errors = [...new Set(timings.filter((t) => !t.ok).map((t) => t.error!))];
   return { config, ...summarize(timings, duration), errors };
 }

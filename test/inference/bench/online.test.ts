@@ -2,7 +2,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runOnlineBench } from '../../../src/inference/bench/online.ts';
 import { dist, percentile, summarize } from '../../../src/inference/bench/online_stats.ts';
-import { MODEL, startToyServer, type Running } from '../server/helpers/setup.ts';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { InputError } from '../../../src/errors.ts';
+import { MODEL, startToyServer, tinyTokenizer, type Running } from '../server/helpers/setup.ts';
 
 describe('online bench statistics', () => {
   it('percentiles interpolate linearly, as numpy does', () => {
@@ -34,12 +37,61 @@ describe('runOnlineBench', () => {
   afterAll(async () => s.app.close());
 
   it('drives a server with Poisson arrivals and max concurrency; every token is counted', async () => {
-    const r = await runOnlineBench({ url: s.url, model: MODEL, numPrompts: 12, requestRate: 200, maxConcurrency: 4, inputLen: 8, outputLen: 5, seed: 1 });
+    const r = await runOnlineBench({ url: s.url, model: MODEL, numPrompts: 12, requestRate: 200, maxConcurrency: 4, inputLen: 8, outputLen: 5, seed: 1, tokenizer: tinyTokenizer() });
     expect(r.errors).toEqual([]);
     expect(r).toMatchObject({ completed: 12, failed: 0, total_input_tokens: 96, total_output_tokens: 60 });
     expect(r.ttft_ms.mean).toBeGreaterThan(0);
     expect(r.e2el_ms.p99).toBeGreaterThanOrEqual(r.e2el_ms.median);
     expect(r.itl_ms.mean).toBeGreaterThan(0);
     expect(s.engine.stats().kvCacheUsage).toBe(0);
+  });
+});
+
+/**
+ * Another OpenAI-compatible server, as llama-server answers: no /tokenize this client could use,
+ * no usage in the stream, SSE comments between events, text split across reads mid-character.
+ */
+function otherServer(prompts: unknown[]): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      if (req.url !== '/v1/completions') {
+        res.writeHead(404).end('{"error":"not found"}');
+        return;
+      }
+      const r = JSON.parse(body) as { prompt: unknown; max_tokens: number };
+      prompts.push(r.prompt);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(': keep-alive\n\n');
+      // max_tokens tokens: 'é' (two bytes, no merge: two byte tokens) then 'x' (one) …
+      const pieces = ['é', ...Array.from({ length: r.max_tokens - 2 }, () => 'x')];
+      const bytes = Buffer.from(pieces.map((t) => `data: ${JSON.stringify({ choices: [{ index: 0, text: t }] })}\n\n`).join('') + 'data: [DONE]\n\n');
+      const cut = bytes.indexOf(Buffer.from('é')) + 1; // inside 'é'
+      res.write(bytes.subarray(0, cut));
+      setTimeout(() => res.end(bytes.subarray(cut)), 2);
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
+}
+
+describe('runOnlineBench against any OpenAI-compatible server', () => {
+  it('tokenizes on the client: prompts of --input-len ids, output tokens counted from the text', async () => {
+    const prompts: unknown[] = [];
+    const { server, url } = await otherServer(prompts);
+    try {
+      const r = await runOnlineBench({ url, numPrompts: 6, requestRate: Infinity, maxConcurrency: 3, inputLen: 10, outputLen: 7, seed: 2, tokenizer: tinyTokenizer() });
+      expect(r.errors).toEqual([]);
+      expect(r).toMatchObject({ completed: 6, failed: 0, total_input_tokens: 60, total_output_tokens: 42 });
+      expect(prompts).toHaveLength(6);
+      for (const p of prompts) expect((p as number[]).length).toBe(10);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('without a tokenizer, random prompts are refused naming --tokenizer', async () => {
+    await expect(runOnlineBench({ url: 'http://127.0.0.1:1', numPrompts: 1, requestRate: 1, inputLen: 4, outputLen: 1 })).rejects.toThrow(InputError);
+    await expect(runOnlineBench({ url: 'http://127.0.0.1:1', numPrompts: 1, requestRate: 1, inputLen: 4, outputLen: 1 })).rejects.toThrow(/--tokenizer/);
   });
 });

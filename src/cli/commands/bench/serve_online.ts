@@ -7,6 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
+import { loadClientTokenizer } from '../../../inference/bench/client_tokenizer.ts';
 import { runOnlineBench, type OnlineBenchResult } from '../../../inference/bench/online.ts';
 import { AsyncLLMEngine } from '../../../inference/engine/index.ts';
 import { loadModel } from '../../../inference/loaders/index.ts';
@@ -20,6 +21,7 @@ export interface ServeOnlineArgs {
   model?: string;
   'served-model-name'?: string;
   'api-key'?: string;
+  tokenizer?: string;
   'num-prompts': number;
   'request-rate': number;
   'max-concurrency'?: number;
@@ -54,9 +56,13 @@ export async function serveOnlineHandler(argv: ServeOnlineArgs): Promise<OnlineB
   let app: ApiServer | null = null;
   let url = argv.url?.replace(/\/+$/, '').replace(/\/v1$/, '');
   let model = argv['served-model-name'];
+  // The client tokenizes (as vLLM's benchmark does): --tokenizer, else the model this command serves.
+  let tokenizer = argv.tokenizer ? loadClientTokenizer(argv.tokenizer) : undefined;
   if (!url) {
     const path = resolveModelPath(argv.model!, modelsDir(process.env.DS_MODELS));
-    const engine = new AsyncLLMEngine(loadModel(path), { kvCacheMemory: argv['kv-cache-memory'], maxNumSeqs: argv['max-num-seqs'], threads: argv.threads });
+    const loaded = loadModel(path);
+    tokenizer ??= loaded.tokenizer;
+    const engine = new AsyncLLMEngine(loaded, { kvCacheMemory: argv['kv-cache-memory'], maxNumSeqs: argv['max-num-seqs'], threads: argv.threads });
     model ??= 'bench';
     app = new ApiServer({ engine, modelName: model, maxNumSeqs: argv['max-num-seqs'], maxWaiting: argv['num-prompts'] });
     url = `http://127.0.0.1:${(await app.listen(0)).port}`;
@@ -64,7 +70,7 @@ export async function serveOnlineHandler(argv: ServeOnlineArgs): Promise<OnlineB
   try {
     const result = await runOnlineBench({
       url, model, apiKey: argv['api-key'] ?? process.env.DS_API_KEY, numPrompts: argv['num-prompts'], requestRate: argv['request-rate'],
-      maxConcurrency: argv['max-concurrency'], inputLen: argv['input-len'], outputLen: argv['output-len'], datasetPath: argv.dataset, seed: argv.seed,
+      maxConcurrency: argv['max-concurrency'], inputLen: argv['input-len'], outputLen: argv['output-len'], datasetPath: argv.dataset, seed: argv.seed, tokenizer,
     });
     if (argv['result-file']) writeFileSync(argv['result-file'], JSON.stringify(result, null, 2) + '\n');
     process.stdout.write(argv.json ? JSON.stringify(result) + '\n' : report(result) + '\n' + (result.errors.length ? `errors: ${result.errors.join('; ')}\n` : ''));
@@ -83,6 +89,7 @@ export function onlineOptions<T>(y: Argv<T>) {
     .option('url', { type: 'string', describe: 'base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000' })
     .option('served-model-name', { type: 'string', describe: 'the `model` field to send' })
     .option('api-key', { type: 'string' })
+    .option('tokenizer', { type: 'string', describe: 'online: the client\'s tokenizer (tokenizer.json, model dir or .gguf) for --input-len prompts and token counts; default: --model\'s' })
     .option('request-rate', { type: 'number', default: Infinity, describe: 'online: Poisson arrivals per second (inf: all at once)' })
     .option('max-concurrency', { type: 'number', describe: 'online: most requests in flight' })
     .option('input-len', { type: 'number', default: 128, describe: 'online: prompt tokens (random prompts)' })
