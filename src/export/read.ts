@@ -1,13 +1,13 @@
 /**
  * A training checkpoint → the full model in host memory: the weights by HF name, the model
- * config from meta.json and the tokenizer saved beside it. Only rank 0's `params` is read: with
- * plain data parallelism every rank holds every parameter. A sharded (ZeRO) checkpoint, where
- * rank 0 holds a slice, is refused here until consolidation exists.
+ * config from meta.json and the tokenizer saved beside it. consolidateCheckpoint gives the full
+ * float32 parameters of any world size and ZeRO stage (rank 0's copy at stage 0, the ranks'
+ * shards concatenated otherwise; the fp32 master where weights were stored in half).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError, InputError, NotImplementedError } from '../errors.ts';
-import { loadCheckpoint, readLatest, type StorageDtype } from '../runtime/checkpoint/index.ts';
+import { consolidateCheckpoint, readLatest, type StorageDtype } from '../runtime/checkpoint/index.ts';
 import { MANIFEST, META, type Manifest } from '../runtime/checkpoint/layout.ts';
 import { validateModelConfig } from '../models/config.ts';
 import type { ModelConfig } from '../models/types.ts';
@@ -46,22 +46,17 @@ export async function readFullWeights(dir: string, tag?: string): Promise<Checkp
     throw new FormatError(manifestPath, `missing: the save of tag "${t}" did not finish (a checkpoint is complete once its manifest is written); nothing to export`);
   }
   const manifest = readManifest(manifestPath);
-  const ck = await loadCheckpoint({ dir, tag: t, rank: 0, worldSize: manifest.worldSize });
+  const ck = await consolidateCheckpoint(dir, t);
   const source = `${dir}/${t}`;
   const metaPath = join(tagPath, META);
 
   const layout = parseLayout(ck.meta.layout, metaPath);
   const total = layout.reduce((a, e) => a + numel(e.shape), 0);
-  // With fp16/bf16 weights the optimizer keeps a float32 master copy: export from that.
-  const master = ck.files['optim.fp32_master'];
-  const params = master ?? ck.files.params;
-  if (!(params instanceof Float32Array)) throw new FormatError(manifestPath, 'rank 0 has no float32 "params" buffer');
-  if (params.length < total) {
-    throw new NotImplementedError(
-      `exporting ${source} as it is: rank 0 holds ${params.length} of the ${total} parameters (a sharded ZeRO checkpoint of ${manifest.worldSize} ranks needs consolidating first)`,
-    );
+  const params = ck.params;
+  if (params.length !== total) {
+    const zero = ck.meta.zero === undefined ? '' : ` (saved by ${ck.savedWorldSize} ranks at ZeRO stage ${ck.savedStage})`;
+    throw new FormatError(manifestPath, `the checkpoint's parameters are ${params.length} values${zero}, meta.layout lists ${total}`);
   }
-  if (params.length !== total) throw new FormatError(manifestPath, `rank 0's params hold ${params.length} values, meta.layout lists ${total}`);
 
   const weights = new Map<string, HostTensor>();
   for (const e of layout) {

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportCheckpoint } from '../../src/export/index.ts';
 import { loadModelDir } from '../../src/inference/loaders/model_dir.ts';
+import { saveCheckpoint } from '../../src/runtime/checkpoint/index.ts';
+import { saveTokenizer } from '../../src/data/tokenizer/index.ts';
 import { decodeBf16, decodeF16, encodeBf16, encodeF16 } from '../../src/inference/loaders/dtype.ts';
 import { referenceForward } from '../helpers/reference_llama.ts';
 import { exportModelConfig, readJson, sameBits, tmp, trainedCheckpoint, type Checkpoint } from './fixture.ts';
@@ -68,6 +70,24 @@ describe('ds export --format dir', () => {
     const got = referenceForward(m, ids);
     want.forEach((row, i) => row.forEach((v, j) => expect(Math.abs(v - got[i]![j]!)).toBeLessThan(1e-9)));
   }, 30_000);
+
+  it('a ZeRO checkpoint (each of 2 ranks holds a padded shard) exports the same model', async () => {
+    const dir = join(t.dir, 'ckpt-zero');
+    const full = new Float32Array([...ck.params.values()].flatMap((p) => [...p]));
+    const saved = readJson(join(ck.dir, ck.tag, 'meta.json')) as { layout: unknown; model_config: unknown };
+    const shardSize = Math.ceil(full.length / 2);
+    const zero = { stage: 3, worldSize: 2, numel: full.length, shardSize, sharded: { params: true, optimizer: true } };
+    for (const rank of [1, 0]) {
+      const shard = new Float32Array(shardSize);
+      shard.set(full.subarray(rank * shardSize, (rank + 1) * shardSize));
+      await saveCheckpoint({ dir, tag: 'z', rank, worldSize: 2, files: { params: shard }, meta: { model_config: saved.model_config, layout: saved.layout, zero } });
+    }
+    saveTokenizer(ck.tokenizer, join(dir, 'z', 'tokenizer.json'), { writeConfig: true });
+    const out = join(t.dir, 'model-zero');
+    await exportCheckpoint({ checkpoint: dir, out, format: 'dir' });
+    const m = loadModelDir(out);
+    for (const [name, p] of ck.params) expect(sameBits(m.weights.get(name)!.data, p), name).toBe(true);
+  });
 
   it('refuses an existing output, and --force replaces it whole', async () => {
     const out = join(t.dir, 'model');
