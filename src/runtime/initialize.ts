@@ -1,19 +1,41 @@
+import { join } from 'node:path';
 import { buildLlama } from '../models/llama.ts';
 import type { Model, ModelConfig } from '../models/types.ts';
+import { openTrainingData, evaluateLoss, type TrainingData, type EvaluateResult } from '../data/arrow/index.ts';
+import { loadTokenizer, tokenizerFiles } from '../data/tokenizer/io.ts';
+import type { Tokenizer } from '../data/tokenizer/types.ts';
 import { initBackend, type BackendInfo } from './backend/index.ts';
 import { initProcessGroup, readDistEnv, type DistEnv, type ProcessGroup } from './comm/index.ts';
-import { loadConfig, type DsConfig } from './config/index.ts';
+import { loadConfig, modelConfigFromDs, type DsConfig } from './config/index.ts';
+import { refuseForBackend } from './config/refusals.ts';
 import { Engine } from './engine/engine.ts';
 import { createZeroStage } from '../zero/index.ts';
 import { log } from './logger.ts';
-import { NotImplementedError } from '../errors.ts';
+import { EngineMonitor } from './monitor/engine_monitor.ts';
+import { InputError, NotImplementedError } from '../errors.ts';
 import { baseLr, createOptimizer, createScheduler } from './optim/index.ts';
 
 export interface InitializeOptions {
-  /** Path to a .json/.json5 config, or the config object. */
-  readonly config: string | object;
-  /** The model, its config, or a function of the validated config that builds either. */
-  readonly model: Model | ModelConfig | ((cfg: DsConfig) => Model | ModelConfig);
+  /**
+   * Path to a .json/.json5 config, or the config object. Default: the `--config PATH` that
+   * ds-launch appends to the script's arguments (as DeepSpeed's --deepspeed_config), or DS_CONFIG.
+   */
+  readonly config?: string | object;
+  /**
+   * The model, its config, or a function of the validated config (and the training data's
+   * tokenizer, when there is one) that builds either. Default: the config's `model` block, with
+   * the vocabulary of the training data's tokenizer.
+   */
+  readonly model?: Model | ModelConfig | ((cfg: DsConfig, tokenizer: Tokenizer | null) => Model | ModelConfig);
+  /**
+   * DeepSpeed's training_data: a dataset dir written by `ds data prepare`. Default: the config's
+   * data.path when data.task is "arrow".
+   */
+  readonly trainingData?: string;
+  /** Saved with every checkpoint (so export and serving get it). Default: the training data's tokenizer. */
+  readonly tokenizer?: Tokenizer;
+  /** Steps of the run, overriding train.steps (a script's --steps flag): the progress bar's total. */
+  readonly steps?: number;
   /** Environment to read the rank from (default process.env: RANK/WORLD_SIZE, Open MPI, Slurm or PMI). */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -25,37 +47,70 @@ export interface TrainingRuntime {
   readonly dist: DistEnv;
   readonly pg: ProcessGroup | null;
   readonly backend: BackendInfo;
+  readonly tokenizer: Tokenizer | null;
+  /**
+   * The training data's loader, sharded by data-parallel rank (DeepSpeed's training_dataloader);
+   * its position is saved in checkpoints and restored by load_checkpoint. null without training data.
+   */
+  readonly trainingData: TrainingData | null;
+  /** Steps of the whole run: train.steps, or train.epochs over the training data; null when neither is set. */
+  readonly totalSteps: number | null;
+  /** Mean loss and perplexity over the validation split (all ranks; each scores its share). */
+  evaluate(opts?: { maxBatches?: number }): Promise<EvaluateResult>;
   /** Leaves the process group (call at the end of the script). */
   close(): Promise<void>;
 }
 
 /**
  * DeepSpeed's initialize(): reads this rank's place in the job, validates the config once, picks
- * the tensor backend, joins the process group, and builds the engine with its optimizer and
- * scheduler. Parameters start equal on every rank (same seed, then a broadcast from rank 0).
+ * the tensor backend, joins the process group, and builds the engine with its optimizer,
+ * scheduler, monitors and (with training data) its data loader. Parameters start equal on every
+ * rank (same seed, then a broadcast from rank 0).
  */
-export async function initialize(opts: InitializeOptions): Promise<TrainingRuntime> {
+export async function initialize(opts: InitializeOptions = {}): Promise<TrainingRuntime> {
   const env = opts.env ?? process.env;
   const dist = readDistEnv(env, { allowSingle: true });
   // ds-launch's local launcher prefixes each rank's lines itself.
   log.configure({ rank: dist.rank, worldSize: dist.worldSize, prefix: env.DS_LAUNCHER !== 'local' });
-  const config = loadConfig(opts.config, { dpWorldSize: dist.worldSize });
+  const config = loadConfig(opts.config ?? configFromArgs(process.argv, env), { dpWorldSize: dist.worldSize });
   refuseUnbuilt(config);
   const backend = await initBackend({ force: config.backend });
+  refuseForBackend(config, backend.name);
   log.info(`deepscale: backend ${backend.name}${backend.simd ? ' (SIMD)' : ''}, rank ${dist.rank}/${dist.worldSize}, compute float32${config.precision.wire !== 'fp32' ? `, ${config.precision.wire} on the wire` : ''}`);
+  if (config.dump_state) log.info(`config (${config.source}), as validated with every default filled:\n${JSON.stringify(config, null, 2)}`);
 
-  const m = typeof opts.model === 'function' ? opts.model(config) : opts.model;
-  const model = 'layers' in m ? m : buildLlama(m);
+  const dataDir = opts.trainingData ?? (config.data.task === 'arrow' ? config.data.path : undefined);
+  if (config.data.task === 'arrow' && dataDir === undefined) throw new InputError(`${config.source}: data.task "arrow" needs data.path (a dir from ds data prepare) or initialize({ trainingData })`);
+  const trainingData = dataDir === undefined ? null : openTrainingData(dataDir, {
+    rank: dist.rank, worldSize: dist.worldSize, microBatchSize: config.train_micro_batch_size_per_gpu, seed: config.seed, seqLen: config.data.seq_len,
+  });
+  const tokenizer = opts.tokenizer ?? (trainingData ? loadTokenizer(join(trainingData.dataset.dir, trainingData.dataset.manifest.tokenizer)) : null);
+  const model = buildModel(opts.model, config, tokenizer);
+  if (trainingData && trainingData.seqLen > model.config.maxPositionEmbeddings)
+    throw new InputError(`${dataDir}: rows of ${trainingData.seqLen} tokens are longer than the model's max_position_embeddings ${model.config.maxPositionEmbeddings}`);
+
   const pg = dist.worldSize > 1
     ? await initProcessGroup({ rank: dist.rank, worldSize: dist.worldSize, masterAddr: dist.masterAddr, masterPort: dist.masterPort, timeoutMs: config.comm_timeout_s * 1000 })
     : null;
 
+  const totalSteps = opts.steps ?? config.train.steps ?? (config.train.epochs !== undefined && trainingData
+    ? Math.max(1, Math.floor((config.train.epochs * trainingData.stepsPerEpoch) / config.gradient_accumulation_steps))
+    : null);
+  if (config.train.epochs !== undefined && !trainingData)
+    throw new InputError(`${config.source}: train.epochs counts passes over training data; give initialize({ trainingData }) or data.path, or use train.steps`);
+
   const schedule = createScheduler(config.scheduler, baseLr(config.optimizer));
+  if (schedule.betasAt && config.optimizer?.type === 'SGD')
+    throw new InputError(`${config.source}: scheduler.params.cycle_momentum cycles Adam's beta1; with SGD set it to false (SGD momentum cycling is not built)`);
   // The ZeRO stage owns parameters, gradients and optimizer state (seeded, broadcast from rank 0).
   const stage = await createZeroStage(config.zero_optimization, {
     pg, rank: dist.rank, worldSize: dist.worldSize, model, seed: config.seed, wire: config.precision.wire,
-    createOptimizer: (n) => createOptimizer(config.optimizer, n),
+    createOptimizer: (n) => createOptimizer(config.optimizer, n, { betasAt: schedule.betasAt ? (s) => schedule.betasAt!(s) : undefined }),
   });
+  const ckpt = config.train.checkpoint;
+  const ckptDir = ckpt.dir ?? join(config.train.out_dir, 'checkpoints');
+  // The monitor needs the engine (for the profiler) and the engine calls the monitor: tie the knot late.
+  let monitor: EngineMonitor | null = null;
   const engine = new Engine(
     model,
     {
@@ -64,22 +119,62 @@ export async function initialize(opts: InitializeOptions): Promise<TrainingRunti
       seed: config.seed,
       lrAt: (s) => schedule.lrAt(s),
       stage,
-      recompute: config.activation_checkpointing?.enabled ?? false,
+      recompute: config.activation_checkpointing.enabled === true,
       place: {
         rank: dist.rank,
         worldSize: dist.worldSize,
         barrier: pg ? () => pg.barrier() : undefined,
         weightDtype: config.precision.storage,
+        keepLast: ckpt.keep_last,
+      },
+      checkpointFiles: tokenizer?.toTokenizerJson ? tokenizerFiles(tokenizer, { withConfig: true }) : undefined,
+      onStep: async (r) => {
+        await monitor?.onStep(r);
+        if (ckpt.save_every > 0 && r.step % ckpt.save_every === 0) await engine.saveCheckpoint(ckptDir);
+        const every = config.train.eval_every;
+        if (every > 0 && trainingData && r.step % every === 0) {
+          const ev = await evaluate({ maxBatches: evalBatches });
+          log.info(`step ${r.step}: validation loss ${ev.loss.toFixed(4)} | perplexity ${ev.perplexity.toFixed(2)} (${ev.tokens} tokens)`);
+        }
       },
     },
   );
+  if (trainingData) engine.attachDataLoader({ next: () => trainingData.next(), state: () => trainingData.state(), restore: (s) => trainingData.restore(s as never) });
+
+  // Validation: the split beside the training rows, each rank its share; eval_samples caps the rows.
+  const validation = dataDir === undefined ? null : openTrainingData(dataDir, {
+    rank: dist.rank, worldSize: dist.worldSize, microBatchSize: config.train_micro_batch_size_per_gpu, seed: config.seed, split: 'validation', shuffle: false,
+  });
+  const evalBatches = Math.max(1, Math.ceil(config.train.eval_samples / (config.train_micro_batch_size_per_gpu * dist.worldSize)));
+  const evaluate = async (o: { maxBatches?: number } = {}): Promise<EvaluateResult> => {
+    if (!validation) throw new InputError('evaluate(): there is no training data, so no validation split (give initialize({ trainingData }))');
+    return evaluateLoss(validation, (mb) => engine.evalLoss(mb), {
+      maxBatches: o.maxBatches,
+      sum: pg ? async (v) => { const b = Float32Array.from(v); await pg.allReduce(b, { op: 'sum' }); return b; } : undefined,
+    });
+  };
+
+  monitor = new EngineMonitor(config, {
+    rank: dist.rank,
+    worldSize: dist.worldSize,
+    dpSize: dist.worldSize,
+    totalSteps,
+    startStep: 0,
+    profile: () => engine.profileLastBatch(),
+  });
+  for (const f of monitor.files) log.info(`monitor: writing ${f}`);
   return {
     engine,
     config,
     dist,
     pg,
     backend,
+    tokenizer,
+    trainingData,
+    totalSteps,
+    evaluate,
     close: async () => {
+      monitor?.close();
       if (pg) {
         await pg.barrier();
         await pg.destroy();
@@ -88,9 +183,25 @@ export async function initialize(opts: InitializeOptions): Promise<TrainingRunti
   };
 }
 
+function configFromArgs(argv: readonly string[], env: NodeJS.ProcessEnv): string {
+  const i = argv.lastIndexOf('--config');
+  const path = i >= 0 ? argv[i + 1] : env.DS_CONFIG;
+  if (path === undefined || path === '') throw new InputError('initialize: no config given: pass initialize({ config }), or run the script with --config PATH (ds-launch --config does)');
+  return path;
+}
+
+function buildModel(spec: InitializeOptions['model'], config: DsConfig, tokenizer: Tokenizer | null): Model {
+  const m = typeof spec === 'function' ? spec(config, tokenizer) : spec ?? defaultModel(config, tokenizer);
+  return 'layers' in m ? m : buildLlama(m);
+}
+
+function defaultModel(config: DsConfig, tokenizer: Tokenizer | null): ModelConfig {
+  if (!tokenizer) throw new InputError(`initialize: no model given and no training data to take a vocabulary from; pass model (a Model, a ModelConfig or a function of the config) or trainingData`);
+  return modelConfigFromDs(config, tokenizer.vocabSize, tokenizer.special);
+}
+
 /** Config blocks whose features are not built yet: a clear error rather than a silent single-rank run. */
 function refuseUnbuilt(cfg: DsConfig): void {
   if ((cfg.tensor_parallel?.tp_size ?? cfg.tensor_parallel?.autotp_size ?? 1) > 1) throw new NotImplementedError('tensor_parallel.tp_size > 1');
   if ((cfg.pipeline?.stages ?? 1) > 1) throw new NotImplementedError('pipeline.stages > 1');
-  if (cfg.tensorboard?.enabled) throw new NotImplementedError('tensorboard monitor (use csv_monitor)');
 }

@@ -125,21 +125,35 @@ export const zeroOptimization = z
   })
   .strict();
 
+/**
+ * DeepSpeed configures activation checkpointing with this block and the model code calls
+ * checkpoint() per layer; deepscale's engine runs the layer list itself, so the block being
+ * present turns recomputation on for every layer (deepscale's `enabled` can say false). The
+ * other keys are checked in initialize(): cpu_checkpointing is what the host-memory backends do
+ * anyway; partition_activations needs tensor parallelism; the rest are refused with the reason.
+ */
 export const activationCheckpointing = z
   .object({
-    /**
-     * deepscale's switch (DeepSpeed turns checkpointing on from the model code instead): when
-     * true the engine keeps no activations inside a layer and recomputes the layer's forward
-     * during backward. The DeepSpeed keys below are accepted; partitioning and CPU
-     * checkpointing are not built.
-     */
-    enabled: z.boolean().default(false),
+    enabled: z.boolean().optional(),
     partition_activations: z.boolean().default(false),
     cpu_checkpointing: z.boolean().default(false),
     contiguous_memory_optimization: z.boolean().default(false),
     number_checkpoints: posInt.optional(),
     synchronize_checkpoint_boundary: z.boolean().default(false),
     profile: z.boolean().default(false),
+  })
+  .strict();
+
+/** DeepSpeed's flops profiler (profiling/config.py), with its defaults. */
+export const flopsProfiler = z
+  .object({
+    enabled: z.boolean().default(false),
+    recompute_fwd_factor: num.nonnegative().default(0),
+    profile_step: posInt.default(1),
+    module_depth: z.number().int().min(-1).default(-1),
+    top_modules: posInt.default(1),
+    detailed: z.boolean().default(true),
+    output_file: z.string().nullable().default(null),
   })
   .strict();
 
@@ -158,7 +172,7 @@ export const csvMonitor = z
   .object({ enabled: z.boolean().default(false), output_path: z.string().default('runs/'), job_name: z.string().default('deepscale') })
   .strict();
 
-/** Accepted so DeepSpeed configs load; enabling it is refused by initialize() (not supported, use csv_monitor). */
+/** DeepSpeed's tensorboard monitor: scalar event files under output_path/job_name/. */
 export const tensorboard = z
-  .object({ enabled: z.boolean().default(false), output_path: z.string().default(''), job_name: z.string().default('DeepSpeedJobName') })
+  .object({ enabled: z.boolean().default(false), output_path: z.string().default('runs/'), job_name: z.string().default('DeepSpeedJobName') })
   .strict();

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { ConfigError } from '../../errors.ts';
 import { resolveBatch, type BatchSizes } from './batch.ts';
 import { checkConfig } from './checks.ts';
+import { refuseUnhonoured } from './refusals.ts';
 import { configSchema, type RawConfig } from './schema.ts';
 import { keysAt, nearest } from './suggest.ts';
 
@@ -46,6 +47,10 @@ export function loadConfig(source: string | object, opts: LoadOptions): DsConfig
   if (!parsed.success) throw toConfigError(parsed.error.issues, where);
   const cfg = parsed.data;
   checkConfig(raw, cfg, where);
+  refuseUnhonoured(cfg, where);
+  // A DeepSpeed activation_checkpointing block turns checkpointing on (blocks.ts); `enabled` may say otherwise.
+  const acGiven = typeof raw === 'object' && raw !== null && 'activation_checkpointing' in raw;
+  cfg.activation_checkpointing.enabled ??= acGiven;
   const batch = resolveBatch(cfg, opts.dpWorldSize, where);
   const half: Dtype = cfg.bf16.enabled ? 'bf16' : cfg.fp16.enabled ? 'fp16' : 'fp32';
   const precision: Precision = { compute: 'fp32', wire: cfg.communication_data_type ?? half, storage: half };

@@ -39,6 +39,7 @@ export const configSchema = z
     pipeline: b.pipeline.prefault({}),
     csv_monitor: b.csvMonitor.prefault({}),
     tensorboard: b.tensorboard.prefault({}),
+    flops_profiler: b.flopsProfiler.prefault({}),
     /** deepscale: seconds a collective may wait for a peer before a CommError names the missing ranks. */
     comm_timeout_s: b.num.positive().default(300),
     /** deepscale: force a tfjs backend (else tensorflow, then wasm, then cpu; DS_BACKEND overrides). */

@@ -1,4 +1,4 @@
-import { consolidateCheckpoint, saveCheckpoint, type HalfDtype } from '../checkpoint/index.ts';
+import { keepLast, consolidateCheckpoint, saveCheckpoint, type HalfDtype } from '../checkpoint/index.ts';
 import { ConfigError } from '../../errors.ts';
 import type { ZeroStage } from './reducer.ts';
 import type { ModelConfig } from '../../models/types.ts';
@@ -11,6 +11,8 @@ export interface CheckpointPlace {
   readonly barrier?: () => Promise<void>;
   /** Storage precision of the saved weights (fp16/bf16 config blocks); optimizer state stays float32. */
   readonly weightDtype: HalfDtype;
+  /** train.checkpoint.keep_last: after a save, rank 0 deletes all but the newest this many complete tags. */
+  readonly keepLast?: number;
 }
 
 /**
@@ -56,6 +58,8 @@ export async function saveEngineState(
       layout: state.stage.flat.segments.map((s) => ({ name: s.name, shape: s.shape, offset: s.offset })),
     },
   });
+  // After the save's last barrier every rank's files are in place; only rank 0 deletes.
+  if (place.keepLast !== undefined && place.rank === 0) await keepLast(dir, place.keepLast);
 }
 
 /**

@@ -35,6 +35,7 @@ export interface EngineOptions {
 
 /** What a data loader gives a checkpoint so that a resumed run reads on where the saved one stopped. */
 export interface ResumableLoader {
+  next(): MicroBatch;
   state(): unknown;
   restore(state: unknown): void;
 }
@@ -93,7 +94,7 @@ export class Engine {
     return this.globalStep;
   }
 
-  /** The loader whose position checkpoints save and restore (initialize's trainingData). */
+  /** The loader trainBatch() reads by default and whose position checkpoints save and restore (initialize's trainingData). */
   attachDataLoader(loader: ResumableLoader): void {
     this.loader = loader;
   }
@@ -104,9 +105,12 @@ export class Engine {
   }
 
   /** One optimizer step over gradAccumSteps micro-batches drawn from `next`. */
-  async trainBatch(next: () => MicroBatch): Promise<StepResult> {
+  async trainBatch(next?: () => MicroBatch): Promise<StepResult> {
+    // DeepSpeed's train_batch(data_iter=None) reads the training data given to initialize.
+    const draw = next ?? (this.loader ? () => this.loader!.next() : null);
+    if (!draw) throw new InputError('Engine.trainBatch: no batches: pass a function that returns the next micro-batch, or give initialize({ trainingData })');
     const { gradAccumSteps, stage } = this.opts;
-    const micro = Array.from({ length: gradAccumSteps }, () => next());
+    const micro = Array.from({ length: gradAccumSteps }, () => draw());
     this.lastBatch = micro[micro.length - 1] ?? null;
     let tokens = 0;
     let masked = 0;
