@@ -1,14 +1,14 @@
 /**
  * Real training checkpoints for the export tests: initialize() builds the engine, a few steps
- * train it on the addition task, engine.saveCheckpoint writes it. initStd is large so that
+ * train it on the addition task, engine.saveCheckpoint writes it (with meta.model_config and the
+ * tokenizer files in the tag folder). initStd is large so that
  * greedy picks are far from ties (llama.cpp and tfjs round differently in the last bits).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initialize, type TrainingRuntime } from '../../src/runtime/initialize.ts';
 import { AdditionTask, taskBatches, taskTokenizer } from '../../src/data/index.ts';
-import { saveTokenizer } from '../../src/data/tokenizer/index.ts';
 import type { Tokenizer } from '../../src/data/tokenizer/types.ts';
 import { makeModelConfig, type ModelConfigInput } from '../../src/models/config.ts';
 import type { ModelConfig } from '../../src/models/types.ts';
@@ -51,6 +51,7 @@ export async function trainedCheckpoint(
       ...(opts.fp16 ? { fp16: { enabled: true } } : {}),
     },
     model: config,
+    ...(tokenizer ? { tokenizer } : {}),
     env: {},
   });
   const task = new AdditionTask({ digits: 2 });
@@ -58,11 +59,8 @@ export async function trainedCheckpoint(
   const it = taskBatches({ task, seqLen, batchSize: 8, seed: 3, rank: 0, worldSize: 1 });
   for (let s = 0; s < (opts.steps ?? 2); s++) await rt.engine.trainBatch(() => ({ ...it.next().value, batchSize: 8, seqLen }));
   const tag = opts.tag ?? 'final';
-  await rt.engine.saveCheckpoint(dir, tag, { model_config: config });
-  // Checkpoints from before the engine saved the tokenizer itself: put it where the export reads it.
-  const tokPath = join(dir, tag, 'tokenizer.json');
-  if (tokenizer && !existsSync(tokPath)) saveTokenizer(tokenizer, tokPath, { writeConfig: true });
-  if (!tokenizer) rmSync(tokPath, { force: true });
+  // The engine writes meta.model_config and the tokenizer files into the tag folder itself.
+  await rt.engine.saveCheckpoint(dir, tag);
   const params = new Map(rt.engine.flat.segments.map((s) => [s.name, rt.engine.flat.view(s.name).slice()]));
   return { dir, tag, config, tokenizer: tokenizer ?? taskTokenizer(), rt, params };
 }
