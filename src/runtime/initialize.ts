@@ -161,6 +161,11 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
     totalSteps,
     startStep: 0,
     profile: () => engine.profileLastBatch(),
+    memory: () => {
+      const m = engine.memoryReport();
+      const mib = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
+      return `ZeRO-${m.stage} model states: params ${mib(m.params)}, grads ${mib(m.grads)}, optimizer ${mib(m.optimizer)}, buffers ${mib(m.buffers)}`;
+    },
   });
   for (const f of monitor.files) log.info(`monitor: writing ${f}`);
   return {

@@ -81,7 +81,7 @@ describe("the README's own-script quickstart under ds-launch (2 ranks)", () => {
     for (const s of [2, 4]) expect(stderr).toMatch(new RegExp(`step ${s}/${STEPS} \\| loss \\d+\\.\\d+`));
     expect(stderr).not.toMatch(/step 3\/4 \| loss/);
     expect(stderr.match(/time \(ms, mean of 2 steps\) \| fwd: [\d.]+ \| bwd: [\d.]+ \| comm: [\d.]+ \| step: [\d.]+/g)).toHaveLength(2);
-    expect(stderr).toMatch(/memory: rss [\d.]+ MiB \| heap/);
+    expect(stderr).toMatch(/memory: rss [\d.]+ MiB \| heap .* \| ZeRO-0 model states: params [\d.]+ MiB, grads [\d.]+ MiB, optimizer [\d.]+ MiB/);
   });
 
   it('runs the flops profiler at profile_step: one row per layer, parameters adding up to the model', () => {
