@@ -16,11 +16,11 @@ export const TINY: ModelConfig = {
   initStd: 0.02, rmsNormEps: 1e-5, ropeTheta: 10000, ropeStyle: 'half', tieWordEmbeddings: false, headDim: 4, bosTokenId: 1, eosTokenId: 2,
 };
 
-/** A config: global batch 8 sequences, accumulation `gas`, clipping on, AdamW with warm-up; `zero` merges into zero_optimization. */
-export function zeroConfig(worldSize: number, gas: number, zero: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+/** A config: a global batch of `global` sequences, accumulation `gas`, clipping on, AdamW with warm-up; `zero` is the zero_optimization block. */
+export function zeroConfig(worldSize: number, gas: number, zero: Record<string, unknown>, extra: Record<string, unknown> = {}, global = 8): Record<string, unknown> {
   return {
-    train_batch_size: 8,
-    train_micro_batch_size_per_gpu: 8 / worldSize / gas,
+    train_batch_size: global,
+    train_micro_batch_size_per_gpu: global / worldSize / gas,
     gradient_accumulation_steps: gas,
     optimizer: { type: 'AdamW', params: { lr: 1e-2, weight_decay: 0.01 } },
     scheduler: { type: 'WarmupLR', params: { warmup_max_lr: 1e-2, warmup_num_steps: 3, warmup_type: 'linear' } },
