@@ -5,7 +5,7 @@
  * quantized once per product to 8 bits per 32 elements; F16 / BF16 parts read them as float32.
  *
  *   parts:  [rows_0, K] type_0 | [rows_1, K] type_1 | …     (Σ rows = N; part p fills columns from Σ_{q<p} rows_q)
- *   q8 scratch at q8Off:  qs int8 [M, K] | d f32 [M, K/32] | s i32 [M, K/32]
+ *   q8 scratch at q8Off:  qs int16 [M, K] (8-bit values, widened) | d f32 [M, K/32] | s i32 [M, K/32]
  */
 import { assert } from '../../errors.ts';
 import { GgmlType, type GgmlTypeId } from '../loaders/gguf/constants.ts';
@@ -67,7 +67,7 @@ export function placeRows(arena: SharedArena, parts: readonly HostTensor[], what
 
 /** Bytes of the q8 scratch for M rows of K. */
 export function q8ScratchBytes(M: number, K: number): number {
-  return M * K + 16 + 8 * M * Math.ceil(K / 32);
+  return 2 * M * K + 16 + 8 * M * Math.ceil(K / 32);
 }
 
 export class QuantGemm {
@@ -89,7 +89,7 @@ export class QuantGemm {
     if (M === 0) return;
     const K = w.K;
     const qs = q8Off;
-    const d = (q8Off + M * K + 15) & ~15;
+    const d = (q8Off + 2 * M * K + 15) & ~15;
     const s = d + 4 * M * (K / 32);
     if (w.parts.some((p) => isQuant(p.type))) {
       assert(K % 32 === 0, () => `QuantGemm: K ${K} is not a multiple of 32`);

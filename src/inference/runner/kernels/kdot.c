@@ -130,7 +130,7 @@ INLINE void row_q6_k(ROW_ARGS) {
 }
 
 #define KDOT_EXPORT(name, ROWFN, blockBytes)                                                                        \
-  __attribute__((export_name(#name))) void name(const int8_t* qs, const float* d, const int32_t* s, int32_t M, int32_t K, \
+  __attribute__((export_name(#name))) void name(const int16_t* qs, const float* d, const int32_t* s, int32_t M, int32_t K, \
                                                 const uint8_t* w, int32_t n0, int32_t n1, float* c, int32_t ldc) {    \
     const int64_t rowBytes = (int64_t)(K / QK_K) * (blockBytes);                                                    \
     TILE_DISPATCH(ROWFN, w, rowBytes, qs, d, s, M, K, n0, n1, c, ldc)                                               \

@@ -8,7 +8,7 @@
 #include "qdot.h"
 
 // A [M, K] float → qs, d, s (K a multiple of 32). d = max|a| / 127 per block, q = round(a / d).
-__attribute__((export_name("quantize_q8"))) void quantize_q8(const float* a, int32_t M, int32_t K, int8_t* qs, float* d, int32_t* s) {
+__attribute__((export_name("quantize_q8"))) void quantize_q8(const float* a, int32_t M, int32_t K, int16_t* qs, float* d, int32_t* s) {
   const int nb = K / QK;
   for (int64_t i = 0; i < (int64_t)M * nb; i++) {
     const float* x = a + i * QK;
@@ -19,12 +19,15 @@ __attribute__((export_name("quantize_q8"))) void quantize_q8(const float* a, int
     const float scale = amax / 127.0f;
     const v128_t id = wasm_f32x4_splat(scale > 0 ? 1.0f / scale : 0.0f);
 #define Q4(o) wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x + (o)), id)))
-    const v128_t q0 = wasm_i8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(Q4(0), Q4(4)), wasm_i16x8_narrow_i32x4(Q4(8), Q4(12)));
-    const v128_t q1 = wasm_i8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(Q4(16), Q4(20)), wasm_i16x8_narrow_i32x4(Q4(24), Q4(28)));
+    const v128_t q0 = wasm_i16x8_narrow_i32x4(Q4(0), Q4(4)), q1 = wasm_i16x8_narrow_i32x4(Q4(8), Q4(12));
+    const v128_t q2 = wasm_i16x8_narrow_i32x4(Q4(16), Q4(20)), q3 = wasm_i16x8_narrow_i32x4(Q4(24), Q4(28));
 #undef Q4
-    wasm_v128_store(qs + i * QK, q0);
-    wasm_v128_store(qs + i * QK + 16, q1);
-    const v128_t s4 = wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(wasm_i16x8_extadd_pairwise_i8x16(q0), wasm_i16x8_extadd_pairwise_i8x16(q1)));
+    int16_t* o = qs + i * QK;
+    wasm_v128_store(o, q0);
+    wasm_v128_store(o + 8, q1);
+    wasm_v128_store(o + 16, q2);
+    wasm_v128_store(o + 24, q3);
+    const v128_t s4 = wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(q0, q1)), wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(q2, q3)));
     d[i] = scale;
     s[i] = wasm_i32x4_extract_lane(s4, 0) + wasm_i32x4_extract_lane(s4, 1) + wasm_i32x4_extract_lane(s4, 2) + wasm_i32x4_extract_lane(s4, 3);
   }
@@ -63,7 +66,7 @@ INLINE void row_q4_0(ROW_ARGS) {
 }
 
 #define QDOT_EXPORT(name, ROWFN, blockBytes)                                                                        \
-  __attribute__((export_name(#name))) void name(const int8_t* qs, const float* d, const int32_t* s, int32_t M, int32_t K, \
+  __attribute__((export_name(#name))) void name(const int16_t* qs, const float* d, const int32_t* s, int32_t M, int32_t K, \
                                                 const uint8_t* w, int32_t n0, int32_t n1, float* c, int32_t ldc) {    \
     const int64_t rowBytes = (int64_t)(K / QK) * (blockBytes);                                                      \
     TILE_DISPATCH(ROWFN, w, rowBytes, qs, d, s, M, K, n0, n1, c, ldc)                                               \

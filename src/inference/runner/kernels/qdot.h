@@ -33,19 +33,15 @@ static inline float f16_to_f32(uint16_t h) {
 
 static inline uint16_t rd16(const uint8_t* p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
-// Σ over 32 lanes of w · a (int8 × int8), as 4 int32 partial sums. Each pair of int16
-// products stays below 2 · 128 · 127 < 2^15, so two are added before widening.
-static inline v128_t dot32(v128_t w0, v128_t w1, const int8_t* a) {
-  const v128_t a0 = wasm_v128_load(a), a1 = wasm_v128_load(a + 16);
-  const v128_t lo = wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(w0, a0), wasm_i16x8_extmul_low_i8x16(w1, a1));
-  const v128_t hi = wasm_i16x8_add(wasm_i16x8_extmul_high_i8x16(w0, a0), wasm_i16x8_extmul_high_i8x16(w1, a1));
-  return wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(lo), wasm_i32x4_extadd_pairwise_i16x8(hi));
+// Σ over 16 lanes of w (int8 codes) · a (int16), as 4 int32 partial sums.
+static inline v128_t dot16(v128_t w, const int16_t* a) {
+  return wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w), wasm_v128_load(a)),
+                        wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w), wasm_v128_load(a + 8)));
 }
 
-// Σ over 16 lanes of w · a, as 4 int32 partial sums.
-static inline v128_t dot16(v128_t w, const int8_t* a) {
-  const v128_t x = wasm_v128_load(a);
-  return wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(wasm_i16x8_extmul_low_i8x16(w, x), wasm_i16x8_extmul_high_i8x16(w, x)));
+// Σ over 32 lanes of w0|w1 · a, as 4 int32 partial sums.
+static inline v128_t dot32(v128_t w0, v128_t w1, const int16_t* a) {
+  return wasm_i32x4_add(dot16(w0, a), dot16(w1, a + 16));
 }
 
 static inline float hsum(v128_t v) {
@@ -54,7 +50,7 @@ static inline float hsum(v128_t v) {
 
 // The activations of one tile: row r of the tile is row m0 + r.
 typedef struct {
-  const int8_t* qs;
+  const int16_t* qs;
   const float* d;
   const int32_t* s;
   int32_t K;
