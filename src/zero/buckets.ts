@@ -39,7 +39,9 @@ export class GradBuckets {
   /** Stages g [len], the gradient of flat range [flat, flat + len). */
   add(flat: number, g: Float32Array): void {
     if (this.used + g.length > this.staging.length) {
-      const grown = new Float32Array(Math.max(this.opts.bucketElems, this.used + g.length));
+      // Grows as gradients arrive (doubling, up to the bucket size): a bucket larger than the
+      // model (DeepSpeed's default 5e8) costs what the model's gradients need, not 2 GB.
+      const grown = new Float32Array(Math.max(this.used + g.length, Math.min(this.opts.bucketElems, 2 * this.staging.length)));
       grown.set(this.staging.subarray(0, this.used));
       this.staging = grown;
     }

@@ -1,5 +1,5 @@
 /**
- * `ds bench train [--config C] [--zero-stage S[,S…]] [--num_procs N] [--offload] [--steps N] [--json]`:
+ * `ds bench train [--config C] [--zero-stage S[,S…]] [--zero JSON] [--num_procs N] [--offload] [--steps N] [--json]`:
  * training step time, tokens/s, per-rank bytes by kind (ZeRO's model states, as allocated),
  * communication bytes per step and the final loss, one row per ZeRO stage. Each row is a real
  * run: ds-launch starts N ranks of train_rank.ts, which go through initialize() as a user's
@@ -14,7 +14,7 @@ import { formatTable } from '../../table.ts';
 import type { MemoryReport } from '../../../runtime/engine/reducer.ts';
 import type { RankArgs } from './train_rank.ts';
 
-interface Args { config: string; 'zero-stage'?: string; num_procs: number; offload: boolean; steps: number; warmup: number; json: boolean; master_port: number }
+interface Args { config: string; 'zero-stage'?: string; zero?: string; num_procs: number; offload: boolean; steps: number; warmup: number; json: boolean; master_port: number }
 
 interface Row {
   stage: number; world_size: number; backend: string; step_ms: number; tokens_per_s: number; model_gflops: number;
@@ -25,7 +25,7 @@ const RANK_SCRIPT = fileURLToPath(new URL('./train_rank.ts', import.meta.url));
 const LAUNCHER = fileURLToPath(new URL('../../../../bin/ds-launch.js', import.meta.url));
 
 async function runStage(argv: Args, stage: number | null, port: number): Promise<Row> {
-  const rankArgs: RankArgs = { config: argv.config, stage, offload: argv.offload, steps: argv.steps, warmup: argv.warmup };
+  const rankArgs: RankArgs = { config: argv.config, stage, zero: parseZero(argv.zero), offload: argv.offload, steps: argv.steps, warmup: argv.warmup };
   try {
     const { stdout } = await promisify(execFile)('node', [LAUNCHER, '--num_procs', String(argv.num_procs), '--master_port', String(port), RANK_SCRIPT, JSON.stringify(rankArgs)], {
       encoding: 'utf8', maxBuffer: 1 << 24, env: { ...process.env, DS_LOG_LEVEL: process.env.DS_LOG_LEVEL ?? 'warn' },
@@ -40,6 +40,17 @@ async function runStage(argv: Args, stage: number | null, port: number): Promise
   }
 }
 
+function parseZero(text: string | undefined): Record<string, unknown> {
+  if (text === undefined) return {};
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw new InputError(`ds bench train: --zero takes a JSON object merged into zero_optimization, e.g. '{"stage3_param_persistence_threshold": 0}', got ${text}`);
+}
+
 const mib = (b: number): string => (b / 2 ** 20).toFixed(2);
 
 export const trainBenchCommand: CommandModule<object, Args> = {
@@ -49,6 +60,7 @@ export const trainBenchCommand: CommandModule<object, Args> = {
     y
       .option('config', { type: 'string', default: 'configs/bench_reference.json5' })
       .option('zero-stage', { type: 'string', describe: 'ZeRO stage, or a list (0,1,2,3); default: the config\'s' })
+      .option('zero', { type: 'string', describe: 'JSON merged into the config\'s zero_optimization block (e.g. stage3_param_persistence_threshold)' })
       .option('num_procs', { type: 'number', default: 1, describe: 'data-parallel ranks' })
       .option('offload', { type: 'boolean', default: false, describe: 'offload_optimizer device cpu (refused: not built)' })
       .option('steps', { type: 'number', default: 3 })

@@ -2,7 +2,7 @@
  * One rank of `ds bench train`, started by ds-launch: the config goes through initialize() as a
  * user's run does (so the ZeRO stage, the process group and the buckets are the real ones),
  * trains on random tokens and prints rank 0's measurements as one JSON line.
- *   argv[2]: JSON { config, stage, offload, steps, warmup }
+ *   argv[2]: JSON { config, stage, zero (merged into zero_optimization), offload, steps, warmup }
  */
 import { readFileSync } from 'node:fs';
 import JSON5 from 'json5';
@@ -12,11 +12,11 @@ import { trainFlopsPerToken } from '../../../runtime/engine/flops.ts';
 import type { MicroBatch } from '../../../runtime/engine/executor.ts';
 import { Rng } from '../../../data/rng.ts';
 
-export interface RankArgs { config: string; stage: number | null; offload: boolean; steps: number; warmup: number }
+export interface RankArgs { config: string; stage: number | null; zero: Record<string, unknown>; offload: boolean; steps: number; warmup: number }
 
 const args = JSON.parse(process.argv[2]!) as RankArgs;
 const raw = JSON5.parse(readFileSync(args.config, 'utf8')) as Record<string, unknown> & { data?: { seq_len?: number }; zero_optimization?: Record<string, unknown> };
-const zero = { ...(raw.zero_optimization ?? {}) };
+const zero = { ...(raw.zero_optimization ?? {}), ...args.zero };
 if (args.stage !== null) zero.stage = args.stage;
 if (args.offload) zero.offload_optimizer = { device: 'cpu' };
 const seqLen = raw.data?.seq_len ?? 128;
