@@ -4,6 +4,7 @@
  * on the same file and as the training engine's own greedy decode on the checkpoint.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
@@ -14,6 +15,8 @@ import { trainBpe } from '../../src/data/tokenizer/train.ts';
 import { exportCheckpoint, tokenizerToGgufKv } from '../../src/export/index.ts';
 import { writeLlamaGguf } from '../../src/inference/loaders/gguf/export.ts';
 import { loadGguf } from '../../src/inference/loaders/gguf/load.ts';
+import { parseGguf } from '../../src/inference/loaders/gguf/reader.ts';
+import { GgmlType } from '../../src/inference/loaders/gguf/constants.ts';
 import { LLM } from '../../src/inference/engine/index.ts';
 import { makeSamplingParams } from '../../src/inference/sampler/index.ts';
 import { randomWeights, tinyConfig } from '../helpers/random_llama.ts';
@@ -119,6 +122,19 @@ describe('a GGUF export of a checkpoint with the character tokenizer', () => {
     for (const p of PROMPTS) cpp.push(await cppGreedy(model, ck.tokenizer.encode(p, { addBos: true }), STEPS, eos));
     expect(cpp).toEqual(servingGreedy(q8, PROMPTS));
     expect(cpp.flat().length).toBeGreaterThan(0);
+  }, 30_000);
+
+  it.each(['fp16', 'bf16'] as const)('a --dtype %s export decodes in llama.cpp to the same tokens as deepscale on that file', async (dtype) => {
+    const file = join(t.dir, `model-${dtype}.gguf`);
+    await exportCheckpoint({ checkpoint: ck.dir, out: file, format: 'gguf', dtype });
+    const types = new Map(parseGguf(readFileSync(file), file).tensors.map((x) => [x.name, x.type]));
+    expect(types.get('blk.0.ffn_up.weight')).toBe(GgmlType[dtype === 'fp16' ? 'F16' : 'BF16']);
+    expect(types.get('blk.0.attn_norm.weight')).toBe(GgmlType.F32);
+    const model = await open(file);
+    const eos = ck.tokenizer.special.eos!;
+    const cpp: number[][] = [];
+    for (const p of PROMPTS) cpp.push(await cppGreedy(model, ck.tokenizer.encode(p, { addBos: true }), STEPS, eos));
+    expect(cpp).toEqual(servingGreedy(file, PROMPTS));
   }, 30_000);
 
   it('a multi-byte character in the alphabet is refused, saying why', () => {
