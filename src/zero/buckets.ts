@@ -9,6 +9,11 @@
  *
  * A tied parameter (embeddings) arrives twice in one backward; both arrivals are staged and
  * reduced, and the sum is linear, so the shard ends with their total.
+ *
+ * overlap_comm: a full bucket is packed (a copy) and its reduce-scatter started, and backward
+ * goes on without waiting; the bytes move in the kernel while the next layers compute, and the
+ * boundary waits for every bucket still in flight. The group runs collectives in call order, so
+ * every rank reduces the same buckets in the same order.
  */
 import type { ProcessGroup, WireDtype } from '../runtime/comm/index.ts';
 import { packPlan, type Partition, type StagedRange } from './partition.ts';
@@ -19,14 +24,17 @@ export interface BucketOptions {
   readonly wire: WireDtype;
   /** false (DeepSpeed's reduce_scatter: false): all-reduce the packed bucket, keep the own slot. */
   readonly reduceScatter: boolean;
+  /** Start a full bucket's reduce and go on (zero_optimization.overlap_comm). */
+  readonly overlap: boolean;
 }
 
 export class GradBuckets {
   private staging = new Float32Array(0);
   private used = 0;
   private ranges: StagedRange[] = [];
-  private packed = new Float32Array(0);
-  private slot = new Float32Array(0);
+  private inFlight: Promise<void>[] = [];
+  private inFlightBytes = 0;
+  private peakInFlightBytes = 0;
 
   constructor(
     private readonly pg: ProcessGroup | null,
@@ -50,43 +58,60 @@ export class GradBuckets {
     this.used += g.length;
   }
 
-  /** Reduces the bucket if it is full (between layers). */
+  /** Between layers: reduces the bucket if it is full (with overlap, starts it and returns). */
   async maybeFlush(): Promise<void> {
-    if (this.used >= this.opts.bucketElems) await this.flush();
+    if (this.used < this.opts.bucketElems) return;
+    const p = this.start();
+    if (!this.opts.overlap) return p;
+    // Awaited at the boundary; until then a failure must not count as unhandled.
+    p.catch(() => {});
+    this.inFlight.push(p);
   }
 
-  /** Reduces whatever is staged (at the accumulation boundary). */
+  /** At the accumulation boundary: reduces what is staged and waits for every bucket in flight. */
   async flush(): Promise<void> {
-    if (this.ranges.length === 0) return;
+    this.inFlight.push(this.start());
+    const all = this.inFlight;
+    this.inFlight = [];
+    await Promise.all(all);
+  }
+
+  /** Packs the staged ranges by owner (so staging is free again at once) and reduces them. */
+  private start(): Promise<void> {
+    if (this.ranges.length === 0) return Promise.resolve();
     const { shardSize: S, worldSize: n, rank } = this.part;
     const plan = packPlan(this.ranges, S, n);
     const own = plan.perRank[rank]!;
+    this.ranges = [];
+    this.used = 0;
     if (!this.pg || n === 1) {
       for (const p of own) addInto(this.grads, p.local, this.staging, p.at, p.len);
-    } else {
-      const m = plan.m;
-      if (this.packed.length < n * m) this.packed = new Float32Array(n * m);
-      if (this.slot.length < m) this.slot = new Float32Array(m);
-      const packed = this.packed.subarray(0, n * m);
-      packed.fill(0);
-      plan.perRank.forEach((pieces, k) => {
-        for (const p of pieces) packed.set(this.staging.subarray(p.at, p.at + p.len), k * m + p.packed);
-      });
-      const slot = this.slot.subarray(0, m);
-      if (this.opts.reduceScatter) await sumReduceScatter(this.pg, packed, slot, this.opts.wire);
+      return Promise.resolve();
+    }
+    const pg = this.pg;
+    const m = plan.m;
+    const packed = new Float32Array(n * m);
+    plan.perRank.forEach((pieces, k) => {
+      for (const p of pieces) packed.set(this.staging.subarray(p.at, p.at + p.len), k * m + p.packed);
+    });
+    const slot = new Float32Array(m);
+    this.inFlightBytes += packed.byteLength + slot.byteLength;
+    this.peakInFlightBytes = Math.max(this.peakInFlightBytes, this.inFlightBytes);
+    const reduce = async (): Promise<void> => {
+      if (this.opts.reduceScatter) await sumReduceScatter(pg, packed, slot, this.opts.wire);
       else {
-        await sumAllReduce(this.pg, packed, this.opts.wire);
+        await sumAllReduce(pg, packed, this.opts.wire);
         slot.set(packed.subarray(rank * m, (rank + 1) * m));
       }
       for (const p of own) addInto(this.grads, p.local, slot, p.packed, p.len);
-    }
-    this.ranges = [];
-    this.used = 0;
+      this.inFlightBytes -= packed.byteLength + slot.byteLength;
+    };
+    return reduce();
   }
 
-  /** Bytes of the staging and packing buffers (reused, not model state). */
+  /** Bytes of the staging buffer and the most the packed buckets in flight ever held (transient, not model state). */
   get bufferBytes(): number {
-    return this.staging.byteLength + this.packed.byteLength + this.slot.byteLength;
+    return this.staging.byteLength + this.peakInFlightBytes;
   }
 }
 

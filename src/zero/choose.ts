@@ -37,6 +37,8 @@ export async function createZeroStage(zero: ZeroBlock, place: ZeroPlace): Promis
     allgatherBucketElems: Math.max(1, Math.floor(zero.allgather_bucket_size)),
     reduceScatter: zero.reduce_scatter,
     persistenceThreshold: zero.stage3_param_persistence_threshold,
+    overlap: zero.overlap_comm,
+    prefetchElems: zero.stage3_prefetch_bucket_size,
   };
   switch (zero.stage) {
     case 0:

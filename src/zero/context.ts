@@ -26,6 +26,10 @@ export interface ZeroContext {
   readonly reduceScatter: boolean;
   /** stage3_param_persistence_threshold, in elements. */
   readonly persistenceThreshold: number;
+  /** zero_optimization.overlap_comm: gradient buckets reduce while backward goes on. */
+  readonly overlap: boolean;
+  /** stage3_prefetch_bucket_size: the next layer's gather starts early when it has at most this many elements. */
+  readonly prefetchElems: number;
 }
 
 /**

@@ -32,7 +32,7 @@ export class Stage2 implements ZeroStage {
     this.segments = this.part.localSegments(this.flat.segments);
     this.optimizer = ctx.createOptimizer(this.part.shardSize);
     this.ownGrads = new Float32Array(this.part.shardSize);
-    this.buckets = new GradBuckets(ctx.pg, this.part, this.ownGrads, { bucketElems: ctx.reduceBucketElems, wire: ctx.wire, reduceScatter: ctx.reduceScatter });
+    this.buckets = new GradBuckets(ctx.pg, this.part, this.ownGrads, { bucketElems: ctx.reduceBucketElems, wire: ctx.wire, reduceScatter: ctx.reduceScatter, overlap: ctx.overlap });
   }
 
   static async create(ctx: ZeroContext): Promise<Stage2> {

@@ -6,6 +6,11 @@
  * Gradients go through the bucketed reduce-scatter of stage 2. Parameters smaller than
  * stage3_param_persistence_threshold stay gathered on every rank (refreshed after each step,
  * one all-gather for all of them): small tensors are not worth a collective per layer.
+ *
+ * Prefetch: every rank walks the same access order (forward 0…L-1, then backward L-1…0), so
+ * when layer k is acquired the gather of access k+1 is started at once (if it has at most
+ * stage3_prefetch_bucket_size elements). The group runs it right after the current one, its
+ * sends are in the kernel while layer k computes, and acquire(k+1) finds it under way.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Layer } from '../models/types.ts';
@@ -17,6 +22,7 @@ import { clipAndStep, optimizerBytes, sentBytes, sumScalarAcross, type ZeroConte
 import { ParamGather } from './layer_gather.ts';
 import { Partition } from './partition.ts';
 import { loadOptimizerShard, shardFiles, shardOf } from './sharded_state.ts';
+import { assert } from '../errors.ts';
 
 export class Stage3 implements ZeroStage {
   readonly stage = 3;
@@ -32,6 +38,8 @@ export class Stage3 implements ZeroStage {
   private readonly residentValues: Float32Array;
   /** Per layer: its parameters that are not resident. */
   private readonly layerGathers = new Map<Layer, ParamGather>();
+  /** The layers with something to gather, in the order one micro-batch acquires them. */
+  private readonly accessOrder: Layer[];
   private sent = 0;
 
   private constructor(private readonly ctx: ZeroContext) {
@@ -41,7 +49,7 @@ export class Stage3 implements ZeroStage {
     this.optimizer = ctx.createOptimizer(this.part.shardSize);
     this.ownParams = new Float32Array(this.part.shardSize);
     this.ownGrads = new Float32Array(this.part.shardSize);
-    this.buckets = new GradBuckets(ctx.pg, this.part, this.ownGrads, { bucketElems: ctx.reduceBucketElems, wire: ctx.wire, reduceScatter: ctx.reduceScatter });
+    this.buckets = new GradBuckets(ctx.pg, this.part, this.ownGrads, { bucketElems: ctx.reduceBucketElems, wire: ctx.wire, reduceScatter: ctx.reduceScatter, overlap: ctx.overlap });
     const isResident = (s: ParamSegment): boolean => s.numel < ctx.persistenceThreshold;
     this.resident = new ParamGather(this.flat.segments.filter(isResident), this.part);
     this.residentValues = new Float32Array(this.resident.numel);
@@ -49,6 +57,8 @@ export class Stage3 implements ZeroStage {
       const names = [...new Set(layer.params.map((p) => p.name))];
       this.layerGathers.set(layer, new ParamGather(names.map((n) => this.flat.segment(n)).filter((s) => !isResident(s)), this.part));
     }
+    const gathered = ctx.model.layers.filter((l) => this.layerGathers.get(l)!.segments.length > 0);
+    this.accessOrder = [...gathered, ...[...gathered].reverse()];
   }
 
   /** Every rank initializes the full model from the seed once (transient [padded]), keeps its shard, broadcast from rank 0 first. */
@@ -81,11 +91,24 @@ export class Stage3 implements ZeroStage {
     const tensorOf = (seg: ParamSegment, values: Float32Array): tf.Tensor => tf.tensor(values, [...seg.shape], 'float32');
     const resident = new Map(this.resident.segments.map((s) => [s.name, tensorOf(s, this.resident.view(this.residentValues, s.name))]));
     const live = new Map<string, tf.Tensor>();
+    const order = this.accessOrder;
+    let k = 0;
+    let prefetched: { layer: Layer; values: Promise<Float32Array> } | null = null;
     return {
       acquire: async (layer) => {
         const g = this.layerGathers.get(layer)!;
         if (g.segments.length === 0) return;
-        const values = await g.gather(pg, this.ownParams);
+        assert(order[k] === layer, () => `ZeRO-3: layer ${layer.name} acquired out of the access order (expected ${order[k]?.name})`);
+        const pending = prefetched?.layer === layer ? prefetched.values : g.gather(pg, this.ownParams);
+        prefetched = null;
+        k = (k + 1) % order.length;
+        const next = k === 0 ? null : order[k]!;
+        const ng = next ? this.layerGathers.get(next)! : null;
+        if (next && ng && ng.numel <= this.ctx.prefetchElems) {
+          prefetched = { layer: next, values: ng.gather(pg, this.ownParams) };
+          prefetched.values.catch(() => {});
+        }
+        const values = await pending;
         for (const s of g.segments) live.set(s.name, tensorOf(s, g.view(values, s.name)));
       },
       param: (name) => live.get(name) ?? resident.get(name)!,
@@ -123,7 +146,8 @@ export class Stage3 implements ZeroStage {
     const params = this.ownParams.byteLength + this.residentValues.byteLength;
     const grads = this.ownGrads.byteLength;
     const optimizer = optimizerBytes(this.optimizer);
-    const gathers = Math.max(0, ...[...this.layerGathers.values()].map((g) => g.bytes));
+    // With prefetch, two layers' gathers can be alive at once.
+    const gathers = (this.ctx.prefetchElems > 0 ? 2 : 1) * Math.max(0, ...[...this.layerGathers.values()].map((g) => g.bytes));
     const buffers = this.buckets.bufferBytes + gathers;
     return { stage: 3, worldSize: this.worldSize, numel: this.flat.numel, params, grads, optimizer, buffers, total: params + grads + optimizer + buffers };
   }

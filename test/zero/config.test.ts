@@ -48,14 +48,12 @@ describe('zero_optimization: honoured or refused', () => {
   const unbuilt: [string, Record<string, unknown>][] = [
     ['offload_optimizer.device', { offload_optimizer: { device: 'cpu' } }],
     ['offload_param.device', { stage: 3, offload_param: { device: 'cpu' } }],
-    ['overlap_comm', { overlap_comm: true }],
     ['contiguous_gradients', { contiguous_gradients: false }],
     ['allgather_partitions', { allgather_partitions: false }],
     ['round_robin_gradients', { round_robin_gradients: true }],
     ['load_from_fp32_weights', { load_from_fp32_weights: false }],
     ['sub_group_size', { sub_group_size: 1000 }],
     ['allgather_bucket_size', { stage: 3, allgather_bucket_size: 1000 }],
-    ['stage3_prefetch_bucket_size', { stage: 3, stage3_prefetch_bucket_size: 1000 }],
     ['stage3_max_live_parameters', { stage: 3, stage3_max_live_parameters: 1000 }],
     ['stage3_max_reuse_distance', { stage: 3, stage3_max_reuse_distance: 1000 }],
     ['stage3_gather_16bit_weights_on_model_save', { stage: 3, stage3_gather_16bit_weights_on_model_save: true }],
@@ -68,9 +66,15 @@ describe('zero_optimization: honoured or refused', () => {
     });
   }
 
-  it('the built keys load: buckets, reduce_scatter, persistence threshold, DeepSpeed defaults of the rest', () => {
-    const c = load({ zero_optimization: { stage: 3, reduce_bucket_size: 1000, reduce_scatter: false, stage3_param_persistence_threshold: 10, overlap_comm: false, elastic_checkpoint: true } });
-    expect(c.zero_optimization).toMatchObject({ stage: 3, reduce_bucket_size: 1000, reduce_scatter: false, stage3_param_persistence_threshold: 10 });
+  it('overlap_comm below stage 2 is refused: those stages reduce after backward, so there is nothing to overlap', () => {
+    const e = refusal({ zero_optimization: { stage: 1, overlap_comm: true } });
+    expect(e.path).toBe('zero_optimization.overlap_comm');
+    expect(e.message).toMatch(/applies at stages 2 and 3/);
+  });
+
+  it('the built keys load: buckets, reduce_scatter, overlap_comm, prefetch, persistence threshold, DeepSpeed defaults of the rest', () => {
+    const c = load({ zero_optimization: { stage: 3, reduce_bucket_size: 1000, reduce_scatter: false, stage3_param_persistence_threshold: 10, overlap_comm: true, stage3_prefetch_bucket_size: 1000, elastic_checkpoint: true } });
+    expect(c.zero_optimization).toMatchObject({ stage: 3, reduce_bucket_size: 1000, reduce_scatter: false, stage3_param_persistence_threshold: 10, overlap_comm: true, stage3_prefetch_bucket_size: 1000 });
     expect(load({ zero_optimization: { stage: 1, allgather_bucket_size: 1000 } }).zero_optimization.allgather_bucket_size).toBe(1000);
   });
 });

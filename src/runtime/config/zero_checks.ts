@@ -3,7 +3,8 @@ import type { RawConfig } from './schema.ts';
 
 /**
  * The zero_optimization block's rules: what is built is honoured (stage, reduce_bucket_size,
- * allgather_bucket_size at stages 1-2, reduce_scatter, stage3_param_persistence_threshold), the
+ * allgather_bucket_size at stages 1-2, reduce_scatter, overlap_comm at stages 2-3,
+ * stage3_prefetch_bucket_size, stage3_param_persistence_threshold), the
  * keys whose feature is not built are refused when set to anything but DeepSpeed's default,
  * and impossible combinations fail here, at load, naming the key.
  */
@@ -23,7 +24,8 @@ export function checkZero(cfg: RawConfig, where: string): void {
   if (z.stage >= 1 && cfg.optimizer?.type === 'Lamb')
     throw new ConfigError('optimizer.type', `Lamb with zero_optimization.stage ${z.stage} is not supported: its trust ratio needs each parameter's whole norm, and ZeRO cuts parameters across shards (use stage 0, or Adam/AdamW/SGD) (${where})`);
 
-  if (z.overlap_comm) throw notBuilt('overlap_comm', 'collectives run on the compute thread between layers; there is no communication worker to overlap them with backward yet');
+  if (z.overlap_comm && z.stage < 2)
+    throw notBuilt('overlap_comm', `at stage ${z.stage}: stages 0 and 1 reduce the whole gradient at the accumulation boundary, after backward; overlap_comm applies at stages 2 and 3, whose buckets reduce between layers`);
   if (!z.contiguous_gradients) throw notBuilt('contiguous_gradients', 'false: gradients always live in contiguous flat buffers here');
   if (!z.allgather_partitions) throw notBuilt('allgather_partitions', 'false: updated partitions are always all-gathered (there is no broadcast path)');
   if (z.round_robin_gradients) throw notBuilt('round_robin_gradients', 'it orders gradient copies for CPU offload, which is not built');
@@ -31,7 +33,6 @@ export function checkZero(cfg: RawConfig, where: string): void {
   if (z.sub_group_size !== 1_000_000_000) throw notBuilt('sub_group_size', `${z.sub_group_size}: the optimizer steps its whole shard at once`);
   if (z.stage === 3 && z.allgather_bucket_size !== 500_000_000)
     throw notBuilt('allgather_bucket_size', `${z.allgather_bucket_size} at stage 3: stage 3 gathers one layer at a time (the key applies to stages 1 and 2)`);
-  if (z.stage3_prefetch_bucket_size !== 50_000_000) throw notBuilt('stage3_prefetch_bucket_size', `${z.stage3_prefetch_bucket_size}: stage 3 does not prefetch the next layer's parameters yet`);
   if (z.stage3_max_live_parameters !== 1_000_000_000) throw notBuilt('stage3_max_live_parameters', `${z.stage3_max_live_parameters}: stage 3 keeps exactly one layer gathered at a time; there is no limit to set`);
   if (z.stage3_max_reuse_distance !== 1_000_000_000) throw notBuilt('stage3_max_reuse_distance', `${z.stage3_max_reuse_distance}: gathered parameters are never kept for reuse (each layer is gathered again for backward)`);
   if (z.stage3_gather_16bit_weights_on_model_save) throw notBuilt('stage3_gather_16bit_weights_on_model_save', 'checkpoints keep shards; write full weights with `ds checkpoint consolidate CKPT --out model.safetensors`');
