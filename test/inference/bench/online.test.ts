@@ -1,6 +1,11 @@
 /** The online benchmark: its statistics against hand-computed values, and a short run on the toy server. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runOnlineBench } from '../../../src/inference/bench/online.ts';
+import { benchModelConfig, writeRandomGguf } from '../../../src/inference/bench/random_model.ts';
+import { serveOnlineHandler } from '../../../src/cli/commands/bench/serve_online.ts';
 import { dist, percentile, summarize } from '../../../src/inference/bench/online_stats.ts';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -94,4 +99,25 @@ describe('runOnlineBench against any OpenAI-compatible server', () => {
     await expect(runOnlineBench({ url: 'http://127.0.0.1:1', numPrompts: 1, requestRate: 1, inputLen: 4, outputLen: 1 })).rejects.toThrow(InputError);
     await expect(runOnlineBench({ url: 'http://127.0.0.1:1', numPrompts: 1, requestRate: 1, inputLen: 4, outputLen: 1 })).rejects.toThrow(/--tokenizer/);
   });
+});
+
+describe('ds bench serve --model', () => {
+  it('starts ds serve in a child process, loads it, and stops it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ds-bench-child-'));
+    const write = process.stdout.write;
+    try {
+      const path = join(dir, 'tiny.gguf');
+      writeRandomGguf(path, benchModelConfig({ hiddenSize: 32, numHeads: 2, numKvHeads: 2, headDim: 16, intermediateSize: 64, numLayers: 1 }), 3);
+      process.stdout.write = (() => true) as typeof process.stdout.write; // the report
+      const r = await serveOnlineHandler({
+        model: path, 'num-prompts': 4, 'request-rate': Infinity, 'max-concurrency': 2, 'input-len': 8, 'output-len': 4, seed: 0,
+        'kv-cache-memory': '8MiB', 'max-num-seqs': 2, threads: 1, json: true,
+      });
+      expect(r.errors).toEqual([]);
+      expect(r).toMatchObject({ completed: 4, total_input_tokens: 32, total_output_tokens: 16 });
+    } finally {
+      process.stdout.write = write;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

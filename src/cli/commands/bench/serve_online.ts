@@ -1,6 +1,6 @@
 /**
- * `ds bench serve-online --url URL` (or `--model M`, which starts its own server on a free
- * port): Poisson load against an OpenAI-compatible server, reported as vLLM's
+ * `ds bench serve-online --url URL` (or `--model M`, which starts `ds serve` in a child process on
+ * a free port): Poisson load against an OpenAI-compatible server, reported as vLLM's
  * benchmark_serving does (throughput; TTFT, TPOT, ITL, E2E latency mean / median / p99).
  * The offline `ds bench serve` may dispatch here with `serveOnlineHandler` when given --url.
  */
@@ -9,9 +9,7 @@ import { writeFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { loadClientTokenizer } from '../../../inference/bench/client_tokenizer.ts';
 import { runOnlineBench, type OnlineBenchResult } from '../../../inference/bench/online.ts';
-import { AsyncLLMEngine } from '../../../inference/engine/index.ts';
-import { loadModel } from '../../../inference/loaders/index.ts';
-import { ApiServer } from '../../../inference/server/app.ts';
+import { startChildServer, type ChildServer } from '../../../inference/bench/child_server.ts';
 import { modelsDir, resolveModelPath } from '../../../inference/server/models_dir.ts';
 import { InputError } from '../../../errors.ts';
 import { formatTable } from '../../table.ts';
@@ -53,19 +51,19 @@ function report(r: OnlineBenchResult): string {
 /** Runs the online benchmark from parsed arguments; prints, and writes --result-file. */
 export async function serveOnlineHandler(argv: ServeOnlineArgs): Promise<OnlineBenchResult> {
   if (!argv.url && !argv.model) throw new InputError('bench serve-online: give --url of a running server, or --model to start one');
-  let app: ApiServer | null = null;
+  let server: ChildServer | null = null;
   let url = argv.url?.replace(/\/+$/, '').replace(/\/v1$/, '');
   let model = argv['served-model-name'];
   // The client tokenizes (as vLLM's benchmark does): --tokenizer, else the model this command serves.
   let tokenizer = argv.tokenizer ? loadClientTokenizer(argv.tokenizer) : undefined;
   if (!url) {
     const path = resolveModelPath(argv.model!, modelsDir(process.env.DS_MODELS));
-    const loaded = loadModel(path);
-    tokenizer ??= loaded.tokenizer;
-    const engine = new AsyncLLMEngine(loaded, { kvCacheMemory: argv['kv-cache-memory'], maxNumSeqs: argv['max-num-seqs'], threads: argv.threads });
+    tokenizer ??= loadClientTokenizer(path);
     model ??= 'bench';
-    app = new ApiServer({ engine, modelName: model, maxNumSeqs: argv['max-num-seqs'], maxWaiting: argv['num-prompts'] });
-    url = `http://127.0.0.1:${(await app.listen(0)).port}`;
+    server = await startChildServer({
+      model: path, servedModelName: model, threads: argv.threads, maxNumSeqs: argv['max-num-seqs'], maxWaiting: argv['num-prompts'], kvCacheMemory: argv['kv-cache-memory'],
+    });
+    url = server.url;
   }
   try {
     const result = await runOnlineBench({
@@ -76,7 +74,7 @@ export async function serveOnlineHandler(argv: ServeOnlineArgs): Promise<OnlineB
     process.stdout.write(argv.json ? JSON.stringify(result) + '\n' : report(result) + '\n' + (result.errors.length ? `errors: ${result.errors.join('; ')}\n` : ''));
     return result;
   } finally {
-    await app?.close();
+    await server?.stop();
   }
 }
 
