@@ -7,14 +7,22 @@ export interface HostTensor {
   readonly shape: number[];
   /** The values as float32 (for a `stored` tensor: dequantized when first read). */
   readonly data: Float32Array;
-  /** Set when the tensor is kept in its stored format (GGUF F16, BF16, Q8_0, Q4_0, k-quants): the model runner's kernels read these bytes. */
+  /**
+   * Set when the tensor is kept in its stored format (a GGUF's F32, F16, BF16, Q8_0, Q4_0, k-quants):
+   * the model runner streams these bytes into its memory (its kernels read F16 … k-quant rows as
+   * they are) instead of a float32 copy.
+   */
   readonly stored?: StoredTensor;
 }
 
 /** A tensor's stored bytes: its rows (HF order, the last dim fastest) as ggml blocks of `type`. */
 export interface StoredTensor {
   readonly type: GgmlTypeId;
+  readonly byteLength: number;
+  /** The bytes; for a model loaded from a file, read from it on each access (the loader keeps no copy). */
   readonly bytes: Uint8Array;
+  /** Copies the bytes into dst[0, byteLength) (from a file: read straight into it). */
+  copyTo(dst: Uint8Array): void;
 }
 
 /**

@@ -57,8 +57,8 @@ export function placeRows(arena: SharedArena, parts: readonly HostTensor[], what
     assert(p.stored !== undefined && p.shape[1] === K, () => `placeRows(${what}): parts disagree on the input size or are not stored`);
     let offset = reuse?.get(p);
     if (offset === undefined) {
-      offset = arena.alloc(p.stored.bytes.length, what);
-      arena.u8(offset, p.stored.bytes.length).set(p.stored.bytes);
+      offset = arena.alloc(p.stored.byteLength, what);
+      p.stored.copyTo(arena.u8(offset, p.stored.byteLength));
     }
     return { type: p.stored.type, offset, rows: p.shape[0]! };
   });

@@ -107,8 +107,8 @@ function* placeSteps(arena: SharedArena, model: WeightSource): Generator<void, R
   }
   const head = c.tieWordEmbeddings && !model.weights.has('lm_head.weight') ? embed : get(model, 'lm_head.weight', [V, D]);
   // A stored embedding stays in its blocks (rows are dequantized as they are looked up); a tied LM head reads the same region.
-  const embedOff = embed.stored ? arena.alloc(embed.stored.bytes.length, 'embed_tokens') : arena.put(embed.data, 'embed_tokens');
-  if (embed.stored) arena.u8(embedOff, embed.stored.bytes.length).set(embed.stored.bytes);
+  const embedOff = embed.stored ? arena.alloc(embed.stored.byteLength, 'embed_tokens') : arena.put(embed.data, 'embed_tokens');
+  if (embed.stored) embed.stored.copyTo(arena.u8(embedOff, embed.stored.byteLength));
   return {
     embed: embedOff,
     embedType: embed.stored?.type ?? 0,
@@ -134,15 +134,15 @@ export function weightBytes(model: WeightSource): number {
   const floats = (t: HostTensor) => t.shape.reduce((a, b) => a * b, 1);
   // stored tensors as their bytes (the largest case: every linear weight kept), the rest as float32
   let bytes = 0;
-  for (const t of model.weights.values()) bytes += t.stored && (t.shape.length === 2) ? t.stored.bytes.length : 4 * floats(t);
+  for (const t of model.weights.values()) bytes += t.stored && t.shape.length === 2 ? t.stored.byteLength : 4 * floats(t);
   const embed = model.weights.get('model.embed_tokens.weight');
-  if (c.tieWordEmbeddings && !model.weights.has('lm_head.weight') && !embed?.stored) bytes += 4 * c.vocabSize * c.hiddenSize;
+  if (c.tieWordEmbeddings && !model.weights.has('lm_head.weight') && !(embed && keepsRows([embed]))) bytes += 4 * c.vocabSize * c.hiddenSize;
   // a layer whose parts mix kept and float32 types is widened: count float32 for any layer not uniformly kept
   for (let l = 0; l < c.numLayers; l++) {
     const p = `model.layers.${l}.`;
     for (const group of [['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj'], ['self_attn.o_proj'], ['mlp.gate_proj', 'mlp.up_proj'], ['mlp.down_proj']]) {
       const parts = group.map((n) => model.weights.get(`${p}${n}.weight`)).filter((t): t is HostTensor => t !== undefined);
-      if (!keepsRows(parts)) for (const t of parts) if (t.stored) bytes += 4 * floats(t) - t.stored.bytes.length;
+      if (!keepsRows(parts)) for (const t of parts) if (t.stored) bytes += 4 * floats(t) - t.stored.byteLength;
     }
   }
   // + panel padding (under 8 columns × K for each of the 4 packed matrices a layer and the LM head)

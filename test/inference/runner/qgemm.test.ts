@@ -54,7 +54,10 @@ function q8Values(a: Float32Array): Float64Array {
 function check(types: GgmlTypeId[], K: number, M: number, rowsOf: number[], rng: Rng): void {
   const arena = SharedArena.create(1 << 22);
   const gemm = new QuantGemm(arena);
-  const parts = types.map((type, i) => ({ shape: [rowsOf[i]!, K], data: new Float32Array(0), stored: { type, bytes: randomRows(rng, type, rowsOf[i]!, K) } }));
+  const parts = types.map((type, i) => {
+    const bytes = randomRows(rng, type, rowsOf[i]!, K);
+    return { shape: [rowsOf[i]!, K], data: new Float32Array(0), stored: { type, bytes, byteLength: bytes.length, copyTo: (d: Uint8Array) => d.set(bytes) } };
+  });
   const w = placeRows(arena, parts, 'w');
   const dense = parts.map((p) => tensorType(p.stored.type).dequantize(p.stored.bytes, 0, p.shape[0]! * K));
   const a = Float32Array.from({ length: M * K }, () => (rng.next() * 2 - 1) * 10 ** (rng.int(3) - 1));

@@ -3,9 +3,8 @@ import type { HostTensor, LoadedModel } from '../types.ts';
 import { checkLlamaWeights, expectedLlamaShapes } from '../check_weights.ts';
 import { ggufToModelConfig } from './hparams.ts';
 import { ggufToHfName } from './names.ts';
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { parseGguf, readTensorData } from './reader.ts';
+import { openGguf } from './open.ts';
+import { parseGguf, readTensorData, type GgufFile } from './reader.ts';
 import { hostTensorOf } from './stored.ts';
 import { tokenizerFromGguf } from './tokenizer.ts';
 
@@ -15,12 +14,15 @@ import { tokenizerFromGguf } from './tokenizer.ts';
  * A tensor the architecture does not use is refused by name, never dropped.
  */
 export function loadGguf(path: string): LoadedModel {
-  return loadGgufBytes(readFileSync(path), path);
+  return run(loadSteps(openGguf(path), path));
 }
 
 /** loadGguf on a file already in memory; `path` names it in errors. */
 export function loadGgufBytes(bytes: Uint8Array, path: string): LoadedModel {
-  const steps = loadSteps(bytes, path);
+  return run(loadSteps(parseGguf(bytes, path), path));
+}
+
+function run(steps: Generator<void, LoadedModel>): LoadedModel {
   for (;;) {
     const r = steps.next();
     if (r.done) return r.value;
@@ -28,11 +30,11 @@ export function loadGgufBytes(bytes: Uint8Array, path: string): LoadedModel {
 }
 
 /**
- * loadGguf without holding the event loop: the file is read asynchronously and the tensors are
- * decoded one per macrotask, so a server loading its model still answers /health (503) meanwhile.
+ * loadGguf without holding the event loop: the tensors are checked one per macrotask, so a
+ * server loading its model still answers /health (503) meanwhile.
  */
 export async function loadGgufAsync(path: string): Promise<LoadedModel> {
-  const steps = loadSteps(await readFile(path), path);
+  const steps = loadSteps(openGguf(path), path);
   for (;;) {
     const r = steps.next();
     if (r.done) return r.value;
@@ -40,9 +42,8 @@ export async function loadGgufAsync(path: string): Promise<LoadedModel> {
   }
 }
 
-/** The load, one step per tensor decoded. */
-function* loadSteps(bytes: Uint8Array, path: string): Generator<void, LoadedModel> {
-  const g = parseGguf(bytes, path);
+/** The load, one step per tensor checked (tensor data stays in the file: stored.ts). */
+function* loadSteps(g: GgufFile, path: string): Generator<void, LoadedModel> {
   const weights = new Map<string, HostTensor>();
   let ropeFreqs: Float32Array | null = null; // Llama 3.1's rope divisors [Dh/2]: config, not a weight
   for (const info of g.tensors) {

@@ -32,7 +32,12 @@ export interface GgufFile {
   readonly metadata: Map<string, GgufValue>;
   readonly tensors: GgufTensorInfo[];
   readonly alignment: number;
+  /** The file from its start: all of it (parseGguf on a buffer) or at least its header (openGguf). */
   readonly bytes: Uint8Array;
+  /** `length` bytes at absolute `offset`: a view of `bytes`, or read from the file (openGguf). */
+  readonly read: (offset: number, length: number) => Uint8Array;
+  /** Fills `dst` with the bytes at absolute `offset` (from the file straight into dst, for openGguf). */
+  readonly readInto: (offset: number, dst: Uint8Array) => void;
   /** Each metadata entry's bytes [start, end) in the file, key and type included (to copy an entry as it is). */
   readonly kvSpans: Map<string, readonly [number, number]>;
 }
@@ -41,7 +46,26 @@ export function readGguf(path: string): GgufFile {
   return parseGguf(readFileSync(path), path);
 }
 
-export function parseGguf(bytes: Uint8Array, file: string): GgufFile {
+/** Reads tensor data of a GGUF not (wholly) in memory. */
+export interface GgufSource {
+  readonly size: number;
+  readInto(offset: number, dst: Uint8Array): void;
+}
+
+/**
+ * Parses the header in `bytes`: the whole file, or the start of `source` (openGguf), from which
+ * tensor data is then read.
+ */
+export function parseGguf(bytes: Uint8Array, file: string, source?: GgufSource): GgufFile {
+  const fileSize = source?.size ?? bytes.length;
+  const readInto = source ? (offset: number, dst: Uint8Array) => source.readInto(offset, dst) : (offset: number, dst: Uint8Array) => dst.set(bytes.subarray(offset, offset + dst.length));
+  const read = source
+    ? (offset: number, length: number) => {
+        const out = new Uint8Array(length);
+        source.readInto(offset, out);
+        return out;
+      }
+    : (offset: number, length: number) => bytes.subarray(offset, offset + length);
   const c = new Cursor(bytes, file);
   const magic = c.u32('magic');
   if (magic !== GGUF_MAGIC) c.fail(`bad magic 0x${magic.toString(16)}, expected "GGUF"`, 0);
@@ -50,8 +74,8 @@ export function parseGguf(bytes: Uint8Array, file: string): GgufFile {
   const nTensors = c.u64('tensor_count');
   const nKv = c.u64('kv_count');
   // Cap counts by the smallest possible encoding of each entry before allocating anything.
-  if (nKv > c.remaining / 13) c.fail(`kv_count ${nKv} cannot fit in the ${bytes.length}-byte file`, 16);
-  if (nTensors > c.remaining / 24) c.fail(`tensor_count ${nTensors} cannot fit in the ${bytes.length}-byte file`, 8);
+  if (nKv > (fileSize - 24) / 13) c.fail(`kv_count ${nKv} cannot fit in the ${fileSize}-byte file`, 16);
+  if (nTensors > (fileSize - 24) / 24) c.fail(`tensor_count ${nTensors} cannot fit in the ${fileSize}-byte file`, 8);
 
   const metadata = new Map<string, GgufValue>();
   const kvSpans = new Map<string, readonly [number, number]>();
@@ -79,10 +103,10 @@ export function parseGguf(bytes: Uint8Array, file: string): GgufFile {
     infos.push({ name, ne, type, rel, at });
   }
   const dataStart = Math.ceil(c.pos / alignment) * alignment;
-  const dataSize = bytes.length - dataStart;
+  const dataSize = fileSize - dataStart;
   const tensors = infos.map((t) => checkTensor(t, alignment, dataStart, dataSize, file));
   checkNoOverlap(tensors, file);
-  return { file, version, metadata, tensors, alignment, bytes, kvSpans };
+  return { file, version, metadata, tensors, alignment, bytes, read, readInto, kvSpans };
 }
 
 function readValue(c: Cursor, type: number, key: string, depth = 0): GgufValue {
@@ -159,5 +183,5 @@ function checkNoOverlap(tensors: GgufTensorInfo[], file: string): void {
 
 /** Dequantizes / widens one tensor to float32, row-major in `info.shape`. */
 export function readTensorData(g: GgufFile, info: GgufTensorInfo): Float32Array {
-  return tensorType(info.type).dequantize(g.bytes, info.offset, info.shape.reduce((a, b) => a * b, 1));
+  return tensorType(info.type).dequantize(g.read(info.offset, info.nbytes), 0, info.shape.reduce((a, b) => a * b, 1));
 }

@@ -1,0 +1,91 @@
+/**
+ * Stored-format weights against the float32 path, on synthetic llama GGUFs (byte vocabulary):
+ * decode tok/s at batch 1 / 8 / 32 (runDecode, as `ds bench serve --offline` reports it) and
+ * prompt tok/s (one 512-token prompt), for F32, F16, Q8_0 and Q4_K_M files of the same weights
+ * (quantized by `ds quantize`), and with --llama-cpp llama.cpp's batch-1 figures on the same
+ * files (node-llama-cpp's prebuilt binary). Not a test: a measurement.
+ *
+ *   node --import ./bin/register.js scripts/bench_quant.ts [--sizes 25m,110m] [--threads 2] [--tokens 32] [--llama-cpp]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { benchModelConfig, writeRandomGguf } from '../src/inference/bench/random_model.ts';
+import { runDecode } from '../src/inference/bench/serve_bench.ts';
+import { LLMEngine } from '../src/inference/engine/llm_engine.ts';
+import { loadGguf } from '../src/inference/loaders/gguf/load.ts';
+import { quantizeGgufFile, type QuantPreset } from '../src/inference/loaders/gguf/quantize.ts';
+import type { LoadedModel } from '../src/inference/loaders/types.ts';
+import { makeSamplingParams } from '../src/inference/sampler/params.ts';
+import { formatTable } from '../src/cli/table.ts';
+
+const { values: args } = parseArgs({ options: { sizes: { type: 'string', default: '25m,110m' }, threads: { type: 'string', default: '2' }, tokens: { type: 'string', default: '32' }, 'llama-cpp': { type: 'boolean', default: false }, presets: { type: 'string', default: 'f32,f16,q8_0,q4_k_m' } } });
+const threads = Number(args.threads);
+const newTokens = Number(args.tokens);
+const SIZES = {
+  '25m': benchModelConfig({ hiddenSize: 512, numLayers: 8, numHeads: 8, numKvHeads: 8, headDim: 64, intermediateSize: 1536 }),
+  '110m': benchModelConfig({ hiddenSize: 768, numLayers: 12, numHeads: 12, numKvHeads: 4, headDim: 64, intermediateSize: 3072 }),
+} as const;
+
+/** Prompt tok/s: one prompt of `len` tokens through the engine (chunked by its token budget), to its first token. */
+function runPrompt(model: LoadedModel, len: number): number {
+  const engine = new LLMEngine(model, { maxNumSeqs: 1, maxModelLen: len + 16, kvCacheMemory: 2 * (len + 32) * 2 * model.config.numLayers * model.config.numKvHeads * model.config.headDim * 4, enablePrefixCaching: false, threads, maxNumBatchedTokens: len });
+  engine.addRequest('p', Array.from({ length: len }, (_, i) => (i * 7) % 256), makeSamplingParams({ temperature: 0, ignore_eos: true, max_tokens: 1 }));
+  const t0 = performance.now();
+  while (engine.hasUnfinished()) engine.step();
+  const s = (performance.now() - t0) / 1000;
+  engine.dispose();
+  return len / s;
+}
+
+async function llamaCpp(path: string): Promise<{ decode: number; prompt: number }> {
+  const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+  const llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
+  const model = await llama.loadModel({ modelPath: path });
+  const ctx = await model.createContext({ contextSize: 1024, threads, batchSize: 512 });
+  const seq = ctx.getSequence();
+  const prompt = Array.from({ length: 512 }, (_, i) => (i * 7) % 256) as never[];
+  let t0 = performance.now();
+  await seq.controlledEvaluate(prompt);
+  const promptTps = 512 / ((performance.now() - t0) / 1000);
+  await seq.eraseContextTokenRanges([{ start: 0, end: 512 }]);
+  await seq.controlledEvaluate(prompt.slice(0, 16));
+  t0 = performance.now();
+  for (let i = 0; i < newTokens; i++) await seq.controlledEvaluate([[(i * 13) % 256, { generateNext: { token: true, options: { temperature: 0 } } }]] as never);
+  const decode = newTokens / ((performance.now() - t0) / 1000);
+  await ctx.dispose();
+  await model.dispose();
+  await llama.dispose();
+  return { decode, prompt: promptTps };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'ds-bench-quant-'));
+try {
+  for (const size of args.sizes.split(',') as (keyof typeof SIZES)[]) {
+    const config = SIZES[size];
+    const f32 = join(dir, `${size}-f32.gguf`);
+    writeRandomGguf(f32, config, 0);
+    const rows: (string | number)[][] = [];
+    let base: number[] | null = null;
+    for (const preset of args.presets.split(',') as QuantPreset[]) {
+      const path = preset === 'f32' ? f32 : join(dir, `${size}-${preset}.gguf`);
+      if (preset !== 'f32') quantizeGgufFile(f32, path, preset);
+      const rss = JSON.parse(spawnSync(process.execPath, ['--import', './bin/register.js', 'scripts/peak_rss.ts', path], { encoding: 'utf8' }).stdout) as { file: number; before: number; peak: number };
+      const model = loadGguf(path);
+      const decode = [1, 8, 32].map((b) => runDecode(model, b, 16, newTokens, 0, threads).tokPerS);
+      const prompt = runPrompt(model, 512);
+      const figures = [...decode, prompt];
+      base ??= figures;
+      const cpp = args['llama-cpp'] ? await llamaCpp(path) : null;
+      const mib = statSync(path).size / 2 ** 20;
+      rows.push([size, preset, mib.toFixed(1), `${((rss.peak - rss.before) / 2 ** 20).toFixed(0)} (${((rss.peak - rss.before) / rss.file).toFixed(2)}×)`, ...figures.map((f, i) => `${f.toFixed(1)} (${(f / base![i]!).toFixed(2)}×)`),
+        cpp ? `${cpp.decode.toFixed(1)} (${(decode[0]! / cpp.decode).toFixed(2)}×)` : '-', cpp ? `${cpp.prompt.toFixed(1)} (${(prompt / cpp.prompt).toFixed(2)}×)` : '-']);
+      process.stderr.write(`${size} ${preset} done\n`);
+    }
+    process.stdout.write(`${formatTable(['model', 'type', 'file MiB', 'peak RSS load+place MiB (× file)', 'decode b1 tok/s (vs f32)', 'b8', 'b32', 'prompt 512 tok/s', 'llama.cpp b1 (ds/cpp)', 'llama.cpp prompt (ds/cpp)'], rows)}\n`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
