@@ -12,6 +12,7 @@ import type { ControlledEvaluateInputItem, Llama, LlamaModel, Token } from 'node
 import { InputError } from '../../src/errors.ts';
 import { CharTokenizer } from '../../src/data/tokenizer/char.ts';
 import { trainBpe } from '../../src/data/tokenizer/train.ts';
+import { ByteLevelBpeTokenizer } from '../../src/data/tokenizer/bpe.ts';
 import { exportCheckpoint, tokenizerToGgufKv } from '../../src/export/index.ts';
 import { writeLlamaGguf } from '../../src/inference/loaders/gguf/export.ts';
 import { loadGguf } from '../../src/inference/loaders/gguf/load.ts';
@@ -145,14 +146,18 @@ describe('a GGUF export of a checkpoint with the character tokenizer', () => {
 });
 
 describe('a byte-level BPE tokenizer trained by deepscale, exported to GGUF', () => {
-  it('tokenizes in llama.cpp to the same ids as in deepscale', async () => {
+  it('tokenizes in llama.cpp to the same ids as in deepscale, and carries its chat template', async () => {
     const corpus = 'the quick brown fox jumps over the lazy dog\n'.repeat(20) + 'héllo wörld, 日本語 🙂 the theory of the thing\n'.repeat(10);
-    const tok = trainBpe(corpus, { vocabSize: 320 });
+    const trained = trainBpe(corpus, { vocabSize: 320 });
+    const chatTemplate = "{% for m in messages %}<|bos|>{{ m['role'] }}: {{ m['content'] }}<|eos|>{% endfor %}";
+    const tok = new ByteLevelBpeTokenizer({ ...trained.parts, chatTemplate });
     const config = tinyConfig({ vocabSize: 324, numLayers: 1, bosTokenId: tok.special.bos, eosTokenId: tok.special.eos });
     const path = join(t.dir, 'bpe.gguf');
     writeLlamaGguf(path, { config, weights: randomWeights(config), tokenizer: tokenizerToGgufKv(tok, config.vocabSize), type: 'F32' });
     const model = await open(path);
     const back = loadGguf(path).tokenizer;
+    expect(back.chatTemplate).toBe(chatTemplate);
+    expect(model.fileInfo.metadata.tokenizer.chat_template).toBe(chatTemplate);
     for (const text of ['the quick brown fox', 'Hello, world! héllo 日本語 🙂', '  two  spaces\nand a newline', 'thethe theory', '']) {
       const ours = tok.encode(text);
       expect(model.tokenize(text), JSON.stringify(text)).toEqual(ours);
