@@ -10,6 +10,7 @@ import { loadConfig, modelConfigFromDs, type DsConfig } from './config/index.ts'
 import { refuseForBackend } from './config/refusals.ts';
 import { Engine } from './engine/engine.ts';
 import { createZeroStage } from '../zero/index.ts';
+import { setupCompression } from '../compress/setup.ts';
 import { log } from './logger.ts';
 import { EngineMonitor } from './monitor/engine_monitor.ts';
 import { InputError, NotImplementedError } from '../errors.ts';
@@ -107,6 +108,8 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
     pg, rank: dist.rank, worldSize: dist.worldSize, model, seed: config.seed, wire: config.precision.wire,
     createOptimizer: (n) => createOptimizer(config.optimizer, n, { betasAt: schedule.betasAt ? (s) => schedule.betasAt!(s) : undefined }),
   });
+  // QAT decorates the stage; distillation brings a frozen teacher and its loss (src/compress).
+  const compression = await setupCompression(config, { model, stage, tokenizer, stepNow: () => engine.step });
   const ckpt = config.train.checkpoint;
   const ckptDir = ckpt.dir ?? join(config.train.out_dir, 'checkpoints');
   // The monitor needs the engine (for the profiler) and the engine calls the monitor: tie the knot late.
@@ -118,7 +121,8 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
       gradientClipping: config.gradient_clipping,
       seed: config.seed,
       lrAt: (s) => schedule.lrAt(s),
-      stage,
+      stage: compression.stage,
+      loss: compression.loss,
       recompute: config.activation_checkpointing.enabled === true,
       place: {
         rank: dist.rank,
@@ -180,6 +184,7 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
     evaluate,
     close: async () => {
       monitor?.close();
+      compression.teacher?.dispose();
       if (pg) {
         await pg.barrier();
         await pg.destroy();

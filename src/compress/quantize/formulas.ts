@@ -30,11 +30,15 @@ export interface QuantizedGroups {
   readonly zeros: Uint8Array | null; // [numel / groupSize], asymmetric only
 }
 
-/** Checks bits and group size against a tensor's row length; `where` names the tensor (or config path). */
-export function checkSpec(spec: QuantSpec, rowLen: number, where: string): void {
+/**
+ * Checks bits and group size against a tensor's shape; `where` names the tensor (or config path).
+ * A group is part of a row, or whole rows (DeepSpeed's quantize_groups cut the flat tensor).
+ */
+export function checkSpec(spec: QuantSpec, rowLen: number, numel: number, where: string): void {
+  const G = spec.groupSize;
   if (!Number.isInteger(spec.bits) || spec.bits < 1 || spec.bits > 8) throw new InputError(`${where}: bits must be an integer in 1..8, got ${spec.bits}`);
-  if (!Number.isInteger(spec.groupSize) || spec.groupSize < 1) throw new InputError(`${where}: group size must be a positive integer, got ${spec.groupSize}`);
-  if (rowLen % spec.groupSize !== 0) throw new InputError(`${where}: rows of ${rowLen} elements do not split into groups of ${spec.groupSize}`);
+  if (!Number.isInteger(G) || G < 1) throw new InputError(`${where}: group size must be a positive integer, got ${G}`);
+  if (rowLen % G !== 0 && (G % rowLen !== 0 || numel % G !== 0)) throw new InputError(`${where}: rows of ${rowLen} elements do not split into groups of ${G}`);
 }
 
 const roundNearest = (v: number): number => (v < 0 ? -Math.round(-v) : Math.round(v));
@@ -49,7 +53,7 @@ export function rounder(rounding: Rounding, uniform?: () => number): (v: number)
 /** Quantizes `x` (shape [.., rowLen], row-major) group by group. */
 export function quantizeGroups(x: Float32Array, shape: readonly number[], spec: QuantSpec, round: (v: number) => number = roundNearest, where = 'quantize'): QuantizedGroups {
   const rowLen = shape[shape.length - 1] ?? 1;
-  checkSpec(spec, rowLen, where);
+  checkSpec(spec, rowLen, x.length, where);
   const { bits, groupSize: G, symmetric } = spec;
   const nGroups = x.length / G;
   const codes = new Uint8Array(x.length);

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { InputError } from '../../errors.ts';
 import { Rng } from '../../data/rng.ts';
 import type { Tokenizer } from '../../data/tokenizer/types.ts';
+import { postSse } from './sse_client.ts';
 import { summarize, type OnlineBenchSummary, type RequestTiming } from './online_stats.ts';
 
 export interface OnlineBenchOptions {
@@ -78,36 +79,28 @@ async function timeRequest(o: OnlineBenchOptions, p: BenchPrompt): Promise<Reque
   const t0 = performance.now();
   const body = { model: o.model, prompt: p.prompt, max_tokens: p.outputLen, temperature: 0, ignore_eos: true, stream: true, stream_options: { include_usage: true } };
   const fail = (error: string): RequestTiming => ({ ok: false, error, promptLen: p.promptLen, outputTokens: 0, ttft: 0, latency: 0, itl: [] });
+  let ttft = -1;
+  let last = 0;
+  const itl: number[] = [];
+  let usage: { prompt_tokens: number; completion_tokens: number } | null = null;
+  let text = '';
+  let error: string | null = null;
   try {
-    const r = await fetch(`${o.url}/v1/completions`, { method: 'POST', headers: headers(o.apiKey), body: JSON.stringify(body) });
-    if (!r.ok || !r.body) return fail(`HTTP ${r.status}: ${await r.text()}`);
-    let ttft = -1;
-    let last = 0;
-    const itl: number[] = [];
-    let usage: { prompt_tokens: number; completion_tokens: number } | null = null;
-    let buf = '';
-    let text = '';
-    const utf8 = new TextDecoder(); // stream: a character split across reads is kept for the next
-    for await (const bytes of r.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += utf8.decode(bytes, { stream: true });
-      let cut: number;
-      while ((cut = buf.indexOf('\n\n')) >= 0) {
-        // an SSE event: its data: lines (comments and event: lines, as some servers send, are skipped)
-        const event = buf.slice(0, cut).split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
-        buf = buf.slice(cut + 2);
-        if (event === '' || event === '[DONE]') continue;
-        const chunk = JSON.parse(event) as { choices?: { text?: string }[]; usage?: typeof usage; error?: { message: string } };
-        if (chunk.error) return fail(chunk.error.message);
-        if (chunk.usage) usage = chunk.usage;
-        const piece = chunk.choices?.[0]?.text;
-        if (!piece) continue;
-        text += piece;
-        const now = (performance.now() - t0) / 1000;
-        if (ttft < 0) ttft = now;
-        else itl.push(now - last);
-        last = now;
-      }
-    }
+    const r = await postSse(`${o.url}/v1/completions`, headers(o.apiKey), JSON.stringify(body), (event) => {
+      if (event === '[DONE]' || error !== null) return;
+      const chunk = JSON.parse(event) as { choices?: { text?: string }[]; usage?: typeof usage; error?: { message: string } };
+      if (chunk.error) error = chunk.error.message;
+      if (chunk.usage) usage = chunk.usage;
+      const piece = chunk.choices?.[0]?.text;
+      if (!piece) return;
+      text += piece;
+      const now = (performance.now() - t0) / 1000;
+      if (ttft < 0) ttft = now;
+      else itl.push(now - last);
+      last = now;
+    });
+    if (r.errorBody !== null) return fail(`HTTP ${r.status}: ${r.errorBody}`);
+    if (error !== null) return fail(error);
     const latency = (performance.now() - t0) / 1000;
     const u = usage as { prompt_tokens: number; completion_tokens: number } | null;
     const counted = o.tokenizer ? o.tokenizer.encode(text).length : itl.length + 1;

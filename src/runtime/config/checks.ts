@@ -3,6 +3,7 @@ import { log } from '../logger.ts';
 import type { RawConfig } from './schema.ts';
 import { nearest } from './suggest.ts';
 import { checkZero } from './zero_checks.ts';
+import { checkCompression } from './compression.ts';
 
 /**
  * Rules the schema cannot state key by key. DeepSpeed passes `optimizer.params` and
@@ -67,6 +68,7 @@ export function checkConfig(raw: unknown, cfg: RawConfig, where: string): void {
   }
 
   checkZero(cfg, where);
+  checkCompression(cfg.compression_training, cfg.distillation, where);
 
   if (cfg.fp16.enabled && cfg.bf16.enabled) throw new ConfigError('bf16.enabled', `fp16 and bf16 cannot both be enabled (${where})`);
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import * as b from './blocks.ts';
 import * as ours from './ours.ts';
+import { compressionTraining, distillation } from './compression.ts';
 
 export { OPTIMIZERS, SCHEDULERS } from './blocks.ts';
 
@@ -40,6 +41,10 @@ export const configSchema = z
     csv_monitor: b.csvMonitor.prefault({}),
     tensorboard: b.tensorboard.prefault({}),
     flops_profiler: b.flopsProfiler.prefault({}),
+    /** DeepSpeed's compression library: QAT (weight_quantization) and layer_reduction; the rest refused. */
+    compression_training: compressionTraining.optional(),
+    /** deepscale: knowledge distillation from a frozen teacher (DeepSpeed passes the teacher in code). */
+    distillation: distillation.optional(),
     /** deepscale: seconds a collective may wait for a peer before a CommError names the missing ranks. */
     comm_timeout_s: b.num.positive().default(300),
     /** deepscale: force a tfjs backend (else tensorflow, then wasm, then cpu; DS_BACKEND overrides). */

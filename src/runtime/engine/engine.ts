@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../../models/types.ts';
 import { FlatParams } from './flat_params.ts';
 import type { FlatOptimizer } from '../optim/types.ts';
-import { forwardBackwardWith, forwardLogits, uploadParams, type MicroBatch } from './executor.ts';
+import { forwardBackwardWith, forwardLogits, uploadParams, type LossHook, type MicroBatch } from './executor.ts';
 import { maskedCrossEntropy } from '../../models/loss.ts';
 import { InputError } from '../../errors.ts';
 import { profileForward, type LayerProfile } from './profile.ts';
@@ -29,6 +29,8 @@ export interface EngineOptions {
   readonly place?: CheckpointPlace;
   /** Text files every checkpoint carries (tokenizer.json, tokenizer_config.json). */
   readonly checkpointFiles?: Record<string, string>;
+  /** The training loss when it is not the plain cross entropy (distillation); evalLoss stays cross entropy. */
+  readonly loss?: LossHook;
   /** Told of every finished step (printing, progress, monitors, profiler: see monitor/engine_monitor.ts). */
   readonly onStep?: (r: StepResult) => void | Promise<void>;
 }
@@ -131,7 +133,7 @@ export class Engine {
     let backwardMs = 0;
     try {
       for (const mb of micro) {
-        const r = await forwardBackwardWith(this.model, hooks, mb, denom, { recompute: this.opts.recompute ?? false });
+        const r = await forwardBackwardWith(this.model, hooks, mb, denom, { recompute: this.opts.recompute ?? false, loss: this.opts.loss });
         loss += r.loss;
         forwardMs += r.forwardMs;
         backwardMs += r.backwardMs;

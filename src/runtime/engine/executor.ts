@@ -44,6 +44,14 @@ function paramsOf(layer: Layer, all: Map<string, tf.Tensor>): ParamMap {
 export type Phase = 'forward' | 'backward';
 
 /**
+ * A training loss other than the plain masked cross entropy (distillation's, src/compress/distill).
+ * Called once per micro-batch outside the gradient tape (so it may run a frozen teacher forward);
+ * `fn` maps the student's logits [B·T, V] to this micro-batch's loss divided by `denominator`
+ * and is traced under tf.valueAndGrads; `dispose` frees what forBatch made.
+ */
+export type LossHook = (batch: MicroBatch, denominator: number) => { fn: (logits: tf.Tensor2D) => tf.Scalar; dispose(): void };
+
+/**
  * Where a layer's parameters come from and where its gradients go: the seam between the layer
  * loop and a ZeRO stage. Stages 0-2 hand out tensors uploaded once per step; stage 3 gathers a
  * layer's shards in `acquire` and frees them in `release`, and reduces gradient buckets in
@@ -107,8 +115,8 @@ export function forwardBackward(
 }
 
 /** forwardBackward through hooks that may wait between layers (ZeRO stages). */
-export async function forwardBackwardWith(model: Model, hooks: LayerHooks, batch: MicroBatch, denominator: number, opts: { recompute: boolean }): Promise<ForwardBackwardResult> {
-  const gen = layerLoop(model, hooks, batch, denominator, opts.recompute);
+export async function forwardBackwardWith(model: Model, hooks: LayerHooks, batch: MicroBatch, denominator: number, opts: { recompute: boolean; loss?: LossHook }): Promise<ForwardBackwardResult> {
+  const gen = layerLoop(model, hooks, batch, denominator, opts.recompute, opts.loss);
   let r = gen.next();
   while (!r.done) {
     let failure: unknown = null;
@@ -124,7 +132,7 @@ export async function forwardBackwardWith(model: Model, hooks: LayerHooks, batch
 }
 
 /** The layer loop; it yields what a hook returned, so one body serves the sync and async drivers. */
-function* layerLoop(model: Model, hooks: LayerHooks, batch: MicroBatch, denominator: number, recomputeOpt: boolean): Generator<void | Promise<void>, ForwardBackwardResult, void> {
+function* layerLoop(model: Model, hooks: LayerHooks, batch: MicroBatch, denominator: number, recomputeOpt: boolean, lossHook?: LossHook): Generator<void | Promise<void>, ForwardBackwardResult, void> {
   const { batchSize: B, seqLen: T } = batch;
   const recompute = recomputeOpt || hooks.releasesParams;
   const ctx: ForwardCtx = { config: model.config, positionOffset: 0, training: true };
@@ -156,7 +164,17 @@ function* layerLoop(model: Model, hooks: LayerHooks, batch: MicroBatch, denomina
     const V = logits.shape[2]!;
     const targets = tf.tensor1d(batch.target, 'int32');
     const mask = tf.tensor1d(batch.mask, 'float32');
-    const { value, grads } = tf.valueAndGrads((l: tf.Tensor) => maskedCrossEntropy(tf.reshape(l, [B * T, V]) as tf.Tensor2D, targets, mask, denominator))([logits]);
+    const custom = lossHook?.(batch, denominator) ?? null;
+    let value: tf.Scalar;
+    let grads: tf.Tensor[];
+    try {
+      ({ value, grads } = tf.valueAndGrads((l: tf.Tensor) => {
+        const l2 = tf.reshape(l, [B * T, V]) as tf.Tensor2D;
+        return custom ? custom.fn(l2) : maskedCrossEntropy(l2, targets, mask, denominator);
+      })([logits]));
+    } finally {
+      custom?.dispose();
+    }
     const loss = value.dataSync()[0]!;
     tf.dispose([logits, value, targets, mask]);
     const t1 = performance.now();
