@@ -66,20 +66,20 @@ describe('byte-level BPE from GGUF, per tokenizer.ggml.pre, agrees with llama.cp
   const { bos, eos } = bpe.special;
   const cppTokens = new Map<string, number[]>();
 
-  it.each(['gpt-2', 'llama-bpe', 'qwen2', 'default'])('%s', async (pre) => {
+  it.each(['gpt-2', 'llama-bpe', 'qwen2', 'smollm', 'default'])('%s', async (pre) => {
     const { ours, cpp } = await open(`bpe-${pre}`, tokens.length, bos!, eos!, gpt2TokenizerKv(tokens, types, bpe.parts.merges, { bos, eos }, pre));
     for (const t of TEXTS) {
       const ids = ours.encode(t);
       expect(ids, JSON.stringify(t)).toEqual(cpp.tokenize(t));
       expect(ours.decode(ids)).toBe(t);
     }
-    cppTokens.set(pre, cpp.tokenize(TEXTS[0]!));
+    cppTokens.set(pre, TEXTS.flatMap((t) => [...cpp.tokenize(t), -1]));
   });
 
   it('the pre-tokenizers split the text differently (so each one above was put to the test)', () => {
     const distinct = new Set([...cppTokens.values()].map((ids) => ids.join(',')));
-    expect(cppTokens.size).toBe(4);
-    expect(distinct.size).toBe(4);
+    expect(cppTokens.size).toBe(5);
+    expect(distinct.size).toBe(5);
   });
 });
 

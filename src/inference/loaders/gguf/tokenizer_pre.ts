@@ -12,6 +12,8 @@ const CONTRACTIONS = String.raw`(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][l
 const LLAMA3 = String.raw`${CONTRACTIONS}|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
 /** Qwen2: as Llama 3, but every digit alone. */
 const QWEN2 = String.raw`${CONTRACTIONS}|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
+/** SmolLM, StarCoder and kin: every digit alone first, then GPT-2's split. */
+const DIGITS_THEN_GPT2 = [String.raw`\p{N}`, GPT2_PATTERN];
 /** llama.cpp's 'default' (also what a file without tokenizer.ggml.pre gets). */
 const DEFAULT = [String.raw`[\p{P}\$\+<=>\^~\|]+`, GPT2_PATTERN, String.raw`\p{N}+`, '[0-9][0-9][0-9]'];
 
@@ -24,6 +26,7 @@ export interface PreTokenizerSpec {
 const llama3: PreTokenizerSpec = { splitPatterns: [LLAMA3], ignoreMerges: true };
 const qwen2: PreTokenizerSpec = { splitPatterns: [QWEN2], ignoreMerges: false };
 const gpt2: PreTokenizerSpec = { splitPatterns: [GPT2_PATTERN], ignoreMerges: false };
+const smollm: PreTokenizerSpec = { splitPatterns: DIGITS_THEN_GPT2, ignoreMerges: false };
 
 const PRE: Record<string, PreTokenizerSpec> = {
   'llama-bpe': llama3,
@@ -33,6 +36,8 @@ const PRE: Record<string, PreTokenizerSpec> = {
   'deepseek-r1-qwen': qwen2,
   'gpt-2': gpt2,
   'phi-2': gpt2,
+  smollm,
+  starcoder: smollm,
   default: { splitPatterns: DEFAULT, ignoreMerges: false },
 };
 
