@@ -4,7 +4,7 @@ import type { Tokenizer } from '../../data/tokenizer/types.ts';
 import type { LoadedModel } from '../loaders/types.ts';
 import type { SamplingParams } from '../sampler/params.ts';
 import type { EngineConfigInput } from './config.ts';
-import { LLMEngine } from './llm_engine.ts';
+import { LLMEngine, type RunnerFactory } from './llm_engine.ts';
 import type { EngineStats, RequestOutput } from './outputs.ts';
 
 /** The outputs of one request on their way to its reader. */
@@ -61,8 +61,8 @@ export class AsyncLLMEngine {
   }
 
   /** The constructor without holding the event loop while the model is placed and the runner threads start. */
-  static async create(model: LoadedModel, config: EngineConfigInput = {}): Promise<AsyncLLMEngine> {
-    return new AsyncLLMEngine(model, config, await LLMEngine.create(model, config));
+  static async create(model: LoadedModel, config: EngineConfigInput = {}, makeRunner?: RunnerFactory): Promise<AsyncLLMEngine> {
+    return new AsyncLLMEngine(model, config, await LLMEngine.create(model, config, makeRunner));
   }
 
   get tokenizer(): Tokenizer {

@@ -4,6 +4,7 @@ import type { Tokenizer } from '../../data/tokenizer/types.ts';
 import { BlockPool, KvCacheManager, blocksForBudget, bytesPerBlock } from '../kv/index.ts';
 import type { LoadedModel } from '../loaders/types.ts';
 import { ModelRunner, buildBatch, type ModelRunnerOptions } from '../runner/index.ts';
+import type { Runner } from '../runner/types.ts';
 import { Sampler, SeedSource, makeGenerator, validateForVocab, type SamplingParams } from '../sampler/index.ts';
 import { sampleLogprobs } from '../sampler/logprobs.ts';
 import { Scheduler } from '../scheduler/index.ts';
@@ -14,6 +15,9 @@ import type { EngineStats, RequestOutput } from './outputs.ts';
 import { RequestState, SampleState } from './request.ts';
 
 const MiB = 2 ** 20;
+
+/** Makes the runner of a device for this engine's sizes (chooseRunner at the edge; ModelRunner.create by default). */
+export type RunnerFactory = (model: LoadedModel, opts: ModelRunnerOptions) => Promise<Runner>;
 const now = () => Date.now() / 1000;
 
 /** An engine's resolved config and the sizes derived from it, before anything is built. */
@@ -44,7 +48,7 @@ export class LLMEngine {
   readonly maxModelLen: number;
   readonly vocabSize: number;
   readonly eosTokenId: number | null;
-  readonly runner: ModelRunner;
+  readonly runner: Runner;
   readonly manager: KvCacheManager;
   readonly scheduler: Scheduler;
   private readonly sampler: Sampler;
@@ -64,8 +68,8 @@ export class LLMEngine {
    */
   private staticBatch = { seqs: 0, prefillPadding: 0, prefillLeft: 0 };
 
-  /** `runner`: one ModelRunner.create made for this model and config (LLMEngine.create does that). */
-  constructor(model: LoadedModel, input: EngineConfigInput = {}, runner?: ModelRunner) {
+  /** `runner`: one made for this model and config (LLMEngine.create does that); else a wasm ModelRunner is built here. */
+  constructor(model: LoadedModel, input: EngineConfigInput = {}, runner?: Runner) {
     const c = model.config;
     const plan = planEngine(model, input);
     const { cfg, numBlocks, numHostBlocks, perBlock } = plan;
@@ -91,9 +95,9 @@ export class LLMEngine {
     this.seeds = new SeedSource(cfg.seed);
   }
 
-  /** The constructor without holding the event loop while the runner places the model and starts its threads. */
-  static async create(model: LoadedModel, input: EngineConfigInput = {}): Promise<LLMEngine> {
-    return new LLMEngine(model, input, await ModelRunner.create(model, planEngine(model, input).runner));
+  /** The constructor without holding the event loop while the runner places the model and starts its threads; `makeRunner` picks the device. */
+  static async create(model: LoadedModel, input: EngineConfigInput = {}, makeRunner: RunnerFactory = (m, o) => ModelRunner.create(m, o)): Promise<LLMEngine> {
+    return new LLMEngine(model, input, await makeRunner(model, planEngine(model, input).runner));
   }
 
   /** Queues a request; everything about it is checked here, before any work. */

@@ -4,6 +4,7 @@ import { allocKvPools, copyBlocks, createKvLayerCache, swapIn, swapOut, type KvC
 import type { SchedulerOutput } from '../scheduler/output.ts';
 import { SharedArena } from '../wasm/arena.ts';
 import type { RunnerBatch } from './batch.ts';
+import type { Runner } from './types.ts';
 import { RunnerCore, type RunnerLayout } from './runner_core.ts';
 import { RunnerWorker } from './runner_threads.ts';
 import { splitBatch, type BatchPart } from './split.ts';
@@ -73,7 +74,7 @@ function planRunner(model: RunnerModel, opts: ModelRunnerOptions): RunnerPlan {
     const GiB = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
     throw new ConfigError(
       'kvCacheMemory',
-      `the weights (${GiB(wBytes)}, float32), the KV cache (${GiB(poolBytes)}) and ${threads} thread(s) of activations for ${maxRows}-token steps (${GiB(actBytes)}) must fit the ${GiB(SharedArena.MAX_BYTES)} one WebAssembly memory addresses; lower --kv-cache-memory${wBytes > SharedArena.MAX_BYTES / 2 ? ' (this model is too large for the wasm runner)' : ', --max-num-batched-tokens or --threads'}`,
+      `the weights (${GiB(wBytes)}, as stored: F16, BF16 and quantized blocks kept, F32 as float32), the KV cache (${GiB(poolBytes)}) and ${threads} thread(s) of activations for ${maxRows}-token steps (${GiB(actBytes)}) must fit the ${GiB(SharedArena.MAX_BYTES)} one WebAssembly memory addresses; lower --kv-cache-memory${wBytes > SharedArena.MAX_BYTES / 2 ? ' (this model is too large for the wasm runner)' : ', --max-num-batched-tokens or --threads'}`,
     );
   }
   return { maxModelLen, threads, maxRows, shape, arenaBytes: wBytes + poolBytes + actBytes };
@@ -105,7 +106,8 @@ function prepareSync(model: RunnerModel, plan: RunnerPlan): Prepared {
  * them. Only the rows that sample go through the LM head. With threads > 1 each batch is split
  * by sequence over worker threads running the same kernels on the same memory.
  */
-export class ModelRunner {
+export class ModelRunner implements Runner {
+  readonly device = 'cpu';
   readonly config: ModelConfig;
   readonly blockSize: number;
   readonly numBlocks: number;
