@@ -34,7 +34,7 @@ type QuantKernel = (qs: number, d: number, s: number, M: number, K: number, w: n
 type HalfKernel = (a: number, M: number, K: number, w: number, n0: number, n1: number, c: number, ldc: number) => void;
 
 /** The types with a kernel, by whether they read 8-bit activations. */
-const QUANT_KERNELS = { [GgmlType.Q8_0]: 'dot_q8_0', [GgmlType.Q4_0]: 'dot_q4_0', [GgmlType.Q4_K]: 'dot_q4_k', [GgmlType.Q5_K]: 'dot_q5_k', [GgmlType.Q6_K]: 'dot_q6_k' } as const;
+const QUANT_KERNELS = { [GgmlType.Q8_0]: 'dot_q8_0', [GgmlType.Q4_0]: 'dot_q4_0', [GgmlType.Q4_1]: 'dot_q4_1', [GgmlType.Q5_0]: 'dot_q5_0', [GgmlType.Q5_1]: 'dot_q5_1', [GgmlType.Q4_K]: 'dot_q4_k', [GgmlType.Q5_K]: 'dot_q5_k', [GgmlType.Q6_K]: 'dot_q6_k' } as const;
 const HALF_KERNELS = { [GgmlType.F16]: 'dot_f16', [GgmlType.BF16]: 'dot_bf16' } as const;
 const isQuant = (t: number): t is keyof typeof QUANT_KERNELS => t in QUANT_KERNELS;
 const isHalf = (t: number): t is keyof typeof HALF_KERNELS => t in HALF_KERNELS;

@@ -13,7 +13,7 @@ export const nonNegInt = z.number().int().nonnegative();
 const caseless = <T extends readonly [string, ...string[]]>(names: T) =>
   z.preprocess((v) => (typeof v === 'string' ? (names.find((n) => n.toLowerCase() === v.toLowerCase()) ?? v) : v), z.enum(names));
 
-export const OPTIMIZERS = ['Adam', 'AdamW', 'SGD', 'Lamb'] as const;
+export const OPTIMIZERS = ['Adam', 'AdamW', 'SGD', 'Lamb', 'OneBitAdam'] as const;
 export const SCHEDULERS = ['WarmupLR', 'WarmupDecayLR', 'WarmupCosineLR', 'OneCycle'] as const;
 
 /**
@@ -36,6 +36,12 @@ const optimizerParams = z
     dampening: num.nonnegative().default(0),
     max_coeff: num.positive().default(10),
     min_coeff: num.nonnegative().default(0.01),
+    /** OneBitAdam only (DeepSpeed's names and defaults): steps of uncompressed warm-up before the variance freezes. */
+    freeze_step: posInt.default(100000),
+    /** OneBitAdam only: CUDA-aware MPI; true is refused (config/onebit_checks.ts). */
+    cuda_aware: z.boolean().default(false),
+    /** OneBitAdam only: the backend of the compressed collective; "nccl" is honoured (config/onebit_checks.ts). */
+    comm_backend_name: z.string().default('nccl'),
   })
   .strict();
 

@@ -3,6 +3,7 @@ import { log } from '../logger.ts';
 import type { RawConfig } from './schema.ts';
 import { nearest } from './suggest.ts';
 import { checkZero } from './zero_checks.ts';
+import { checkOneBit } from './onebit_checks.ts';
 import { checkCompression } from './compression.ts';
 
 /**
@@ -15,6 +16,7 @@ const OPTIMIZER_KEYS: Record<string, readonly string[]> = {
   AdamW: ['lr', 'betas', 'eps', 'weight_decay', 'bias_correction', 'adam_w_mode', 'torch_adam'],
   SGD: ['lr', 'momentum', 'dampening', 'nesterov', 'weight_decay'],
   Lamb: ['lr', 'betas', 'eps', 'weight_decay', 'bias_correction', 'max_coeff', 'min_coeff'],
+  OneBitAdam: ['lr', 'betas', 'eps', 'weight_decay', 'bias_correction', 'freeze_step', 'cuda_aware', 'comm_backend_name'],
 };
 
 const WARMUP = ['warmup_min_lr', 'warmup_max_lr', 'warmup_num_steps', 'warmup_type'];
@@ -68,6 +70,7 @@ export function checkConfig(raw: unknown, cfg: RawConfig, where: string): void {
   }
 
   checkZero(cfg, where);
+  checkOneBit(cfg, where);
   checkCompression(cfg.compression_training, cfg.distillation, where);
 
   if (cfg.fp16.enabled && cfg.bf16.enabled) throw new ConfigError('bf16.enabled', `fp16 and bf16 cannot both be enabled (${where})`);

@@ -1,4 +1,4 @@
-import { keepLast, consolidateCheckpoint, saveCheckpoint, type HalfDtype } from '../checkpoint/index.ts';
+import { keepLast, consolidateCheckpoint, loadCheckpoint, saveCheckpoint, type HalfDtype } from '../checkpoint/index.ts';
 import { ConfigError } from '../../errors.ts';
 import type { ZeroStage } from './reducer.ts';
 import type { ModelConfig } from '../../models/types.ts';
@@ -78,5 +78,9 @@ export async function loadEngineState(
   if (ck.params.length !== numel)
     throw new ConfigError('model', `checkpoint ${dir}/${ck.tag} holds ${ck.params.length} parameters, the model has ${numel}: a different model config`);
   target.stage.loadFull({ params: ck.params, optimizer: ck.optimizer, optimizerStep: ck.optimizerStep });
+  if (target.stage.loadRankFiles) {
+    const own = ck.savedWorldSize === place.worldSize ? (await loadCheckpoint({ dir, tag: ck.tag, rank: place.rank, worldSize: place.worldSize })).files : null;
+    target.stage.loadRankFiles(own);
+  }
   return { tag: ck.tag, step: ck.step, meta: ck.meta };
 }

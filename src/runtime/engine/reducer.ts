@@ -36,6 +36,12 @@ export interface ZeroStage {
   checkpointFiles(): { files: Record<string, Float32Array>; layout: ZeroLayout };
   /** Restores from full (consolidated) float32 state: params [numel], optimizer buffers [numel]. */
   loadFull(state: FullState): void;
+  /**
+   * Optional, after loadFull: state that belongs to this rank alone and is not part of the
+   * consolidated training state (1-bit Adam's error feedback). Given this rank's saved files when
+   * the checkpoint was saved at this world size, null otherwise.
+   */
+  loadRankFiles?(files: Readonly<Record<string, unknown>> | null): void;
 }
 
 /** The step's layer hooks; `close` frees what beginStep handed out (call it even when the step fails). */

@@ -1,4 +1,5 @@
 import type { DsConfig } from '../config/index.ts';
+import { ConfigError } from '../../errors.ts';
 import { Adam } from './adam.ts';
 import { AdamW } from './adamw.ts';
 import { Lamb } from './lamb.ts';
@@ -39,6 +40,8 @@ export function createOptimizer(block: OptimizerBlock | undefined, numel: number
       return new Sgd(p, numel, opts);
     case 'Lamb':
       return new Lamb(p, numel, opts);
+    case 'OneBitAdam':
+      throw new ConfigError('optimizer.type', 'OneBitAdam owns its communication, so its stage builds it (createOneBitStage in src/compress/onebit, chosen in initialize); createOptimizer builds the optimizers that do not communicate');
   }
 }
 

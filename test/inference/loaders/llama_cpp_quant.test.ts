@@ -91,7 +91,7 @@ async function cppRun(path: string, prompt: number[], steps: number): Promise<{ 
   }
 }
 
-describe.each(['q8_0', 'q4_0', 'q4_k_m', 'q5_k_m', 'q6_k', 'f16'] as const)('a GGUF that ds quantize made (%s)', (preset: QuantPreset) => {
+describe.each(['q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q4_k_m', 'q5_k_m', 'q6_k', 'f16'] as const)('a GGUF that ds quantize made (%s)', (preset: QuantPreset) => {
   it('llama.cpp and deepscale decode it to the same tokens, and llama.cpp gives its dequantized logits', async () => {
     const path = join(dir, `${preset}.gguf`);
     const r = quantizeGgufFile(f32, path, preset);

@@ -90,13 +90,13 @@ function check(types: GgmlTypeId[], K: number, M: number, rowsOf: number[], rng:
 describe('stored-format kernels equal their dequantize reference', () => {
   const rng = new Rng(3);
   it.each([
-    ['Q8_0', 8, [32, 96]], ['Q4_0', 2, [32, 160]], ['Q4_K', 12, [256, 512]], ['Q5_K', 13, [256, 512]], ['Q6_K', 14, [256, 512]],
+    ['Q8_0', 8, [32, 96]], ['Q4_0', 2, [32, 160]], ['Q4_1', 3, [32, 96]], ['Q5_0', 6, [32, 96]], ['Q5_1', 7, [64]], ['Q4_K', 12, [256, 512]], ['Q5_K', 13, [256, 512]], ['Q6_K', 14, [256, 512]],
     ['F16', 1, [7, 64, 75]], ['BF16', 30, [8, 33]],
   ] as const)('%s', (_name, type, Ks) => {
     for (const K of Ks) for (const M of [1, 2, 3, 4, 5, 9]) check([type], K, M, [1 + rng.int(37)], rng);
   });
 
-  it('a fused product whose parts have different types (Q4_K q/k, Q6_K v, F16)', () => {
-    for (const M of [1, 6]) check([12, 12, 14, 1], 256, M, [17, 5, 5, 3], rng);
+  it('a fused product whose parts have different types (Q4_K q/k, Q6_K v, F16, Q5_1)', () => {
+    for (const M of [1, 6]) check([12, 12, 14, 1, 7], 256, M, [17, 5, 5, 3, 2], rng);
   });
 });

@@ -1,7 +1,7 @@
 import { decodeBf16, decodeF16, decodeF32, encodeBf16, encodeF16, encodeF32 } from '../dtype.ts';
 import type { GgmlTypeId } from './constants.ts';
 import { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, quantizeQ4_K, quantizeQ5_K, quantizeQ6_K } from './kquant.ts';
-import { dequantizeQ4_0, dequantizeQ8_0, quantizeQ4_0, quantizeQ8_0 } from './quant.ts';
+import { dequantizeQ4_0, dequantizeQ4_1, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ8_0, quantizeQ4_0, quantizeQ4_1, quantizeQ5_0, quantizeQ5_1, quantizeQ8_0 } from './quant.ts';
 
 /** What deepscale knows of one ggml tensor type: its block, its reference codecs, where its scales sit. */
 export interface TensorTypeInfo {
@@ -22,6 +22,9 @@ export const TENSOR_TYPES: Readonly<Partial<Record<GgmlTypeId, TensorTypeInfo>>>
   1: { name: 'F16', elems: 1, bytes: 2, dequantize: decodeF16, quantize: encodeF16, scales: [] },
   30: { name: 'BF16', elems: 1, bytes: 2, dequantize: decodeBf16, quantize: encodeBf16, scales: [] },
   2: { name: 'Q4_0', elems: 32, bytes: 18, dequantize: dequantizeQ4_0, quantize: quantizeQ4_0, scales: [0] },
+  3: { name: 'Q4_1', elems: 32, bytes: 20, dequantize: dequantizeQ4_1, quantize: quantizeQ4_1, scales: [0, 2] },
+  6: { name: 'Q5_0', elems: 32, bytes: 22, dequantize: dequantizeQ5_0, quantize: quantizeQ5_0, scales: [0] },
+  7: { name: 'Q5_1', elems: 32, bytes: 24, dequantize: dequantizeQ5_1, quantize: quantizeQ5_1, scales: [0, 2] },
   8: { name: 'Q8_0', elems: 32, bytes: 34, dequantize: dequantizeQ8_0, quantize: quantizeQ8_0, scales: [0] },
   12: { name: 'Q4_K', elems: 256, bytes: 144, dequantize: dequantizeQ4_K, quantize: quantizeQ4_K, scales: [0, 2] },
   13: { name: 'Q5_K', elems: 256, bytes: 176, dequantize: dequantizeQ5_K, quantize: quantizeQ5_K, scales: [0, 2] },

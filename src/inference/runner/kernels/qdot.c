@@ -5,6 +5,10 @@
 //
 //   Q8_0 block (34 B): f16 d | int8 q[32]          x = d · q
 //   Q4_0 block (18 B): f16 d | uint8 qs[16]        x[j] = d · ((qs[j] & 15) − 8), x[j+16] = d · ((qs[j] >> 4) − 8)
+//   Q4_1 (20 B): f16 d | f16 m | qs[16]            x = d · q + m
+//   Q5_0 (22 B): f16 d | u8 qh[4] | qs[16]         x = d · (q − 16), q = nibble | (bit j of qh) << 4
+//   Q5_1 (24 B): f16 d | f16 m | u8 qh[4] | qs[16] x = d · q + m
+// A block with a min m adds m · d_a · s (the activations' block sum) to the integer part.
 #include "qdot.h"
 
 // A [M, K] float → qs, d, s (K a multiple of 32). d = max|a| / 127 per block, q = round(a / d).
@@ -32,6 +36,8 @@ __attribute__((export_name("quantize_q8"))) void quantize_q8(const float* a, int
     s[i] = wasm_i32x4_extract_lane(s4, 0) + wasm_i32x4_extract_lane(s4, 1) + wasm_i32x4_extract_lane(s4, 2) + wasm_i32x4_extract_lane(s4, 3);
   }
 }
+
+static inline v128_t b16(void) { return wasm_i8x16_splat(16); }
 
 INLINE void row_q8_0(ROW_ARGS) {
   ACC_INIT;
@@ -65,6 +71,58 @@ INLINE void row_q4_0(ROW_ARGS) {
   ACC_OUT(T, 0, 0, 0, 0);
 }
 
+// The fifth bits of a Q5 block as 0x10 or 0 per element: (elements 0..15, elements 16..31).
+INLINE void q5_high(const uint8_t* qh, v128_t* h0, v128_t* h1) {
+  const v128_t q = wasm_v128_load32_splat(qh);
+  const v128_t bit = wasm_i8x16_const(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+  const v128_t x0 = wasm_i8x16_swizzle(q, wasm_i8x16_const(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+  const v128_t x1 = wasm_i8x16_swizzle(q, wasm_i8x16_const(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const v128_t zero = wasm_i8x16_splat(0), b4 = wasm_i8x16_splat(16);
+  *h0 = wasm_v128_andnot(b4, wasm_i8x16_eq(wasm_v128_and(x0, bit), zero));
+  *h1 = wasm_v128_andnot(b4, wasm_i8x16_eq(wasm_v128_and(x1, bit), zero));
+}
+
+// Q4_1 (min 1, hasHigh 0, size 20), Q5_0 (min 0, hasHigh 1, size 22), Q5_1 (min 1, hasHigh 1, size 24).
+INLINE void row_legacy(const int hasMin, const int hasHigh, const int size, ROW_ARGS) {
+  ACC_INIT;
+  float m0 = 0, m1 = 0, m2 = 0, m3 = 0;
+  const v128_t lo4 = wasm_i8x16_splat(15);
+  const int qsAt = 2 + 2 * hasMin + 4 * hasHigh;
+  for (int b = 0; b < A.K / QK; b++) {
+    const uint8_t* blk = row + size * b;
+    const float dw = f16_to_f32(rd16(blk));
+    const v128_t q = wasm_v128_load(blk + qsAt);
+    v128_t w0 = wasm_v128_and(q, lo4), w1 = wasm_u8x16_shr(q, 4);
+    if (hasHigh) {
+      v128_t h0, h1;
+      q5_high(blk + 2 + 2 * hasMin, &h0, &h1);
+      w0 = wasm_v128_or(w0, h0);
+      w1 = wasm_v128_or(w1, h1);
+      if (!hasMin) {
+        w0 = wasm_i8x16_sub(w0, b16());
+        w1 = wasm_i8x16_sub(w1, b16());
+      }
+    }
+#define ISUM(r) dot32(w0, w1, ACT_QS(A, r) + QK * b)
+#define SCALE(r) (dw * ACT_D(A, r, b))
+    ACC4(T, ISUM, SCALE);
+#undef ISUM
+#undef SCALE
+    if (hasMin) {
+      const float mw = f16_to_f32(rd16(blk + 2));
+      m0 += mw * ACT_D(A, 0, b) * (float)ACT_S(A, 0, b);
+      if (T > 1) m1 += mw * ACT_D(A, 1, b) * (float)ACT_S(A, 1, b);
+      if (T > 2) m2 += mw * ACT_D(A, 2, b) * (float)ACT_S(A, 2, b);
+      if (T > 3) m3 += mw * ACT_D(A, 3, b) * (float)ACT_S(A, 3, b);
+    }
+  }
+  ACC_OUT(T, m0, m1, m2, m3);
+}
+
+INLINE void row_q4_1(ROW_ARGS) { row_legacy(1, 0, 20, T, row, A, o0, o1, o2, o3); }
+INLINE void row_q5_0(ROW_ARGS) { row_legacy(0, 1, 22, T, row, A, o0, o1, o2, o3); }
+INLINE void row_q5_1(ROW_ARGS) { row_legacy(1, 1, 24, T, row, A, o0, o1, o2, o3); }
+
 #define QDOT_EXPORT(name, ROWFN, blockBytes)                                                                        \
   __attribute__((export_name(#name))) void name(const int16_t* qs, const float* d, const int32_t* s, int32_t M, int32_t K, \
                                                 const uint8_t* w, int32_t n0, int32_t n1, float* c, int32_t ldc) {    \
@@ -74,6 +132,9 @@ INLINE void row_q4_0(ROW_ARGS) {
 
 QDOT_EXPORT(dot_q8_0, row_q8_0, 34)
 QDOT_EXPORT(dot_q4_0, row_q4_0, 18)
+QDOT_EXPORT(dot_q4_1, row_q4_1, 20)
+QDOT_EXPORT(dot_q5_0, row_q5_0, 22)
+QDOT_EXPORT(dot_q5_1, row_q5_1, 24)
 
 // 8 halves → two float32x4 (the same trick as f16_to_f32, lane-wise).
 INLINE void widen_f16(v128_t h, v128_t* lo, v128_t* hi) {
