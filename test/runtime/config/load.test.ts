@@ -48,7 +48,7 @@ describe('loadConfig: wrong values', () => {
   it('suggests the nearest name for a misspelt optimizer or scheduler type', () => {
     const e = configError({ train_micro_batch_size_per_gpu: 2, optimizer: { type: 'Adamx' } });
     expect(e.path).toBe('optimizer.type');
-    expect(e.message).toBe(`optimizer.type: expected one of 'Adam', 'AdamW', 'SGD', 'Lamb', got "Adamx" (string); did you mean 'Adam'? in <object>`);
+    expect(e.message).toBe(`optimizer.type: expected one of 'Adam', 'AdamW', 'SGD', 'Lamb', 'OneBitAdam', got "Adamx" (string); did you mean 'Adam'? in <object>`);
     expect(configError({ train_micro_batch_size_per_gpu: 2, scheduler: { type: 'WarmupCosine', params: { total_num_steps: 9 } } }).message).toContain("did you mean 'WarmupCosineLR'?");
   });
 
