@@ -10,8 +10,6 @@ import { loadConfig, modelConfigFromDs, type DsConfig } from './config/index.ts'
 import { refuseForBackend } from './config/refusals.ts';
 import { Engine } from './engine/engine.ts';
 import { createZeroStage } from '../zero/index.ts';
-import { createOneBitStage } from '../compress/onebit/index.ts';
-import { setupCompression } from '../compress/setup.ts';
 import { log } from './logger.ts';
 import { EngineMonitor } from './monitor/engine_monitor.ts';
 import { InputError, NotImplementedError } from '../errors.ts';
@@ -104,16 +102,13 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
   const schedule = createScheduler(config.scheduler, baseLr(config.optimizer));
   if (schedule.betasAt && config.optimizer?.type === 'SGD')
     throw new InputError(`${config.source}: scheduler.params.cycle_momentum cycles Adam's beta1; with SGD set it to false (SGD momentum cycling is not built)`);
-  // The ZeRO stage owns parameters, gradients and optimizer state (seeded, broadcast from rank 0);
-  // 1-bit Adam owns its communication, so it comes with its own stage.
-  const place = { pg, rank: dist.rank, worldSize: dist.worldSize, model, seed: config.seed, wire: config.precision.wire };
-  const betasAt = schedule.betasAt ? (s: number) => schedule.betasAt!(s) : undefined;
-  const opt = config.optimizer;
-  const stage = opt?.type === 'OneBitAdam'
-    ? await createOneBitStage(opt.params, config.zero_optimization, place, { betasAt })
-    : await createZeroStage(config.zero_optimization, { ...place, createOptimizer: (n) => createOptimizer(opt, n, { betasAt }) });
-  // QAT decorates the stage; distillation brings a frozen teacher and its loss (src/compress).
-  const compression = await setupCompression(config, { model, stage, tokenizer, stepNow: () => engine.step });
+  // The ZeRO stage owns parameters, gradients and optimizer state (seeded, broadcast from rank 0).
+  const stage = await createZeroStage(config.zero_optimization, {
+    pg, rank: dist.rank, worldSize: dist.worldSize, model, seed: config.seed, wire: config.precision.wire,
+    createOptimizer: (n) => createOptimizer(config.optimizer, n, { betasAt: schedule.betasAt ? (s) => schedule.betasAt!(s) : undefined }),
+    optimizerBlock: config.optimizer,
+    betasAt: schedule.betasAt ? (s) => schedule.betasAt!(s) : undefined,
+  });
   const ckpt = config.train.checkpoint;
   const ckptDir = ckpt.dir ?? join(config.train.out_dir, 'checkpoints');
   // The monitor needs the engine (for the profiler) and the engine calls the monitor: tie the knot late.
@@ -125,8 +120,7 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
       gradientClipping: config.gradient_clipping,
       seed: config.seed,
       lrAt: (s) => schedule.lrAt(s),
-      stage: compression.stage,
-      loss: compression.loss,
+      stage,
       recompute: config.activation_checkpointing.enabled === true,
       place: {
         rank: dist.rank,
@@ -188,7 +182,6 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
     evaluate,
     close: async () => {
       monitor?.close();
-      compression.teacher?.dispose();
       if (pg) {
         await pg.barrier();
         await pg.destroy();

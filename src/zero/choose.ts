@@ -10,6 +10,10 @@ import type { ZeroStage } from '../runtime/engine/reducer.ts';
 import type { Optimizer } from '../runtime/optim/types.ts';
 import type { Model } from '../models/types.ts';
 import type { ZeroContext } from './context.ts';
+import { HostAdam } from './offload/host_adam.ts';
+import { optimizer as optimizerSchema } from '../runtime/config/blocks.ts';
+import type { OptimizerBlock } from '../runtime/optim/index.ts';
+import { assert } from '../errors.ts';
 import { Stage0 } from './stage0.ts';
 import { Stage1 } from './stage1.ts';
 import { Stage2 } from './stage2.ts';
@@ -26,6 +30,17 @@ export interface ZeroPlace {
   /** Precision of gradients on the wire (config.precision.wire). */
   readonly wire: Dtype;
   readonly createOptimizer: (numel: number) => Optimizer;
+  /** The optimizer block and the scheduler's betas, for the host workers' Adam (offload_optimizer cpu). */
+  readonly optimizerBlock?: OptimizerBlock;
+  readonly betasAt?: (step: number) => readonly [number, number] | null;
+}
+
+/** Offload's Adam from the config's optimizer block (config/zero_checks.ts allows Adam and AdamW only). */
+function hostAdam(block: OptimizerBlock | undefined, numel: number, betasAt: ZeroPlace['betasAt']): Optimizer {
+  const b = block ?? optimizerSchema.parse({ type: 'AdamW' });
+  assert(b.type === 'Adam' || b.type === 'AdamW', () => `offload: optimizer ${b.type} passed validation`);
+  const decoupled = b.type === 'AdamW' || b.params.adam_w_mode !== false;
+  return new HostAdam(b.params, decoupled, numel, betasAt);
 }
 
 /** Builds, initializes (seeded, broadcast from rank 0) and returns this rank's stage. */
@@ -37,6 +52,8 @@ export async function createZeroStage(zero: ZeroBlock, place: ZeroPlace): Promis
     allgatherBucketElems: Math.max(1, Math.floor(zero.allgather_bucket_size)),
     reduceScatter: zero.reduce_scatter,
     persistenceThreshold: zero.stage3_param_persistence_threshold,
+    offload: zero.offload_optimizer.device === 'cpu',
+    createOptimizer: zero.offload_optimizer.device === 'cpu' ? (n) => hostAdam(place.optimizerBlock, n, place.betasAt) : place.createOptimizer,
     overlap: zero.overlap_comm,
     prefetchElems: zero.stage3_prefetch_bucket_size,
   };

@@ -30,7 +30,17 @@ export interface ZeroContext {
   readonly overlap: boolean;
   /** stage3_prefetch_bucket_size: the next layer's gather starts early when it has at most this many elements. */
   readonly prefetchElems: number;
+  /** offload_optimizer cpu: the optimizer steps on host workers, so shard buffers live in SharedArrayBuffers. */
+  readonly offload: boolean;
 }
+
+/** [n] floats, in a SharedArrayBuffer when the optimizer runs on host workers. */
+export function floats(ctx: ZeroContext, n: number): Float32Array {
+  return ctx.offload ? new Float32Array(new SharedArrayBuffer(4 * n)) : new Float32Array(n);
+}
+
+/** An optimizer that can also step off the compute thread (offload/host_adam.ts). */
+type MaybeAsync = Optimizer & { stepAsync?(params: Float32Array, grads: Float32Array, lr: number, segments: readonly ParamRange[]): Promise<void> };
 
 /**
  * Σ over ranks of a float64 scalar, the same on every rank: each rank sends x as two float32
@@ -58,7 +68,7 @@ export const sentBytes = (pg: ProcessGroup | null): number => pg?.stats().total.
 export async function clipAndStep(a: {
   params: Float32Array;
   grads: Float32Array;
-  optimizer: Optimizer;
+  optimizer: MaybeAsync;
   segments: readonly ParamRange[];
   lr: number;
   maxNorm: number;
@@ -68,7 +78,8 @@ export async function clipAndStep(a: {
   const gradNorm = Math.sqrt(a.across ? await a.across(local) : local);
   if (!Number.isFinite(gradNorm)) return { gradNorm, overflow: true };
   scaleInPlace(a.grads, clipFactor(gradNorm, a.maxNorm));
-  a.optimizer.step(a.params, a.grads, a.lr, a.segments);
+  if (a.optimizer.stepAsync) await a.optimizer.stepAsync(a.params, a.grads, a.lr, a.segments);
+  else a.optimizer.step(a.params, a.grads, a.lr, a.segments);
   return { gradNorm, overflow: false };
 }
 

@@ -25,7 +25,7 @@ export class Stage1 implements ZeroStage {
   private sent = 0;
 
   private constructor(private readonly ctx: ZeroContext) {
-    this.flat = FlatParams.forModel(ctx.model, ctx.worldSize);
+    this.flat = FlatParams.forModel(ctx.model, ctx.worldSize, { data: true, grads: true, shared: ctx.offload });
     this.part = new Partition(this.flat.padded, ctx.worldSize, ctx.rank);
     this.segments = this.part.localSegments(this.flat.segments);
     this.optimizer = ctx.createOptimizer(this.part.shardSize);
@@ -75,7 +75,7 @@ export class Stage1 implements ZeroStage {
     const params = this.flat.data.byteLength;
     const grads = this.flat.grads.byteLength;
     const optimizer = optimizerBytes(this.optimizer);
-    return { stage: 1, worldSize: this.worldSize, numel: this.flat.numel, params, grads, optimizer, buffers: 0, total: params + grads + optimizer };
+    return { stage: 1, worldSize: this.worldSize, numel: this.flat.numel, params, grads, optimizer, buffers: 0, total: params + grads + optimizer, optimizerOffloaded: this.ctx.offload };
   }
 
   checkpointFiles(): { files: Record<string, Float32Array>; layout: ZeroLayout } {

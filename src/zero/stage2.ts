@@ -12,7 +12,7 @@ import type { FullState, MemoryReport, StepHooks, StepOutcome, ZeroLayout, ZeroS
 import type { Optimizer, ParamRange } from '../runtime/optim/types.ts';
 import { GradBuckets } from './buckets.ts';
 import { allGatherShards } from './collectives.ts';
-import { clipAndStep, optimizerBytes, sentBytes, sumScalarAcross, type ZeroContext } from './context.ts';
+import { clipAndStep, floats, optimizerBytes, sentBytes, sumScalarAcross, type ZeroContext } from './context.ts';
 import { Partition } from './partition.ts';
 import { loadOptimizerShard, shardFiles } from './sharded_state.ts';
 
@@ -27,11 +27,11 @@ export class Stage2 implements ZeroStage {
   private sent = 0;
 
   private constructor(private readonly ctx: ZeroContext) {
-    this.flat = FlatParams.forModel(ctx.model, ctx.worldSize, { data: true, grads: false });
+    this.flat = FlatParams.forModel(ctx.model, ctx.worldSize, { data: true, grads: false, shared: ctx.offload });
     this.part = new Partition(this.flat.padded, ctx.worldSize, ctx.rank);
     this.segments = this.part.localSegments(this.flat.segments);
     this.optimizer = ctx.createOptimizer(this.part.shardSize);
-    this.ownGrads = new Float32Array(this.part.shardSize);
+    this.ownGrads = floats(ctx, this.part.shardSize);
     this.buckets = new GradBuckets(ctx.pg, this.part, this.ownGrads, { bucketElems: ctx.reduceBucketElems, wire: ctx.wire, reduceScatter: ctx.reduceScatter, overlap: ctx.overlap });
   }
 
@@ -85,7 +85,7 @@ export class Stage2 implements ZeroStage {
     const grads = this.ownGrads.byteLength;
     const optimizer = optimizerBytes(this.optimizer);
     const buffers = this.buckets.bufferBytes;
-    return { stage: 2, worldSize: this.worldSize, numel: this.flat.numel, params, grads, optimizer, buffers, total: params + grads + optimizer + buffers };
+    return { stage: 2, worldSize: this.worldSize, numel: this.flat.numel, params, grads, optimizer, buffers, total: params + grads + optimizer + buffers, optimizerOffloaded: this.ctx.offload };
   }
 
   checkpointFiles(): { files: Record<string, Float32Array>; layout: ZeroLayout } {

@@ -18,7 +18,7 @@ import { FlatParams, type ParamSegment } from '../runtime/engine/flat_params.ts'
 import type { FullState, MemoryReport, StepHooks, StepOutcome, ZeroLayout, ZeroStage } from '../runtime/engine/reducer.ts';
 import type { Optimizer, ParamRange } from '../runtime/optim/types.ts';
 import { GradBuckets } from './buckets.ts';
-import { clipAndStep, optimizerBytes, sentBytes, sumScalarAcross, type ZeroContext } from './context.ts';
+import { clipAndStep, floats, optimizerBytes, sentBytes, sumScalarAcross, type ZeroContext } from './context.ts';
 import { ParamGather } from './layer_gather.ts';
 import { Partition } from './partition.ts';
 import { loadOptimizerShard, shardFiles, shardOf } from './sharded_state.ts';
@@ -30,7 +30,7 @@ export class Stage3 implements ZeroStage {
   readonly optimizer: Optimizer;
   private readonly part: Partition;
   private readonly segments: readonly ParamRange[];
-  private ownParams: Float32Array;
+  private readonly ownParams: Float32Array;
   private readonly ownGrads: Float32Array;
   private readonly buckets: GradBuckets;
   /** The persistent (small) parameters, full on every rank, in `residentValues`. */
@@ -47,8 +47,8 @@ export class Stage3 implements ZeroStage {
     this.part = new Partition(this.flat.padded, ctx.worldSize, ctx.rank);
     this.segments = this.part.localSegments(this.flat.segments);
     this.optimizer = ctx.createOptimizer(this.part.shardSize);
-    this.ownParams = new Float32Array(this.part.shardSize);
-    this.ownGrads = new Float32Array(this.part.shardSize);
+    this.ownParams = floats(ctx, this.part.shardSize);
+    this.ownGrads = floats(ctx, this.part.shardSize);
     this.buckets = new GradBuckets(ctx.pg, this.part, this.ownGrads, { bucketElems: ctx.reduceBucketElems, wire: ctx.wire, reduceScatter: ctx.reduceScatter, overlap: ctx.overlap });
     const isResident = (s: ParamSegment): boolean => s.numel < ctx.persistenceThreshold;
     this.resident = new ParamGather(this.flat.segments.filter(isResident), this.part);
@@ -73,7 +73,8 @@ export class Stage3 implements ZeroStage {
   }
 
   private adoptFull(full: Float32Array): void {
-    this.ownParams = shardOf(full, this.part);
+    this.ownParams.fill(0);
+    this.ownParams.set(shardOf(full, this.part));
     for (const seg of this.resident.segments) this.resident.view(this.residentValues, seg.name).set(full.subarray(seg.offset, seg.offset + seg.numel));
   }
 
@@ -149,7 +150,7 @@ export class Stage3 implements ZeroStage {
     // With prefetch, two layers' gathers can be alive at once.
     const gathers = (this.ctx.prefetchElems > 0 ? 2 : 1) * Math.max(0, ...[...this.layerGathers.values()].map((g) => g.bytes));
     const buffers = this.buckets.bufferBytes + gathers;
-    return { stage: 3, worldSize: this.worldSize, numel: this.flat.numel, params, grads, optimizer, buffers, total: params + grads + optimizer + buffers };
+    return { stage: 3, worldSize: this.worldSize, numel: this.flat.numel, params, grads, optimizer, buffers, total: params + grads + optimizer + buffers, optimizerOffloaded: this.ctx.offload };
   }
 
   checkpointFiles(): { files: Record<string, Float32Array>; layout: ZeroLayout } {

@@ -46,8 +46,10 @@ describe('zero_optimization: honoured or refused', () => {
   });
 
   const unbuilt: [string, Record<string, unknown>][] = [
-    ['offload_optimizer.device', { offload_optimizer: { device: 'cpu' } }],
-    ['offload_param.device', { stage: 3, offload_param: { device: 'cpu' } }],
+    ['offload_optimizer.device', { offload_optimizer: { device: 'nvme' } }],
+    ['offload_param.device', { stage: 3, offload_param: { device: 'nvme' } }],
+    ['offload_optimizer.pin_memory', { offload_optimizer: { device: 'cpu', pin_memory: true } }],
+    ['offload_optimizer.buffer_count', { offload_optimizer: { device: 'cpu', buffer_count: 4 } }],
     ['contiguous_gradients', { contiguous_gradients: false }],
     ['allgather_partitions', { allgather_partitions: false }],
     ['round_robin_gradients', { round_robin_gradients: true }],
@@ -65,6 +67,14 @@ describe('zero_optimization: honoured or refused', () => {
       expect(e.message).toMatch(/not supported: .{20,}/);
     });
   }
+
+  it('offload_optimizer: needs stage 1-3 and an optimizer with a host implementation (Adam, AdamW); offload_param cpu at stage 3 loads', () => {
+    expect(refusal({ zero_optimization: { stage: 0, offload_optimizer: { device: 'cpu' } } }).message).toMatch(/needs ZeRO stage 1, 2 or 3/);
+    const sgd = refusal({ optimizer: { type: 'SGD', params: { lr: 0.1 } }, zero_optimization: { stage: 2, offload_optimizer: { device: 'cpu' } } });
+    expect(sgd.path).toBe('optimizer.type');
+    expect(sgd.message).toMatch(/SGD has no host implementation/);
+    expect(load({ zero_optimization: { stage: 3, offload_optimizer: { device: 'cpu' }, offload_param: { device: 'cpu' } } }).zero_optimization.offload_param.device).toBe('cpu');
+  });
 
   it('overlap_comm below stage 2 is refused: those stages reduce after backward, so there is nothing to overlap', () => {
     const e = refusal({ zero_optimization: { stage: 1, overlap_comm: true } });

@@ -34,6 +34,13 @@ describe('every ZeRO stage gives the loss curve of one rank', () => {
     }, 60_000);
   }
 
+  for (const stage of [1, 2, 3]) {
+    it(`stage ${stage} with offload_optimizer cpu (Adam on host worker threads), 2 ranks`, async () => {
+      const losses = await lossCurve(2, zeroConfig(2, 2, { stage, offload_optimizer: { device: 'cpu' }, reduce_bucket_size: 300, stage3_param_persistence_threshold: 0 }), STEPS);
+      expect(relDiff(losses, one)).toBeLessThan(1e-5);
+    }, 60_000);
+  }
+
   for (const stage of [1, 2]) {
     it(`stage ${stage} with reduce_scatter false (all-reduce, keep the own shard), 2 ranks`, async () => {
       const losses = await lossCurve(2, zeroConfig(2, 2, { stage, reduce_scatter: false, reduce_bucket_size: 300 }), STEPS);

@@ -33,6 +33,21 @@ describe('memoryReport: model-state bytes per rank as allocated, against the ZeR
     }, 60_000);
   }
 
+  it('with offload_optimizer cpu the same bytes are allocated, and the report says the optimizer lives with the host workers', async () => {
+    const rts = await startRanks(2, zeroConfig(2, 1, { stage: 2, offload_optimizer: { device: 'cpu' } }));
+    const plain = await startRanks(2, zeroConfig(2, 1, { stage: 2 }));
+    try {
+      await trainAll(rts, 1);
+      const m = rts[0]!.engine.memoryReport();
+      const p = plain[0]!.engine.memoryReport();
+      expect(m.optimizerOffloaded).toBe(true);
+      expect(p.optimizerOffloaded).toBe(false);
+      expect([m.params, m.grads, m.optimizer]).toEqual([p.params, p.grads, p.optimizer]);
+    } finally {
+      await closeAll([...rts, ...plain]);
+    }
+  }, 60_000);
+
   it('stage 3 keeps parameters under stage3_param_persistence_threshold whole on every rank, and counts them', async () => {
     const nd = 2;
     const sharded = await startRanks(nd, zeroConfig(nd, 1, { stage: 3, stage3_param_persistence_threshold: 0 }));

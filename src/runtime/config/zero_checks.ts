@@ -17,10 +17,7 @@ export function checkZero(cfg: RawConfig, where: string): void {
     throw new ConfigError(at('stage'), `ZeRO-2 and ZeRO-3 are incompatible with pipeline parallelism (stage ${z.stage}, pipeline.stages ${cfg.pipeline.stages}) (${where})`);
   if (z.offload_param.device !== 'none' && z.stage < 3)
     throw new ConfigError(at('offload_param.device'), `offload_param needs stage 3 (parameters are only partitioned there), got stage ${z.stage} (${where})`);
-  if (z.offload_optimizer.device !== 'none')
-    throw notBuilt('offload_optimizer.device', `"${z.offload_optimizer.device}": ZeRO-Offload (the optimizer step on host worker threads) is not built; on the CPU backends state already lives in host memory`);
-  if (z.offload_param.device !== 'none')
-    throw notBuilt('offload_param.device', `"${z.offload_param.device}": parameter offload is not built; on the CPU backends ZeRO-3 shards already live in host memory`);
+  checkOffload(cfg, where);
   if (z.stage >= 1 && cfg.optimizer?.type === 'Lamb')
     throw new ConfigError('optimizer.type', `Lamb with zero_optimization.stage ${z.stage} is not supported: its trust ratio needs each parameter's whole norm, and ZeRO cuts parameters across shards (use stage 0, or Adam/AdamW/SGD) (${where})`);
 
@@ -36,4 +33,28 @@ export function checkZero(cfg: RawConfig, where: string): void {
   if (z.stage3_max_live_parameters !== 1_000_000_000) throw notBuilt('stage3_max_live_parameters', `${z.stage3_max_live_parameters}: stage 3 keeps exactly one layer gathered at a time; there is no limit to set`);
   if (z.stage3_max_reuse_distance !== 1_000_000_000) throw notBuilt('stage3_max_reuse_distance', `${z.stage3_max_reuse_distance}: gathered parameters are never kept for reuse (each layer is gathered again for backward)`);
   if (z.stage3_gather_16bit_weights_on_model_save) throw notBuilt('stage3_gather_16bit_weights_on_model_save', 'checkpoints keep shards; write full weights with `ds checkpoint consolidate CKPT --out model.safetensors`');
+}
+
+/**
+ * ZeRO-Offload: offload_optimizer cpu runs Adam/AdamW on host worker threads (src/zero/offload);
+ * offload_param cpu at stage 3 is what stage 3 does on these backends already (shards are plain
+ * host buffers outside tfjs; only the layer being run becomes tensors). NVMe, pinned memory and
+ * the buffer-tuning keys have nothing to act on here.
+ */
+function checkOffload(cfg: RawConfig, where: string): void {
+  const z = cfg.zero_optimization;
+  for (const kind of ['offload_optimizer', 'offload_param'] as const) {
+    const o = z[kind];
+    const at = `zero_optimization.${kind}`;
+    if (o.device === 'nvme') throw new ConfigError(`${at}.device`, `not supported: "nvme": ZeRO-Infinity's NVMe tier is not built; use "cpu" (${where})`);
+    if (o.pin_memory) throw new ConfigError(`${at}.pin_memory`, `not supported: true: page-locked memory speeds device transfers, and the CPU backends make none (${where})`);
+    for (const k of ['nvme_path', 'buffer_count', 'buffer_size', 'max_in_cpu', 'ratio', 'fast_init'] as const) {
+      if (o[k] !== undefined) throw new ConfigError(`${at}.${k}`, `not supported: it tunes the NVMe/partial offload, which is not built (${where})`);
+    }
+  }
+  if (z.offload_optimizer.device === 'cpu') {
+    if (z.stage === 0) throw new ConfigError('zero_optimization.offload_optimizer.device', `offload needs ZeRO stage 1, 2 or 3 (the host workers step this rank's optimizer shard), got stage 0 (${where})`);
+    const type = cfg.optimizer?.type ?? 'AdamW';
+    if (type !== 'Adam' && type !== 'AdamW') throw new ConfigError('optimizer.type', `${type} has no host implementation for offload_optimizer (the host workers run Adam/AdamW) (${where})`);
+  }
 }

@@ -20,6 +20,8 @@ export interface FlatStorage {
   readonly data: boolean;
   /** Allocate the full gradient buffer (false for ZeRO-2 and 3). */
   readonly grads: boolean;
+  /** Allocate in SharedArrayBuffers, so host worker threads (ZeRO-Offload) update them in place. */
+  readonly shared?: boolean;
 }
 
 export interface ParamSegment {
@@ -59,8 +61,9 @@ export class FlatParams {
     this.byName = byName;
     this.numel = offset;
     this.padded = Math.ceil(offset / align) * align;
-    this.data = new Float32Array(storage.data ? this.padded : 0);
-    this.grads = new Float32Array(storage.grads ? this.padded : 0);
+    const alloc = (n: number): Float32Array => (storage.shared ? new Float32Array(new SharedArrayBuffer(4 * n)) : new Float32Array(n));
+    this.data = alloc(storage.data ? this.padded : 0);
+    this.grads = alloc(storage.grads ? this.padded : 0);
   }
 
   static forModel(model: Model, align = 1, storage?: FlatStorage): FlatParams {

@@ -70,6 +70,8 @@ export interface MemoryReport {
   /** Reused staging buffers (gradient buckets, gathered layers): not model state. */
   readonly buffers: number;
   readonly total: number;
+  /** true: optimizer state and step live with the host worker threads (ZeRO-Offload); the compute thread keeps parameters. */
+  readonly optimizerOffloaded: boolean;
 }
 
 /** How a checkpoint's buffers are cut, written into its layout (manifest and meta). */

@@ -62,7 +62,7 @@ export const trainBenchCommand: CommandModule<object, Args> = {
       .option('zero-stage', { type: 'string', describe: 'ZeRO stage, or a list (0,1,2,3); default: the config\'s' })
       .option('zero', { type: 'string', describe: 'JSON merged into the config\'s zero_optimization block (e.g. stage3_param_persistence_threshold)' })
       .option('num_procs', { type: 'number', default: 1, describe: 'data-parallel ranks' })
-      .option('offload', { type: 'boolean', default: false, describe: 'offload_optimizer device cpu (refused: not built)' })
+      .option('offload', { type: 'boolean', default: false, describe: 'offload_optimizer device cpu: Adam on host worker threads (stages 1-3)' })
       .option('steps', { type: 'number', default: 3 })
       .option('warmup', { type: 'number', default: 1 })
       .option('master_port', { type: 'number', default: 29610 })
