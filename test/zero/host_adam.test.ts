@@ -3,12 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { HostAdam, sharedFloats } from '../../src/zero/offload/host_adam.ts';
 import { createOptimizer } from '../../src/runtime/optim/index.ts';
 import { seededFloats } from '../helpers/random.ts';
+import { optimizer } from '../../src/runtime/config/blocks.ts';
 
 describe('HostAdam', () => {
   it('steps on the workers to the bits of the in-line AdamW (decay per parameter, bias correction)', async () => {
     const n = 10_001;
     const segments = [{ name: 'a', offset: 0, numel: 6000 }, { name: 'b', offset: 6000, numel: 4001 }];
-    const block = { type: 'AdamW' as const, params: { lr: 1e-2, betas: [0.9, 0.99] as [number, number], eps: 1e-8, weight_decay: 0.1, bias_correction: true, momentum: 0, nesterov: false, dampening: 0, max_coeff: 10, min_coeff: 0.01 } };
+    const block = optimizer.parse({ type: 'AdamW', params: { lr: 1e-2, betas: [0.9, 0.99], weight_decay: 0.1 } });
     const inline = createOptimizer(block, n);
     const host = new HostAdam(block.params, true, n);
     const p1 = seededFloats(n, 1);
@@ -25,7 +26,7 @@ describe('HostAdam', () => {
   });
 
   it('refuses buffers that are not shared (the workers would update a copy)', async () => {
-    const host = new HostAdam({ lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0, bias_correction: true, momentum: 0, nesterov: false, dampening: 0, max_coeff: 10, min_coeff: 0.01 }, true, 4);
+    const host = new HostAdam(optimizer.parse({ type: 'AdamW' }).params, true, 4);
     await expect(host.stepAsync(new Float32Array(4), sharedFloats(4), 1e-3, [])).rejects.toThrow(/SharedArrayBuffers/);
   });
 });
