@@ -66,7 +66,8 @@ export function chartSpec(runs: readonly RunSeries[], o: ChartOptions): TopLevel
   const values = chartPoints(runs, o);
   const x = { field: 'x', type: 'quantitative' as const, title: o.x === 'step' ? 'step' : 'tokens' };
   const yScale = o.logY ? { type: 'log' as const } : { zero: false };
-  const color = { field: 'run', type: 'nominal' as const, title: 'run' };
+  // The legend shows the smoothed line's look, not the faint raw one's.
+  const color = { field: 'run', type: 'nominal' as const, title: 'run', legend: { symbolOpacity: 1, symbolStrokeWidth: 2 } };
   const line = (field: 'raw' | 'smoothed', opacity: number) => ({
     mark: { type: 'line' as const, opacity, strokeWidth: field === 'raw' ? 1 : 2, clip: true },
     encoding: { x, y: { field, type: 'quantitative' as const, title: o.metric, scale: yScale }, color },
