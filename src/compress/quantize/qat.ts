@@ -81,7 +81,8 @@ export function withWeightQuantization(inner: ZeroStage, plan: QatPlan, stepNow:
 }
 
 function logChanges(before: ReadonlyMap<string, number | null>, now: ReadonlyMap<string, number | null>, step: number): void {
-  const changed = [...now].filter(([n, b]) => before.get(n) !== b);
+  // Before the first step every weight counts as float: only real changes of bits are news.
+  const changed = [...now].filter(([n, b]) => (before.get(n) ?? null) !== b);
   if (changed.length === 0) return;
   const byBits = new Map<string, string[]>();
   for (const [n, b] of changed) byBits.set(b === null ? 'float' : `${b} bits`, [...(byBits.get(b === null ? 'float' : `${b} bits`) ?? []), n]);
