@@ -109,10 +109,13 @@ function parseModelConfig(v: unknown, file: string): ModelConfig {
     const ok = type === 'id' ? x === null || (typeof x === 'number' && Number.isSafeInteger(x) && x >= 0) : typeof x === type;
     if (!ok) throw new FormatError(file, `model_config.${key} is ${JSON.stringify(x)}, expected ${type === 'id' ? 'a token id or null' : `a ${type}`}`);
   }
-  for (const extra of ['attentionBias', 'qkNorm'] as const) {
-    if (o[extra]) throw new NotImplementedError(`exporting a model with model_config.${extra} (Llama export only)`);
+  // The architecture extras (attentionBias, qkNorm, ropeScaling) and any key this reader does not
+  // know are refused when set, rather than dropped from the export.
+  for (const [key, x] of Object.entries(o)) {
+    if (!(key in CONFIG_KEYS) && x !== undefined && x !== null && x !== false) {
+      throw new NotImplementedError(`exporting a model with model_config.${key} = ${JSON.stringify(x)} (plain Llama export only)`);
+    }
   }
-  if (o.ropeScaling !== undefined && o.ropeScaling !== null) throw new NotImplementedError('exporting a model with model_config.ropeScaling (Llama export only)');
   const config = Object.freeze(Object.fromEntries(Object.keys(CONFIG_KEYS).map((k) => [k, o[k]]))) as unknown as ModelConfig;
   try {
     validateModelConfig(config, 'model_config');

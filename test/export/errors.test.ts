@@ -49,6 +49,15 @@ describe('ds export refuses, writing nothing', () => {
     expect(String(err)).toMatch(/meta\.json: has no model_config/);
   });
 
+  it('a model_config with an architecture extra the Llama export cannot hold', async () => {
+    const dir = join(t.dir, 'qknorm');
+    const meta = { model_config: { ...ck.config, qkNorm: true }, layout: [{ name: 'x', shape: [4], offset: 0 }] };
+    await saveCheckpoint({ dir, tag: 't', rank: 0, worldSize: 1, files: { params: new Float32Array(4) }, meta });
+    const { err } = await failing({ checkpoint: dir, format: 'dir' }, 'model');
+    expect(err).toBeInstanceOf(NotImplementedError);
+    expect(String(err)).toMatch(/exporting a model with model_config\.qkNorm = true \(plain Llama export only\)/);
+  });
+
   it('a checkpoint whose parameters do not match its layout', async () => {
     const dir = join(t.dir, 'mismatch');
     const meta = { model_config: ck.config, layout: [{ name: 'model.embed_tokens.weight', shape: [4, 2], offset: 0 }] };
