@@ -13,7 +13,7 @@ import { CharTokenizer } from '../../src/data/tokenizer/char.ts';
 import { taskTokenizer, type Tokenizer } from '../../src/data/index.ts';
 import type { ModelConfig } from '../../src/models/types.ts';
 import { ConfigError, InputError } from '../../src/errors.ts';
-import { batchStream, TINY } from '../zero/helpers.ts';
+import { batchStream, lossCurve, relDiff, TINY, zeroConfig } from '../zero/helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ds-distill-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -88,5 +88,11 @@ describe('distillation', () => {
     expect((bad as Error).message).toMatch(/2 is out of range: the teacher \(checkpoint .*teacher\/final\) has layers 0\.\.1/);
     const depth = await student({ teacher: teacherDir }, { compression_training: { layer_reduction: { enabled: true, keep_number_layer: 2, teacher_layer: [0, 1] } } }, one).catch((x: unknown) => x);
     expect((depth as Error).message).toMatch(/keep_number_layer: 2, but the student model has 1 layers/);
+  }, 60_000);
+
+  it('ZeRO-2 and ZeRO-3 at 2 ranks give the distilled curve of one rank (the teacher runs on every rank)', async () => {
+    const extra = { distillation: { teacher: teacherDir, teacher_tag: 'final', alpha: 0.6, temperature: 2 } };
+    const one = await lossCurve(1, zeroConfig(1, 2, { stage: 0 }, extra), 5);
+    for (const stage of [2, 3]) expect(relDiff(await lossCurve(2, zeroConfig(2, 1, { stage, stage3_param_persistence_threshold: 0 }, extra), 5), one)).toBeLessThan(1e-5);
   }, 60_000);
 });

@@ -12,7 +12,7 @@ import { createZeroStage } from '../../src/zero/index.ts';
 import { createOptimizer } from '../../src/runtime/optim/index.ts';
 import { FlatParams } from '../../src/runtime/engine/flat_params.ts';
 import { forwardBackward, forwardBackwardWith, uploadParams } from '../../src/runtime/engine/executor.ts';
-import { planWeightQuantization, bitsAt } from '../../src/compress/quantize/qat_plan.ts';
+import { planWeightQuantization, bitsAt, floatShareAt } from '../../src/compress/quantize/qat_plan.ts';
 import { withWeightQuantization } from '../../src/compress/quantize/qat.ts';
 import { fakeQuantize } from '../../src/compress/quantize/formulas.ts';
 import { AdditionTask, taskBatches } from '../../src/data/index.ts';
@@ -96,5 +96,11 @@ describe('QAT: the bit schedule', () => {
     const g = { name: 'g', startBits: 8, targetBits: 4, period: 10 };
     const at = (s: number) => bitsAt(g, 100, s);
     expect([at(0), at(99), at(100), at(109), at(110), at(139), at(140), at(1000)]).toEqual([null, null, 8, 8, 7, 5, 4, 4]);
+  });
+
+  it('fp16_mixed_quantize: the forward mixes in less of the float weight each step after the offset', () => {
+    const cfg = loadConfig({ train_micro_batch_size_per_gpu: 4, ...qat(ATTN_MLP, { schedule_offset: 10, fp16_mixed_quantize: { enabled: true, quantize_change_ratio: 0.25 } }) }, { dpWorldSize: 1 });
+    const plan = planWeightQuantization(cfg.compression_training!.weight_quantization!, buildLlama(TINY))!;
+    expect([10, 11, 12, 14, 20].map((s) => floatShareAt(plan, s))).toEqual([1, 0.75, 0.5, 0, 0]);
   });
 });
