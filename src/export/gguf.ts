@@ -34,7 +34,8 @@ export function writeGgufExport(out: string, m: GgufExportInput, type: GgufWrite
       if (t.shape.length === 2 && row % QK !== 0) {
         throw new InputError(
           `ds export: --quantize ${type.toLowerCase()} stores rows in blocks of ${QK}, but ${name} (${hfToGgufName(name)}) has rows of ${row} ` +
-            `(shape [${t.shape.join(', ')}]); export it as --dtype fp16, or train with sizes that are multiples of ${QK}`,
+            `(shape [${t.shape.join(', ')}]); export without --quantize and run \`ds quantize OUT.gguf Q.gguf --type ${type.toLowerCase()}\`, ` +
+            `which stores such tensors as F16 as llama-quantize does, or train with sizes that are multiples of ${QK}`,
         );
       }
     }
