@@ -4,6 +4,9 @@
  * communication bytes per step and the final loss, one row per ZeRO stage. Each row is a real
  * run: ds-launch starts N ranks of train_rank.ts, which go through initialize() as a user's
  * script does. Random tokens; the step after `--warmup` steps is timed.
+ *
+ * A config whose optimizer is OneBitAdam gets two whole runs on its built-in task instead, 1-bit
+ * Adam and Adam, compared by wire bytes per phase, total bytes, step time and loss (train_onebit.ts).
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -13,19 +16,21 @@ import { InputError, LaunchError } from '../../../errors.ts';
 import { formatTable } from '../../table.ts';
 import type { MemoryReport } from '../../../runtime/engine/reducer.ts';
 import type { RankArgs } from './train_rank.ts';
+import { formatOneBit, oneBitPlan, summarizeOneBit, type PerStep } from './train_onebit.ts';
 
-interface Args { config: string; 'zero-stage'?: string; zero?: string; num_procs: number; offload: boolean; steps: number; warmup: number; json: boolean; master_port: number }
+interface Args { config: string; 'zero-stage'?: string; zero?: string; num_procs: number; offload: boolean; steps?: number; warmup: number; json: boolean; master_port: number }
 
 interface Row {
   stage: number; world_size: number; backend: string; step_ms: number; tokens_per_s: number; model_gflops: number;
   forward_ms: number; backward_ms: number; boundary_ms: number; comm_bytes_per_step: number; memory: MemoryReport; final_loss: number;
+  held_out_loss: number | null; per_step: PerStep;
 }
 
 const RANK_SCRIPT = fileURLToPath(new URL('./train_rank.ts', import.meta.url));
 const LAUNCHER = fileURLToPath(new URL('../../../../bin/ds-launch.js', import.meta.url));
 
-async function runStage(argv: Args, stage: number | null, port: number): Promise<Row> {
-  const rankArgs: RankArgs = { config: argv.config, stage, zero: parseZero(argv.zero), offload: argv.offload, steps: argv.steps, warmup: argv.warmup };
+async function runStage(argv: Args, stage: number | null, port: number, extra: Partial<RankArgs> = {}): Promise<Row> {
+  const rankArgs: RankArgs = { config: argv.config, stage, zero: parseZero(argv.zero), offload: argv.offload, steps: argv.steps ?? 3, warmup: argv.warmup, ...extra };
   try {
     const { stdout } = await promisify(execFile)('node', [LAUNCHER, '--num_procs', String(argv.num_procs), '--master_port', String(port), RANK_SCRIPT, JSON.stringify(rankArgs)], {
       encoding: 'utf8', maxBuffer: 1 << 24, env: { ...process.env, DS_LOG_LEVEL: process.env.DS_LOG_LEVEL ?? 'warn' },
@@ -63,7 +68,7 @@ export const trainBenchCommand: CommandModule<object, Args> = {
       .option('zero', { type: 'string', describe: 'JSON merged into the config\'s zero_optimization block (e.g. stage3_param_persistence_threshold)' })
       .option('num_procs', { type: 'number', default: 1, describe: 'data-parallel ranks' })
       .option('offload', { type: 'boolean', default: false, describe: 'offload_optimizer device cpu: Adam on host worker threads (stages 1-3)' })
-      .option('steps', { type: 'number', default: 3 })
+      .option('steps', { type: 'number', describe: 'timed steps (default 3; a OneBitAdam config: train.steps, the whole run)' })
       .option('warmup', { type: 'number', default: 1 })
       .option('master_port', { type: 'number', default: 29610 })
       .option('json', { type: 'boolean', default: false }) as never,
@@ -74,6 +79,17 @@ export const trainBenchCommand: CommandModule<object, Args> = {
       return n;
     });
     if (!Number.isInteger(argv.num_procs) || argv.num_procs < 1) throw new InputError(`ds bench train: --num_procs must be a positive integer, got ${argv.num_procs}`);
+    const onebit = oneBitPlan(argv.config, argv.steps);
+    if (onebit) {
+      const run = { task: true, steps: onebit.steps, warmup: 0 };
+      const adam = await runStage(argv, stages[0] ?? null, argv.master_port, { ...run, optimizer: onebit.adam });
+      const oneBitRow = await runStage(argv, stages[0] ?? null, argv.master_port + 1, run);
+      const summary = summarizeOneBit(onebit, oneBitRow, adam);
+      const strip = ({ per_step: _p, ...r }: Row) => r;
+      if (argv.json) process.stdout.write(`${JSON.stringify({ config: argv.config, num_procs: argv.num_procs, onebit: summary, rows: [strip(oneBitRow), strip(adam)] })}\n`);
+      else process.stdout.write(formatOneBit(argv.config, argv.num_procs, summary));
+      return;
+    }
     const rows: Row[] = [];
     for (const [i, stage] of stages.entries()) rows.push(await runStage(argv, stage, argv.master_port + i));
     if (argv.json) {
@@ -82,7 +98,7 @@ export const trainBenchCommand: CommandModule<object, Args> = {
     }
     const base = rows[0]!.step_ms;
     const psi = rows[0]!.memory.numel;
-    process.stdout.write(`${argv.config}: Ψ = ${psi} parameters, ${argv.num_procs} rank(s), backend ${rows[0]!.backend}; per-rank MiB as allocated; ${argv.steps} timed steps after ${argv.warmup} warm-up\n`);
+    process.stdout.write(`${argv.config}: Ψ = ${psi} parameters, ${argv.num_procs} rank(s), backend ${rows[0]!.backend}; per-rank MiB as allocated; ${argv.steps ?? 3} timed steps after ${argv.warmup} warm-up\n`);
     process.stdout.write(`${formatTable(
       ['stage', 'step ms', 'vs first', 'tokens/s', 'fwd ms', 'bwd ms', 'boundary ms', 'params MiB', 'grads MiB', 'optim MiB', 'states MiB', 'bytes/Ψ', 'buffers MiB', 'comm MiB/step', 'final loss'],
       rows.map((r) => {

@@ -1,8 +1,10 @@
 /**
  * One rank of `ds bench train`, started by ds-launch: the config goes through initialize() as a
  * user's run does (so the ZeRO stage, the process group and the buckets are the real ones),
- * trains on random tokens and prints rank 0's measurements as one JSON line.
- *   argv[2]: JSON { config, stage, zero (merged into zero_optimization), offload, steps, warmup }
+ * trains on random tokens (or, with `task`, on the config's built-in task) and prints rank 0's
+ * measurements as one JSON line, with every timed step's bytes, time and loss in per_step.
+ *   argv[2]: JSON { config, stage, zero (merged into zero_optimization), offload, steps, warmup,
+ *                   optimizer? (replaces the config's block), task? }
  */
 import { readFileSync } from 'node:fs';
 import JSON5 from 'json5';
@@ -11,8 +13,12 @@ import { modelConfigFromDs } from '../../../runtime/config/index.ts';
 import { trainFlopsPerToken } from '../../../runtime/engine/flops.ts';
 import type { MicroBatch } from '../../../runtime/engine/executor.ts';
 import { Rng } from '../../../data/rng.ts';
+import { taskData, taskVocab } from './task_data.ts';
 
-export interface RankArgs { config: string; stage: number | null; zero: Record<string, unknown>; offload: boolean; steps: number; warmup: number }
+export interface RankArgs {
+  config: string; stage: number | null; zero: Record<string, unknown>; offload: boolean; steps: number; warmup: number;
+  optimizer?: Record<string, unknown>; task?: boolean;
+}
 
 const args = JSON.parse(process.argv[2]!) as RankArgs;
 const raw = JSON5.parse(readFileSync(args.config, 'utf8')) as Record<string, unknown> & { data?: { seq_len?: number }; zero_optimization?: Record<string, unknown> };
@@ -20,14 +26,22 @@ const zero = { ...(raw.zero_optimization ?? {}), ...args.zero };
 if (args.stage !== null) zero.stage = args.stage;
 if (args.offload) zero.offload_optimizer = { device: 'cpu' };
 const seqLen = raw.data?.seq_len ?? 128;
-// Random tokens stand in for the data; the global batch follows the world size.
+const optimizer = args.optimizer ?? raw.optimizer;
+// Random tokens stand in for the data; the global batch follows the world size. On the task the
+// config's global batch and data stand, and the run writes no checkpoints or monitor logs.
 const { data: _data, train_batch_size: _tbs, ...rest } = raw;
-const rt = await initialize({ config: { ...rest, zero_optimization: zero }, model: (cfg) => modelConfigFromDs(cfg, cfg.model?.vocab_size ?? 258, { bos: null, eos: null }) });
+const rt = args.task
+  ? await initialize({
+    config: { ...raw, optimizer, zero_optimization: zero, csv_monitor: { enabled: false }, tensorboard: { enabled: false }, train: { steps: args.warmup + args.steps } },
+    model: (cfg) => modelConfigFromDs(cfg, taskVocab.vocabSize, taskVocab.special),
+  })
+  : await initialize({ config: { ...rest, optimizer, zero_optimization: zero }, model: (cfg) => modelConfigFromDs(cfg, cfg.model?.vocab_size ?? 258, { bos: null, eos: null }) });
 const { engine, config, dist } = rt;
 const B = config.train_micro_batch_size_per_gpu;
 const V = engine.model.config.vocabSize;
 const rng = new Rng(config.seed + 1000 * dist.rank);
-const next = (): MicroBatch => {
+const task = args.task ? taskData(config, dist.rank, dist.worldSize) : null;
+const next = task ? task.next : (): MicroBatch => {
   const ids = Int32Array.from({ length: B * seqLen + 1 }, () => rng.int(V));
   return { batchSize: B, seqLen, input: ids.subarray(0, B * seqLen), target: ids.subarray(1), mask: new Float32Array(B * seqLen).fill(1) };
 };
@@ -36,8 +50,13 @@ const t0 = performance.now();
 let commBytes = 0;
 let loss = 0;
 const sums = { forwardMs: 0, backwardMs: 0, commMs: 0, optimizerMs: 0 };
+const perStep = { comm_bytes: [] as number[], step_ms: [] as number[], loss: [] as number[] };
 for (let i = 0; i < args.steps; i++) {
+  const s0 = performance.now();
   const r = await engine.trainBatch(next);
+  perStep.step_ms.push(performance.now() - s0);
+  perStep.comm_bytes.push(r.commBytes);
+  perStep.loss.push(r.loss);
   commBytes += r.commBytes;
   loss = r.loss;
   for (const k of Object.keys(sums) as (keyof typeof sums)[]) sums[k] += r.timings[k];
@@ -59,6 +78,9 @@ if (dist.rank === 0) {
     comm_bytes_per_step: commBytes / args.steps,
     memory: engine.memoryReport(),
     final_loss: loss,
+    held_out_loss: task ? task.heldOutLoss(engine, 16) : null,
+    first_step: args.warmup + 1,
+    per_step: perStep,
   })}\n`);
 }
 await rt.close();
