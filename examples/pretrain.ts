@@ -9,19 +9,19 @@
  *   npx ds-launch --config configs/pretrain.json5 examples/pretrain.ts [--speeches N] [--steps N] [--resume]
  *   npx ds-launch --num_procs 2 --config configs/pretrain.json5 examples/pretrain.ts
  *
- * Config keys read here: data.path (the dataset dir), data.seq_len, model.vocab_size (the BPE's
- * size), train.epochs or train.steps, train.eval_every, train.out_dir, train.checkpoint.
+ * Config keys this script reads itself: data.path and data.seq_len (to prepare the data on first run)
+ * and model.vocab_size (the BPE's size); initialize() and the engine read the rest (train.epochs or
+ * train.steps, train.eval_every, train.checkpoint, steps_per_print, csv_monitor).
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { evaluateLoss, loadTokenizer, openTrainingData, prepareDataset, readManifest } from '../src/data/index.ts';
+import { prepareDataset, readManifest } from '../src/data/index.ts';
 import { ConfigError, InputError } from '../src/errors.ts';
 import { readDistEnv } from '../src/runtime/comm/index.ts';
-import { loadConfig, modelConfigFromDs, type DsConfig } from '../src/runtime/config/index.ts';
+import { loadConfig, type DsConfig } from '../src/runtime/config/index.ts';
 import { initialize } from '../src/runtime/initialize.ts';
 import { log } from '../src/runtime/logger.ts';
-import { formatStepLine } from '../src/runtime/monitor/index.ts';
 import { sampleContinuations } from './sample_text.ts';
 import { writeSotuCorpus } from './sotu_corpus.ts';
 
@@ -32,64 +32,42 @@ const { values: args } = parseArgs({
 const configPath = (args.config as string | undefined) ?? process.env.DS_CONFIG;
 if (!configPath) throw new InputError('examples/pretrain.ts: pass --config PATH (ds-launch --config does)');
 
-// The data comes before the engine: the model's vocabulary is the tokenizer's.
+// The data comes before the engine: initialize() opens data.path, and the model's vocabulary is the tokenizer's.
 const dist = readDistEnv(process.env, { allowSingle: true });
 const pre = loadConfig(configPath, { dpWorldSize: dist.worldSize });
 const { dir: dataDir, seqLen, vocab } = dataKeys(pre);
 await ensureDataset(dataDir, { rank: dist.rank, seqLen, vocab, speeches: Number(args.speeches ?? 40), seed: pre.seed });
-const manifest = readManifest(join(dataDir, 'manifest.json'));
-const tok = loadTokenizer(join(dataDir, manifest.tokenizer));
 
-const rt = await initialize({ config: configPath, model: (cfg) => modelConfigFromDs(cfg, tok.vocabSize, tok.special) });
-const { engine, config, pg } = rt;
-const micro = config.train_micro_batch_size_per_gpu;
-const gas = config.gradient_accumulation_steps;
-const where = { rank: dist.rank, worldSize: dist.worldSize, microBatchSize: micro, seed: config.seed, seqLen };
-const train = openTrainingData(dataDir, where);
-const val = openTrainingData(dataDir, { ...where, split: 'validation' });
-engine.attachDataLoader(train); // checkpoints carry the data position; loadCheckpoint restores it
-
-const steps = totalSteps(config, train.stepsPerEpoch, gas, args.steps as string | undefined);
-const outDir = config.train.out_dir;
-const ckptDir = config.train.checkpoint.dir ?? join(outDir, 'checkpoints');
+// The engine prints every steps_per_print, writes the monitors, evaluates every train.eval_every
+// and saves every train.checkpoint.save_every; the loader is sharded by rank (rt.trainingData).
+const rt = await initialize({ config: configPath, steps: args.steps === undefined ? undefined : Number(args.steps) });
+const { engine, config, tokenizer: tok } = rt;
+const train = rt.trainingData!;
+const steps = rt.totalSteps!;
+const ckptDir = config.train.checkpoint.dir ?? join(config.train.out_dir, 'checkpoints');
 if (args.resume) {
-  await engine.loadCheckpoint(ckptDir);
+  await engine.loadCheckpoint(ckptDir); // parameters, optimizer, step and the data position
   log.info(`resumed from ${ckptDir} at step ${engine.step}, data epoch ${train.epoch}`);
 }
-
-// Each rank scores its share of the validation rows; an all-reduce adds the shares.
-const sum = pg
-  ? async (x: Float64Array): Promise<Float32Array> => {
-      const f = Float32Array.from(x);
-      await pg.allReduce(f);
-      return f;
-    }
-  : undefined;
 const validate = async (): Promise<string> => {
-  const r = await evaluateLoss(val, (mb) => engine.evalLoss(mb), { sum });
+  const r = await rt.evaluate();
   return `validation loss ${r.loss.toFixed(4)}, perplexity ${r.perplexity.toFixed(2)} (${r.tokens} tokens)`;
 };
 
+const m = train.dataset.manifest;
 log.info(
-  `pretraining on ${dataDir}: ${train.dataset.length} train rows, ${val.dataset.length} validation rows of ${seqLen} tokens, ` +
-    `vocab ${tok.vocabSize}; ${engine.flat.numel} parameters; ${dist.worldSize} rank(s) × micro-batch ${micro} × ${gas} = global batch ${config.train_batch_size}; ` +
-    `${steps} steps (${train.stepsPerEpoch} micro-batches per rank per epoch)`,
+  `pretraining on ${dataDir}: ${m.splits.train.rows} train rows, ${m.splits.validation.rows} validation rows of ${seqLen} tokens, ` +
+    `vocab ${m.vocab_size}; ${engine.flat.numel} parameters; ${dist.worldSize} rank(s) × micro-batch ${config.train_micro_batch_size_per_gpu} × ` +
+    `${config.gradient_accumulation_steps} = global batch ${config.train_batch_size}; ${steps} steps (${train.stepsPerEpoch} micro-batches per rank per epoch)`,
 );
-log.info(`step 0: ${await validate()}`);
+log.info(`step ${engine.step}: ${await validate()}`);
 const t0 = performance.now();
-const every = config.train.eval_every;
-const saveEvery = config.train.checkpoint.save_every;
-while (engine.step < steps) {
-  const r = await engine.trainBatch(() => train.next());
-  if (r.step % config.steps_per_print === 0) log.info(formatStepLine({ step: r.step, total: steps, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm, tokensPerSec: (r.tokens * dist.worldSize * r.step) / ((performance.now() - t0) / 1000) }));
-  if (every > 0 && r.step % every === 0 && r.step < steps) log.info(`step ${r.step} (epoch ${train.epoch}): ${await validate()}`);
-  if (saveEvery > 0 && r.step % saveEvery === 0) await engine.saveCheckpoint(ckptDir);
-}
+while (engine.step < steps) await engine.trainBatch(() => train.next());
 const secs = (performance.now() - t0) / 1000;
 log.info(`step ${engine.step} (end): ${await validate()}; ${secs.toFixed(0)} s of training`);
 await engine.saveCheckpoint(ckptDir, 'final');
 
-if (dist.rank === 0) {
+if (dist.rank === 0 && tok) {
   const prompts = ['Fellow citizens of the Senate and House of Representatives:', 'The state of our Union is', 'Our Nation'];
   const outs = sampleContinuations(engine, prompts.map((p) => tok.encode(p)), { maxNewTokens: 40, temperature: 0.8, topK: 40, seed: 7, eosId: tok.special.eos });
   prompts.forEach((p, i) => log.info(`sample: ${p}${tok.decode(outs[i]!)}`.replace(/\s+/g, ' ')));
@@ -103,15 +81,6 @@ function dataKeys(cfg: DsConfig): { dir: string; seqLen: number; vocab: number }
   if (!cfg.data.seq_len) throw new ConfigError('data.seq_len', 'examples/pretrain.ts needs the sequence length to prepare and train on');
   if (!cfg.model?.vocab_size) throw new ConfigError('model.vocab_size', 'examples/pretrain.ts trains a BPE of this size (ds data prepare --tokenizer train:VOCAB)');
   return { dir: cfg.data.path, seqLen: cfg.data.seq_len, vocab: cfg.model.vocab_size };
-}
-
-/** train.steps, or train.epochs × the optimizer steps of one epoch (not both); --steps overrides. */
-function totalSteps(cfg: DsConfig, microPerEpoch: number, gas: number, flag: string | undefined): number {
-  if (flag !== undefined) return Number(flag);
-  const { steps, epochs } = cfg.train;
-  if (steps !== undefined && epochs !== undefined) throw new ConfigError('train.epochs', `set train.steps (${steps}) or train.epochs (${epochs}), not both`);
-  if (steps !== undefined) return steps;
-  return Math.max(1, Math.floor(((epochs ?? 1) * microPerEpoch) / gas));
 }
 
 /**
