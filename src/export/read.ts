@@ -5,7 +5,7 @@
  * shards concatenated otherwise; the fp32 master where weights were stored in half).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { FormatError, InputError, NotImplementedError } from '../errors.ts';
 import { consolidateCheckpoint, readLatest, type StorageDtype } from '../runtime/checkpoint/index.ts';
 import { MANIFEST, META, type Manifest } from '../runtime/checkpoint/layout.ts';
@@ -36,8 +36,12 @@ interface LayoutEntry {
   readonly offset: number;
 }
 
-export async function readFullWeights(dir: string, tag?: string): Promise<CheckpointModel> {
-  if (!existsSync(dir)) throw new InputError(`readFullWeights: checkpoint directory ${dir} does not exist`);
+/** `path` is the checkpoint directory (the one holding `latest`), or one tag's folder in it. */
+export async function readFullWeights(path: string, tag?: string): Promise<CheckpointModel> {
+  if (!existsSync(path)) throw new InputError(`readFullWeights: checkpoint directory ${path} does not exist`);
+  const isTagDir = tag === undefined && existsSync(join(path, MANIFEST)) && !existsSync(join(path, 'latest'));
+  const dir = isTagDir ? dirname(path) : path;
+  if (isTagDir) tag = basename(path);
   const t = tag ?? (await readLatest(dir));
   const tagPath = join(dir, t);
   if (!existsSync(tagPath)) throw new InputError(`readFullWeights: ${dir} has no checkpoint tag "${t}"`);

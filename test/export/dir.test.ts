@@ -37,6 +37,13 @@ describe('ds export --format dir', () => {
     for (const text of ['12+45=57', 'abc>cba']) expect(m.tokenizer.encode(text, { addBos: true })).toEqual(ck.tokenizer.encode(text, { addBos: true }));
   });
 
+  it('takes a tag folder as --checkpoint too', async () => {
+    const out = join(t.dir, 'model-from-tag');
+    const r = await exportCheckpoint({ checkpoint: join(ck.dir, ck.tag), out, format: 'dir' });
+    expect(r.tag).toBe(ck.tag);
+    for (const [name, p] of ck.params) expect(sameBits(loadModelDir(out).weights.get(name)!.data, p), name).toBe(true);
+  });
+
   it('shards past --max-shard-size with an index, and still reloads exactly', async () => {
     const out = join(t.dir, 'sharded');
     await exportCheckpoint({ checkpoint: ck.dir, out, format: 'dir', maxShardBytes: 40_000 });
