@@ -87,7 +87,7 @@ export async function exportCheckpoint(a: ExportArgs): Promise<ExportResult> {
   const parameters = [...ck.weights.values()].reduce((n, t) => n + t.data.length, 0);
   const base = { out: plan.out, format: plan.format, type: plan.type, tag: ck.tag, parameters };
   if (plan.format === 'gguf') {
-    writeGgufExport(plan.out, { ...ck, name: `${basename(resolve(ck.source, ".."))}/${ck.tag}` }, plan.type, plan.overwrite);
+    writeGgufExport(plan.out, { ...ck, name: `${basename(resolve(ck.source, '..'))}/${ck.tag}` }, plan.type, plan.overwrite);
     return { ...base, files: [basename(plan.out)] };
   }
   if (ck.tokenizer === null) throw new InputError(`ds export: ${ck.source} has no tokenizer.json; a model dir needs one (ds serve and transformers load it from there)`);
