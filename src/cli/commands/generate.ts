@@ -1,7 +1,9 @@
 /** `ds generate --model M --prompt "..."`: offline generation of one prompt; prints the text, or one JSON object. */
 import type { CommandModule } from 'yargs';
 import { LLM } from '../../inference/engine/index.ts';
+import { chooseDevice, DEVICES } from '../../inference/runner/device.ts';
 import { makeSamplingParams } from '../../inference/sampler/index.ts';
+import { log } from '../../runtime/logger.ts';
 
 interface Args {
   model: string;
@@ -12,6 +14,7 @@ interface Args {
   'top-k': number;
   seed: number | undefined;
   'kv-cache-memory': string;
+  device: string;
   json: boolean;
 }
 
@@ -28,6 +31,7 @@ export const generateCommand: CommandModule<object, Args> = {
       .option('top-k', { type: 'number', default: 0, describe: '0 = off' })
       .option('seed', { type: 'number' })
       .option('kv-cache-memory', { type: 'string', default: '64MiB' })
+      .option('device', { type: 'string', choices: DEVICES, default: 'cpu', describe: 'cpu (wasm), webgpu (a software adapter too), or auto (a hardware GPU if there is one)' })
       .option('json', { type: 'boolean', default: false, describe: 'print {prompt_token_ids, token_ids, text, finish_reason}' }) as never,
   handler: async (argv) => {
     const params = makeSamplingParams({
@@ -37,7 +41,9 @@ export const generateCommand: CommandModule<object, Args> = {
       top_k: argv['top-k'],
       seed: argv.seed ?? null,
     });
-    const llm = new LLM({ model: argv.model, kvCacheMemory: argv['kv-cache-memory'], maxNumSeqs: 1 });
+    const device = await chooseDevice(argv.device);
+    log.info(`ds generate: device ${device.device}: ${device.reason}`);
+    const llm = await LLM.create({ model: argv.model, kvCacheMemory: argv['kv-cache-memory'], maxNumSeqs: 1 }, device.makeRunner);
     const [out] = llm.generate(argv.prompt, params);
     llm.dispose();
     const o = out!.outputs[0]!;

@@ -8,6 +8,7 @@ import { basename } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { AsyncLLMEngine } from '../../inference/engine/index.ts';
 import { loadModelAsync } from '../../inference/loaders/index.ts';
+import { chooseDevice, DEVICES } from '../../inference/runner/device.ts';
 import { ApiServer } from '../../inference/server/app.ts';
 import { modelsDir, resolveModelPath } from '../../inference/server/models_dir.ts';
 import { log } from '../../runtime/logger.ts';
@@ -17,7 +18,8 @@ interface ServeArgs {
   host: string;
   port: number;
   'max-num-seqs': number;
-  threads: number;
+  threads?: number;
+  device: string;
   'max-waiting': number;
   'kv-cache-memory': string;
   'max-model-len'?: number;
@@ -40,22 +42,26 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('kv-cache-memory', { type: 'string', default: '2GiB', describe: 'bytes for the KV cache (e.g. 512MiB, 2GiB)' })
       .option('max-model-len', { type: 'number', describe: "longest prompt + output (default: the model's context)" })
       .option('block-size', { type: 'number', default: 16, describe: 'tokens per KV block' })
-      .option('threads', { type: 'number', default: availableParallelism(), describe: 'threads each batch is split over (weights and KV cache shared; default: the cores)' })
+      .option('device', { type: 'string', choices: DEVICES, default: 'cpu', describe: 'cpu: the wasm runner; webgpu: WGSL on the GPU (a software adapter too); auto: a hardware GPU if there is one, else cpu' })
+      .option('threads', { type: 'number', describe: 'cpu: threads each batch is split over (weights and KV cache shared; default: the cores); webgpu runs on the device (1)' })
       .option('api-key', { type: 'string', describe: 'require `Authorization: Bearer KEY` (default: $DS_API_KEY)' })
       .option('served-model-name', { type: 'string', describe: 'the model name clients send (default: the model name or file name)' })
       .option('max-body-bytes', { type: 'number', default: 8 * 2 ** 20, describe: 'largest request body (else 413)' }) as never,
   handler: async (argv) => {
     const path = resolveModelPath(argv.model, modelsDir(process.env.DS_MODELS));
     const name = argv['served-model-name'] ?? basename(argv.model).replace(/\.gguf$/, '');
+    const device = await chooseDevice(argv.device);
+    log.info(`ds serve: device ${device.device}: ${device.reason}`);
     const engine = (async () => {
       const model = await loadModelAsync(path); // a .gguf loads one tensor per turn: /health answers 503 meanwhile
-      return AsyncLLMEngine.create(model, {
+      const config = {
         kvCacheMemory: argv['kv-cache-memory'],
         maxNumSeqs: argv['max-num-seqs'],
         maxModelLen: argv['max-model-len'],
         blockSize: argv['block-size'],
-        threads: argv.threads,
-      });
+        threads: argv.threads ?? (device.device === 'cpu' ? availableParallelism() : 1),
+      };
+      return AsyncLLMEngine.create(model, config, device.makeRunner);
     })();
     const app = new ApiServer({
       engine,

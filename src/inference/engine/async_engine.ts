@@ -4,7 +4,8 @@ import type { Tokenizer } from '../../data/tokenizer/types.ts';
 import type { LoadedModel } from '../loaders/types.ts';
 import type { SamplingParams } from '../sampler/params.ts';
 import type { EngineConfigInput } from './config.ts';
-import { LLMEngine, type RunnerFactory } from './llm_engine.ts';
+import type { RunnerFactory } from '../runner/types.ts';
+import { LLMEngine } from './llm_engine.ts';
 import type { EngineStats, RequestOutput } from './outputs.ts';
 
 /** The outputs of one request on their way to its reader. */

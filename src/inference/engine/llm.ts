@@ -1,5 +1,6 @@
 import type { LoadedModel } from '../loaders/types.ts';
 import { loadModel } from '../loaders/index.ts';
+import type { RunnerFactory } from '../runner/types.ts';
 import type { SamplingParams } from '../sampler/params.ts';
 import type { EngineConfigInput } from './config.ts';
 import { LLMEngine } from './llm_engine.ts';
@@ -15,9 +16,16 @@ export class LLM {
   readonly engine: LLMEngine;
   private counter = 0;
 
-  constructor(opts: LLMOptions) {
+  /** `engine`: one LLM.create made (on a chosen device); else a wasm engine is built here. */
+  constructor(opts: LLMOptions, engine?: LLMEngine) {
     const { model, ...config } = opts;
-    this.engine = new LLMEngine(typeof model === 'string' ? loadModel(model) : model, config);
+    this.engine = engine ?? new LLMEngine(typeof model === 'string' ? loadModel(model) : model, config);
+  }
+
+  /** The same, with the runner `makeRunner` makes (a device from chooseDevice). */
+  static async create(opts: LLMOptions, makeRunner?: RunnerFactory): Promise<LLM> {
+    const { model, ...config } = opts;
+    return new LLM(opts, await LLMEngine.create(typeof model === 'string' ? loadModel(model) : model, config, makeRunner));
   }
 
   /** One RequestOutput per prompt, in prompt order. `params` is one for all or one per prompt. */

@@ -1,10 +1,10 @@
 import { ConfigError, InvalidRequestError } from '../../errors.ts';
 import { log } from '../../runtime/logger.ts';
-import type { Tokenizer } from '../../data/tokenizer/types.ts';
+import { addsBos, type Tokenizer } from '../../data/tokenizer/types.ts';
 import { BlockPool, KvCacheManager, blocksForBudget, bytesPerBlock } from '../kv/index.ts';
 import type { LoadedModel } from '../loaders/types.ts';
 import { ModelRunner, buildBatch, type ModelRunnerOptions } from '../runner/index.ts';
-import type { Runner } from '../runner/types.ts';
+import type { Runner, RunnerFactory } from '../runner/types.ts';
 import { Sampler, SeedSource, makeGenerator, validateForVocab, type SamplingParams } from '../sampler/index.ts';
 import { sampleLogprobs } from '../sampler/logprobs.ts';
 import { Scheduler } from '../scheduler/index.ts';
@@ -16,8 +16,6 @@ import { RequestState, SampleState } from './request.ts';
 
 const MiB = 2 ** 20;
 
-/** Makes the runner of a device for this engine's sizes (chooseRunner at the edge; ModelRunner.create by default). */
-export type RunnerFactory = (model: LoadedModel, opts: ModelRunnerOptions) => Promise<Runner>;
 const now = () => Date.now() / 1000;
 
 /** An engine's resolved config and the sizes derived from it, before anything is built. */
@@ -105,7 +103,7 @@ export class LLMEngine {
     if (typeof requestId !== 'string' || requestId === '') throw new InvalidRequestError('request id must be a non-empty string', 'request_id');
     if (this.requests.has(requestId)) throw new InvalidRequestError(`request ${requestId} is already in the engine`, 'request_id');
     const text = typeof prompt === 'string' ? prompt : null;
-    const ids = typeof prompt === 'string' ? this.tokenizer.encode(prompt, { addBos: this.tokenizer.special.bos !== null }) : [...prompt];
+    const ids = typeof prompt === 'string' ? this.tokenizer.encode(prompt, { addBos: addsBos(this.tokenizer) }) : [...prompt];
     if (ids.length === 0) throw new InvalidRequestError('the prompt is empty', 'prompt');
     const bad = ids.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= this.vocabSize);
     if (bad >= 0) throw new InvalidRequestError(`prompt token at index ${bad} is ${ids[bad]}, outside the vocabulary of ${this.vocabSize}`, 'prompt');

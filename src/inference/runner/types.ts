@@ -1,5 +1,6 @@
 import type { SchedulerOutput } from '../scheduler/output.ts';
 import type { RunnerBatch } from './batch.ts';
+import type { ModelRunnerOptions, RunnerModel } from './model_runner.ts';
 
 /**
  * What the engine needs of a model runner, whatever the device: one implementation per device
@@ -21,3 +22,6 @@ export interface Runner {
   /** Frees the weights and threads; the runner is unusable afterwards. */
   dispose(): void;
 }
+
+/** Makes a device's runner for an engine's sizes (ModelRunner.create, WebGpuRunner.create; chooseDevice picks one). */
+export type RunnerFactory = (model: RunnerModel, opts: ModelRunnerOptions) => Promise<Runner>;

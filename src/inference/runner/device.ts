@@ -1,0 +1,44 @@
+/**
+ * `--device cpu|webgpu|auto`: which runner serves, decided once at the edge.
+ *   cpu     the wasm ModelRunner
+ *   webgpu  the WebGpuRunner on the first adapter, a software one (llvmpipe) included, with a warning
+ *   auto    the WebGpuRunner on a hardware adapter if there is one, else the wasm runner (a software
+ *           adapter is a CPU emulation, slower than the wasm kernels, so auto never picks it)
+ */
+import { ConfigError } from '../../errors.ts';
+import { log } from '../../runtime/logger.ts';
+import { ModelRunner } from './model_runner.ts';
+import type { RunnerFactory } from './types.ts';
+
+export const DEVICES = ['cpu', 'webgpu', 'auto'] as const;
+export type DeviceName = (typeof DEVICES)[number];
+
+export interface DeviceChoice {
+  readonly device: 'cpu' | 'webgpu';
+  /** Why this one (and, for auto on the cpu, why not the GPU). */
+  readonly reason: string;
+  readonly makeRunner: RunnerFactory;
+}
+
+const cpuRunner: RunnerFactory = (m, o) => ModelRunner.create(m, o);
+
+export async function chooseDevice(name: string): Promise<DeviceChoice> {
+  if (!(DEVICES as readonly string[]).includes(name)) throw new ConfigError('device', `'${name}' is not one of ${DEVICES.join(', ')}`);
+  if (name === 'cpu') return { device: 'cpu', reason: 'asked for (--device cpu)', makeRunner: cpuRunner };
+  // Loaded only when a GPU is considered: the webgpu package is an optional dependency.
+  const { pickAdapter } = await import('./webgpu/gpu.ts');
+  const { WebGpuRunner } = await import('./webgpu/webgpu_runner.ts');
+  const allowSoftware = name === 'webgpu';
+  const picked = await pickAdapter(allowSoftware);
+  if (picked.adapter === null) {
+    if (name === 'webgpu') throw new ConfigError('device', `webgpu: ${picked.reason}`);
+    return { device: 'cpu', reason: `auto: no hardware WebGPU adapter (${picked.reason})`, makeRunner: cpuRunner };
+  }
+  const s = picked.summary;
+  if (s.software) log.warn(`--device webgpu: ${s.description} is a software adapter (a CPU emulation): correct, but slower than --device cpu`);
+  return {
+    device: 'webgpu',
+    reason: `${name === 'auto' ? 'auto: ' : ''}${s.software ? 'software' : 'hardware'} adapter ${s.description} (${s.vendor}, ${s.architecture})`,
+    makeRunner: (m, o) => WebGpuRunner.create(m, { ...o, allowSoftware }),
+  };
+}
