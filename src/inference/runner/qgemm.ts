@@ -6,6 +6,7 @@
  *
  *   parts:  [rows_0, K] type_0 | [rows_1, K] type_1 | …     (Σ rows = N; part p fills columns from Σ_{q<p} rows_q)
  *   q8 scratch at q8Off:  qs int16 [M, K] (8-bit values, widened) | d f32 [M, K/32] | s i32 [M, K/32]
+ *                         | panel f32 [K, 8] (a part on the panel path dequantizes into it)
  */
 import { assert } from '../../errors.ts';
 import { GgmlType, type GgmlTypeId } from '../loaders/gguf/constants.ts';
@@ -16,6 +17,19 @@ import { instantiateKernel } from '../wasm/module.ts';
 
 const QDOT = new URL('./kernels/qdot.wasm', import.meta.url);
 const KDOT = new URL('./kernels/kdot.wasm', import.meta.url);
+const DQGEMM = new URL('./kernels/dqgemm.wasm', import.meta.url);
+
+/**
+ * From this many activation rows on, a part is computed by dequantizing 8 rows at a time into a
+ * float32 panel and running the float32 tile over all rows (dqgemm.c): the (scalar)
+ * dequantization is 1/M of the work, and the float tile outruns the 8-bit dot kernels on many
+ * rows. Measured on a 768 × 16384 product (quiet machine): the Q8_0 / Q4_0 dot kernels beat
+ * float32 panels at 8 rows and tie at 32; the k-quant ones trail from 8 rows (Q4_K 1.2×, 2.4× at
+ * 32), and F16 / BF16's (widening in registers) from 1 row.
+ */
+const PANEL_MIN_ROWS: Readonly<Record<number, number>> = { [GgmlType.F16]: 4, [GgmlType.BF16]: 4, [GgmlType.Q4_K]: 16, [GgmlType.Q5_K]: 16, [GgmlType.Q6_K]: 16 };
+const LEGACY_PANEL_MIN_ROWS = 32;
+const panelRows = (t: number) => PANEL_MIN_ROWS[t] ?? LEGACY_PANEL_MIN_ROWS;
 
 export interface RowsPart {
   readonly type: GgmlTypeId;
@@ -67,15 +81,17 @@ export function placeRows(arena: SharedArena, parts: readonly HostTensor[], what
 
 /** Bytes of the q8 scratch for M rows of K. */
 export function q8ScratchBytes(M: number, K: number): number {
-  return 2 * M * K + 16 + 8 * M * Math.ceil(K / 32);
+  return 2 * M * K + 16 + 8 * M * Math.ceil(K / 32) + 16 + 32 * K;
 }
 
 export class QuantGemm {
   private readonly quantize: (a: number, M: number, K: number, qs: number, d: number, s: number) => void;
   private readonly quant: Record<keyof typeof QUANT_KERNELS, QuantKernel>;
   private readonly half: Record<keyof typeof HALF_KERNELS, HalfKernel>;
+  private readonly panelGemm: (a: number, M: number, K: number, type: number, w: number, rowBytes: number, N: number, c: number, ldc: number, panel: number) => void;
 
   constructor(arena: SharedArena) {
+    this.panelGemm = instantiateKernel(DQGEMM, arena.memory).dq_gemm as QuantGemm['panelGemm'];
     const q = instantiateKernel(QDOT, arena.memory);
     const k = instantiateKernel(KDOT, arena.memory);
     const all = { ...q, ...k };
@@ -89,16 +105,19 @@ export class QuantGemm {
     if (M === 0) return;
     const K = w.K;
     const qs = q8Off;
-    const d = (q8Off + 2 * M * K + 15) & ~15;
+    const align16 = (x: number) => Math.ceil(x / 16) * 16; // (offsets may pass 2^31: no bitwise ops)
+    const d = align16(q8Off + 2 * M * K);
     const s = d + 4 * M * (K / 32);
-    if (w.parts.some((p) => isQuant(p.type))) {
+    const panel = align16(s + 4 * M * (K / 32));
+    if (w.parts.some((p) => isQuant(p.type) && M < panelRows(p.type))) {
       assert(K % 32 === 0, () => `QuantGemm: K ${K} is not a multiple of 32`);
       this.quantize(aOff, M, K, qs, d, s);
     }
     let col = 0;
     for (const p of w.parts) {
       const c = cOff + 4 * col;
-      if (isQuant(p.type)) this.quant[p.type](qs, d, s, M, K, p.offset, 0, p.rows, c, w.N);
+      if (M >= panelRows(p.type)) this.panelGemm(aOff, M, K, p.type, p.offset, rowBytes(p.type, K), p.rows, c, w.N, panel);
+      else if (isQuant(p.type)) this.quant[p.type](qs, d, s, M, K, p.offset, 0, p.rows, c, w.N);
       else if (isHalf(p.type)) this.half[p.type](aOff, M, K, p.offset, 0, p.rows, c, w.N);
       else assert(false, () => `QuantGemm: no kernel for ggml type ${p.type}`);
       col += p.rows;
