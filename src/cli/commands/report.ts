@@ -1,7 +1,20 @@
 /** `ds report [--json]`: the live tensor backend and why the others are not, threads, versions (like ds_report). */
 import type { CommandModule } from 'yargs';
+import { deviceReport, type DeviceReport } from '../../inference/runner/device.ts';
 import { buildBackendReport, type BackendReport } from '../../runtime/backend/report.ts';
 import { formatTable } from '../table.ts';
+
+const MiB = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+
+/** Serving devices: the WebGPU adapters Dawn sees and what --device auto would take. */
+function formatDevices(d: DeviceReport): string {
+  const rows = d.adapters.map((a) => [a.description, a.vendor, a.architecture, a.software ? 'software (never picked by auto)' : 'hardware', MiB(a.maxBufferSize), MiB(a.maxStorageBufferBindingSize), a.shaderF16 ? 'yes' : 'no']);
+  return [
+    'serving devices: cpu (wasm runner, always available); webgpu ' + (d.adapters.length > 0 ? `(${d.adapters.length} adapter(s))` : `(none: ${d.reason})`),
+    ...(rows.length > 0 ? [formatTable(['webgpu adapter', 'vendor', 'architecture', 'kind', 'max buffer', 'max storage binding', 'shader-f16'], rows)] : []),
+    `--device auto: ${d.auto}`,
+  ].join('\n');
+}
 
 function formatReport(r: BackendReport): string {
   const threadNote = r.backend === 'wasm'
@@ -27,6 +40,7 @@ export const reportCommand: CommandModule<object, { json: boolean }> = {
   builder: (y) => y.option('json', { type: 'boolean', default: false, describe: 'print one JSON object' }) as never,
   handler: async (argv) => {
     const report = await buildBackendReport();
-    process.stdout.write(`${argv.json ? JSON.stringify(report) : formatReport(report)}\n`);
+    const devices = await deviceReport();
+    process.stdout.write(`${argv.json ? JSON.stringify({ ...report, devices }) : `${formatReport(report)}\n\n${formatDevices(devices)}`}\n`);
   },
 };

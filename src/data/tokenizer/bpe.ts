@@ -34,6 +34,8 @@ export interface BpeParts {
   readonly unkToken: string | null;
   readonly special: SpecialTokens;
   readonly chatTemplate: string | null;
+  /** Whether prompts get BOS by default (Tokenizer.addBosByDefault); absent: when there is one. */
+  readonly addBosDefault?: boolean;
   /** pre_tokenizer / normalizer JSON as loaded, written back unchanged (null: write the GPT-2 default). */
   readonly rawPreTokenizer: unknown;
   readonly rawNormalizer: unknown;
@@ -45,6 +47,7 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly special: SpecialTokens;
   readonly chatTemplate: string | null;
+  readonly addBosByDefault?: boolean;
   readonly parts: BpeParts;
   private readonly idToTok: (string | undefined)[] = [];
   private readonly addedById = new Map<number, AddedToken>();
@@ -61,6 +64,7 @@ export class ByteLevelBpeTokenizer implements Tokenizer {
     this.parts = parts;
     this.special = parts.special;
     this.chatTemplate = parts.chatTemplate;
+    if (parts.addBosDefault !== undefined) this.addBosByDefault = parts.addBosDefault;
     let maxId = -1;
     for (const [tok, id] of parts.vocab) {
       this.idToTok[id] = tok;

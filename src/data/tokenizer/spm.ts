@@ -39,6 +39,11 @@ export class SpmTokenizer implements Tokenizer {
   /** Control / user-defined tokens matched as whole strings when allowSpecial, longest first. */
   private readonly specials: { text: string; id: number }[];
 
+  /** tokenizer.ggml.add_bos_token (llama.cpp's default for SentencePiece: true). */
+  get addBosByDefault(): boolean {
+    return this.v.addBosDefault;
+  }
+
   constructor(private readonly v: SpmVocab) {
     const n = v.tokens.length;
     if (v.scores.length !== n || v.types.length !== n) {

@@ -18,8 +18,18 @@ export interface Tokenizer {
   idToToken(id: number): string | undefined;
   /** Bytes of one token, for incremental (streaming) decoding across multi-byte characters. */
   tokenBytes(id: number): Uint8Array;
+  /**
+   * Whether a prompt gets BOS when the caller does not say (GGUF tokenizer.ggml.add_bos_token, as
+   * llama.cpp decides it); absent: when the tokenizer has a BOS token. Read it through addsBos().
+   */
+  readonly addBosByDefault?: boolean;
   /** Chat template (Jinja) carried by tokenizer.json / GGUF metadata, if any. */
   readonly chatTemplate: string | null;
   /** The HF tokenizer.json object for this tokenizer, when it can be saved as one. */
   toTokenizerJson?(): Record<string, unknown>;
+}
+
+/** Whether a prompt encoded for `t` starts with BOS unless asked otherwise. */
+export function addsBos(t: Tokenizer): boolean {
+  return t.special.bos !== null && (t.addBosByDefault ?? true);
 }

@@ -9,6 +9,7 @@ import { ConfigError } from '../../errors.ts';
 import { log } from '../../runtime/logger.ts';
 import { ModelRunner } from './model_runner.ts';
 import type { RunnerFactory } from './types.ts';
+import type { AdapterSummary } from './webgpu/gpu.ts';
 
 export const DEVICES = ['cpu', 'webgpu', 'auto'] as const;
 export type DeviceName = (typeof DEVICES)[number];
@@ -41,4 +42,22 @@ export async function chooseDevice(name: string): Promise<DeviceChoice> {
     reason: `${name === 'auto' ? 'auto: ' : ''}${s.software ? 'software' : 'hardware'} adapter ${s.description} (${s.vendor}, ${s.architecture})`,
     makeRunner: (m, o) => WebGpuRunner.create(m, { ...o, allowSoftware }),
   };
+}
+
+/** What `ds report` shows of the serving devices: the WebGPU adapters, and what auto would pick and why. */
+export interface DeviceReport {
+  readonly adapters: readonly AdapterSummary[];
+  /** Why there are none (package missing, no driver); null when some were found. */
+  readonly reason: string | null;
+  readonly auto: string;
+}
+
+export async function deviceReport(): Promise<DeviceReport> {
+  const { listAdapters } = await import('./webgpu/gpu.ts');
+  const { adapters, reason } = await listAdapters();
+  const hw = adapters.find((a) => !a.software);
+  const auto = hw
+    ? `webgpu on ${hw.description}`
+    : `cpu (${adapters.length > 0 ? 'the only WebGPU adapters are software ones (a CPU emulation); --device webgpu uses them anyway' : reason})`;
+  return { adapters, reason, auto };
 }

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { InvalidRequestError } from '../../errors.ts';
+import { addsBos } from '../../data/tokenizer/types.ts';
 import type { SampleLogprobs } from '../sampler/logprobs.ts';
 import type { ServingEngine } from './engine.ts';
 import type { PromptJob } from './generation.ts';
@@ -22,7 +23,7 @@ function promptIds(engine: ServingEngine, prompt: CompletionRequest['prompt']): 
   return list.map((p, i) => {
     const at = list.length > 1 ? `prompt.${i}` : 'prompt';
     if (typeof p === 'string') {
-      const ids = engine.tokenizer.encode(p, { addBos: true, allowSpecial: true });
+      const ids = engine.tokenizer.encode(p, { addBos: addsBos(engine.tokenizer), allowSpecial: true });
       if (ids.length === 0) throw new InvalidRequestError(`${at} is empty; it must have at least one token`, at);
       return { ids, text: p };
     }

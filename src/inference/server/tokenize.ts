@@ -1,6 +1,7 @@
 /** POST /tokenize and /detokenize, in vLLM's shapes. */
 import type { ServerResponse } from 'node:http';
 import { InvalidRequestError } from '../../errors.ts';
+import { addsBos } from '../../data/tokenizer/types.ts';
 import { chatPromptIds } from './chat.ts';
 import type { ModelContext } from './completions.ts';
 import { sendJson } from './http.ts';
@@ -13,7 +14,7 @@ export function handleTokenize(ctx: ModelContext, body: unknown, res: ServerResp
   const { engine } = ctx;
   const tokens =
     'prompt' in req
-      ? engine.tokenizer.encode(req.prompt, { addBos: req.add_special_tokens ?? true, allowSpecial: true })
+      ? engine.tokenizer.encode(req.prompt, { addBos: req.add_special_tokens ?? addsBos(engine.tokenizer), allowSpecial: true })
       : chatPromptIds(engine, req.messages, req.add_generation_prompt ?? true);
   sendJson(res, 200, { count: tokens.length, max_model_len: engine.maxModelLen, tokens });
 }

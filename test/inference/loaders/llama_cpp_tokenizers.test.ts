@@ -12,6 +12,7 @@ import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
 import type { Llama, LlamaModel } from 'node-llama-cpp';
 import { FormatError } from '../../../src/errors.ts';
 import { trainBpe } from '../../../src/data/tokenizer/train.ts';
+import { addsBos } from '../../../src/data/tokenizer/types.ts';
 import { writeLlamaGguf } from '../../../src/inference/loaders/gguf/export.ts';
 import { loadGguf } from '../../../src/inference/loaders/gguf/load.ts';
 import { gpt2TokenizerKv, llamaTokenizerKv } from '../../../src/inference/loaders/gguf/tokenizer_kv.ts';
@@ -67,13 +68,22 @@ describe('byte-level BPE from GGUF, per tokenizer.ggml.pre, agrees with llama.cp
   const cppTokens = new Map<string, number[]>();
 
   it.each(['gpt-2', 'llama-bpe', 'qwen2', 'smollm', 'default'])('%s', async (pre) => {
-    const { ours, cpp } = await open(`bpe-${pre}`, tokens.length, bos!, eos!, gpt2TokenizerKv(tokens, types, bpe.parts.merges, { bos, eos }, pre));
+    const { ours, cpp } = await open(`bpe-${pre}`, tokens.length, bos!, eos!, gpt2TokenizerKv(tokens, types, bpe.parts.merges, { bos, eos, addBos: null }, pre)); // llama.cpp's default BOS rule
     for (const t of TEXTS) {
       const ids = ours.encode(t);
       expect(ids, JSON.stringify(t)).toEqual(cpp.tokenize(t));
       expect(ours.decode(ids)).toBe(t);
     }
     cppTokens.set(pre, TEXTS.flatMap((t) => [...cpp.tokenize(t), -1]));
+    expect(addsBos(ours), 'adds BOS to a prompt').toBe(cpp.tokens.shouldPrependBosToken);
+  });
+
+  it.each([['qwen2', true], ['llama-bpe', false]] as const)('%s with tokenizer.ggml.add_bos_token %s adds BOS as llama.cpp does', async (pre, add) => {
+    const kv = gpt2TokenizerKv(tokens, types, bpe.parts.merges, { bos, eos }, pre);
+    kv.set('tokenizer.ggml.add_bos_token', { type: 'bool', value: add });
+    const { ours, cpp } = await open(`bpe-${pre}-bos-${add}`, tokens.length, bos!, eos!, kv);
+    expect(cpp.tokens.shouldPrependBosToken).toBe(add);
+    expect(addsBos(ours)).toBe(add);
   });
 
   it('the pre-tokenizers split the text differently (so each one above was put to the test)', () => {
@@ -92,6 +102,7 @@ describe('SentencePiece from GGUF agrees with llama.cpp', () => {
       expect(ids, JSON.stringify(t)).toEqual(cpp.tokenize(t));
       expect(ours.decode(ids)).toBe(t);
     }
+    expect(addsBos(ours)).toBe(cpp.tokens.shouldPrependBosToken);
   });
 });
 

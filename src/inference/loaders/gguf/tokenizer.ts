@@ -46,12 +46,14 @@ export function tokenizerFromGguf(md: ReadonlyMap<string, GgufValue>, file: stri
       else if (!vocab.has(t)) vocab.set(t, i);
     });
     const pre = preTokenizerOf(md.get('tokenizer.ggml.pre'), file);
+    const addBos = md.get('tokenizer.ggml.add_bos_token');
     try {
       return new ByteLevelBpeTokenizer({
         vocab, merges, added,
         splitPatterns: pre.splitPatterns,
         addPrefixSpace: false, normalizers: [], ignoreMerges: pre.ignoreMerges, unkToken: null,
         special, chatTemplate, rawPreTokenizer: null, rawNormalizer: null,
+        addBosDefault: typeof addBos === 'boolean' ? addBos : pre.addBos,
       });
     } catch (e) {
       throw new FormatError(file, `tokenizer.ggml.*: ${(e as Error).message}`);

@@ -4,6 +4,8 @@ export interface GgufTokenizerSpecials {
   readonly bos: number | null;
   readonly eos: number | null;
   readonly chatTemplate?: string | null;
+  /** tokenizer.ggml.add_bos_token for a byte-level BPE; default: whether there is a bos; null: left out (llama.cpp's default then). */
+  readonly addBos?: boolean | null;
 }
 
 function specialsKv(s: GgufTokenizerSpecials, md: Map<string, GgufKv>): Map<string, GgufKv> {
@@ -18,7 +20,9 @@ export function gpt2TokenizerKv(
   tokens: readonly string[], types: readonly number[], merges: readonly (readonly [string, string])[], s: GgufTokenizerSpecials,
   pre = 'gpt-2', // tokenizer.ggml.pre: the split before BPE (tokenizer_pre.ts)
 ): Map<string, GgufKv> {
+  const addBos = s.addBos === undefined ? s.bos !== null : s.addBos;
   return specialsKv(s, new Map<string, GgufKv>([
+    ...(addBos === null ? [] : [['tokenizer.ggml.add_bos_token', { type: 'bool', value: addBos }] as [string, GgufKv]]),
     ['tokenizer.ggml.model', { type: 'string', value: 'gpt2' }],
     ['tokenizer.ggml.pre', { type: 'string', value: pre }],
     ['tokenizer.ggml.tokens', { type: 'array', itemType: 'string', value: tokens }],

@@ -21,12 +21,14 @@ export interface PreTokenizerSpec {
   readonly splitPatterns: readonly string[];
   /** Llama 3: a word that is itself a token is emitted whole, without running the merges. */
   readonly ignoreMerges: boolean;
+  /** llama.cpp's add-BOS default for this split when the file has no tokenizer.ggml.add_bos_token (BPE: only Llama 3's). */
+  readonly addBos: boolean;
 }
 
-const llama3: PreTokenizerSpec = { splitPatterns: [LLAMA3], ignoreMerges: true };
-const qwen2: PreTokenizerSpec = { splitPatterns: [QWEN2], ignoreMerges: false };
-const gpt2: PreTokenizerSpec = { splitPatterns: [GPT2_PATTERN], ignoreMerges: false };
-const smollm: PreTokenizerSpec = { splitPatterns: DIGITS_THEN_GPT2, ignoreMerges: false };
+const llama3: PreTokenizerSpec = { splitPatterns: [LLAMA3], ignoreMerges: true, addBos: true };
+const qwen2: PreTokenizerSpec = { splitPatterns: [QWEN2], ignoreMerges: false, addBos: false };
+const gpt2: PreTokenizerSpec = { splitPatterns: [GPT2_PATTERN], ignoreMerges: false, addBos: false };
+const smollm: PreTokenizerSpec = { splitPatterns: DIGITS_THEN_GPT2, ignoreMerges: false, addBos: false };
 
 const PRE: Record<string, PreTokenizerSpec> = {
   'llama-bpe': llama3,
@@ -38,7 +40,7 @@ const PRE: Record<string, PreTokenizerSpec> = {
   'phi-2': gpt2,
   smollm,
   starcoder: smollm,
-  default: { splitPatterns: DEFAULT, ignoreMerges: false },
+  default: { splitPatterns: DEFAULT, ignoreMerges: false, addBos: false },
 };
 
 /** The pre-tokenizer a GGUF names (undefined: llama.cpp's 'default'). */
