@@ -1,10 +1,13 @@
 /**
- * Files quantized by `ds quantize` (deepscale's own quantizers), decoded by llama.cpp itself
- * (node-llama-cpp, CPU) and by deepscale's model runner on the stored blocks: the same greedy
- * tokens, and llama.cpp's logits close to the float64 reference of the dequantized weights (both
- * engines round activations to 8 bits for these types, each in its own way).
+ * Quantized GGUFs decoded by llama.cpp itself (node-llama-cpp, CPU) and by deepscale's model
+ * runner on the stored blocks: the same greedy tokens, and llama.cpp's logits close to the float64
+ * reference of the dequantized weights (both engines round activations to 8 bits for these types,
+ * each in its own way). The files come from `ds quantize` (deepscale's quantizers) and from
+ * llama.cpp's own quantizer (scripts/llama_quantize.c, built here against node-llama-cpp's libllama).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,30 +94,67 @@ async function cppRun(path: string, prompt: number[], steps: number): Promise<{ 
   }
 }
 
-describe.each(['q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q4_k_m', 'q5_k_m', 'q6_k', 'f16'] as const)('a GGUF that ds quantize made (%s)', (preset: QuantPreset) => {
+/** deepscale's greedy tokens match llama.cpp's on `path` (up to a near-tie), and llama.cpp's logits are those of the dequantized weights. */
+async function expectSameDecode(path: string, tol: number): Promise<void> {
+  const m = loadGguf(path);
+  const cpp = await cppRun(path, PROMPT, STEPS);
+  const ours = runnerGreedy(m, PROMPT, STEPS);
+  // float64 logits of the dequantized weights along llama.cpp's tokens: step i is row PROMPT.length - 1 + i
+  const ref = referenceForward(m, [...PROMPT, ...cpp.tokens]);
+  let worst = 0;
+  let spread = 0;
+  cpp.logits.forEach((row, p) => {
+    for (const [tok, v] of row) worst = Math.max(worst, Math.abs(v - ref[p]![tok]!));
+    spread = Math.max(spread, Math.max(...ref[p]!) - Math.min(...ref[p]!));
+  });
+  expect(worst / spread).toBeLessThan(tol);
+  // Same tokens, up to a step where the exact logits' top two are closer than both engines' 8-bit
+  // activation rounding can resolve (~1% of the spread); past such a near-tie the sequences may part.
+  const agree = ours.findIndex((t, i) => t !== cpp.tokens[i]);
+  if (agree >= 0) {
+    const row = [...ref[PROMPT.length - 1 + agree]!].sort((a, b) => b - a);
+    expect(row[0]! - row[1]!, `tokens part at step ${agree}: ${ours} vs ${cpp.tokens}`).toBeLessThan(0.01 * spread);
+    expect(agree).toBeGreaterThanOrEqual(3);
+  }
+}
+
+/** scripts/llama_quantize.c built against node-llama-cpp's libllama, or null (no clang, no library). */
+function buildLlamaQuantize(): string | null {
+  try {
+    const entry = createRequire(import.meta.url).resolve('@node-llama-cpp/linux-x64'); // …/dist/index.js
+    const lib = join(entry, '..', '..', 'bins', 'linux-x64');
+    const so = readdirSync(lib).find((f) => /^libllama\.v[\d.]+\.so$/.test(f));
+    if (!so) return null;
+    const exe = join(dir, 'llama_quantize');
+    execFileSync('clang', ['-O1', '-o', exe, join(import.meta.dirname, '../../../scripts/llama_quantize.c'), `-L${lib}`, `-l:${so}`, `-Wl,-rpath,${lib}`], { stdio: 'pipe' });
+    return existsSync(exe) ? exe : null;
+  } catch {
+    return null;
+  }
+}
+
+describe.each(['q8_0', 'q4_0', 'q5_1', 'q4_k_m', 'q5_k_m', 'q6_k', 'f16'] as const)('a GGUF that ds quantize made (%s)', (preset: QuantPreset) => {
   it('llama.cpp and deepscale decode it to the same tokens, and llama.cpp gives its dequantized logits', async () => {
     const path = join(dir, `${preset}.gguf`);
     const r = quantizeGgufFile(f32, path, preset);
     expect(r.outBytes).toBeLessThan(r.inBytes);
-    const m = loadGguf(path);
-    const cpp = await cppRun(path, PROMPT, STEPS);
-    const ours = runnerGreedy(m, PROMPT, STEPS);
-    // float64 logits of the dequantized weights along llama.cpp's tokens: step i is row PROMPT.length - 1 + i
-    const ref = referenceForward(m, [...PROMPT, ...cpp.tokens]);
-    let worst = 0;
-    let spread = 0;
-    cpp.logits.forEach((row, p) => {
-      for (const [tok, v] of row) worst = Math.max(worst, Math.abs(v - ref[p]![tok]!));
-      spread = Math.max(spread, Math.max(...ref[p]!) - Math.min(...ref[p]!));
-    });
-    expect(worst / spread).toBeLessThan(preset === 'f16' ? 1e-3 : 0.03);
-    // Same tokens, up to a step where the exact logits' top two are closer than both engines' 8-bit
-    // activation rounding can resolve (~1% of the spread); past such a near-tie the sequences may part.
-    const agree = ours.findIndex((t, i) => t !== cpp.tokens[i]);
-    if (agree >= 0) {
-      const row = [...ref[PROMPT.length - 1 + agree]!].sort((a, b) => b - a);
-      expect(row[0]! - row[1]!, `tokens part at step ${agree}: ${ours} vs ${cpp.tokens}`).toBeLessThan(0.01 * spread);
-      expect(agree).toBeGreaterThanOrEqual(3);
-    }
+    await expectSameDecode(path, preset === 'f16' ? 1e-3 : 0.03);
+  });
+});
+
+const quantizer = buildLlamaQuantize();
+describe.skipIf(quantizer === null)('a GGUF that llama.cpp\'s own quantizer made (clang and node-llama-cpp\'s libllama needed)', () => {
+  const quantize = (ftype: number, name: string) => {
+    const path = join(dir, `cpp-${name}.gguf`);
+    execFileSync(quantizer!, [f32, path, String(ftype)], { stdio: 'pipe' });
+    return path;
+  };
+  it.each([[7, 'Q8_0'], [2, 'Q4_0'], [3, 'Q4_1'], [8, 'Q5_0'], [9, 'Q5_1'], [15, 'Q4_K_M'], [17, 'Q5_K_M'], [18, 'Q6_K']] as const)('llama_ftype %i (%s): deepscale decodes it to llama.cpp\'s tokens', async (ftype, name) => {
+    await expectSameDecode(quantize(ftype, name), 0.03);
+  });
+
+  it('Q2_K and Q3_K_M files are refused at load, naming the tensor type', () => {
+    expect(() => loadGguf(quantize(10, 'Q2_K'))).toThrow(/ggml type 10 \(Q2_K\) is not supported/);
+    expect(() => loadGguf(quantize(12, 'Q3_K_M'))).toThrow(/ggml type 11 \(Q3_K\) is not supported/);
   });
 });
