@@ -88,10 +88,10 @@ describe('defaults, precision and freezing', () => {
       tensorboard: { enabled: true, output_path: 'output/ds_logs/', job_name: 'train_bert' },
       csv_monitor: { enabled: true, output_path: 'output/ds_logs/', job_name: 'train_bert' },
     };
-    // What is not built is refused by name, first the CPU offload.
-    expect(() => loadConfig(ds, { dpWorldSize: 8 })).toThrow(/zero_optimization\.offload_optimizer\.device: not supported: "cpu": ZeRO-Offload/);
+    // What has nothing to act on is refused by name: pinned memory (no device transfers on these backends).
+    expect(() => loadConfig(ds, { dpWorldSize: 8 })).toThrow(/zero_optimization\.offload_optimizer\.pin_memory: not supported: true/);
     // (activation_checkpointing's and zero_allow_untested_optimizer's refusals are refusals.ts's; see refusals.test.ts.)
-    const built = { ...ds, activation_checkpointing: {}, zero_allow_untested_optimizer: false, zero_optimization: { ...ds.zero_optimization, overlap_comm: false, offload_optimizer: { device: 'none' }, offload_param: { device: 'none' }, stage3_gather_16bit_weights_on_model_save: false } };
+    const built = { ...ds, activation_checkpointing: {}, zero_allow_untested_optimizer: false, zero_optimization: { ...ds.zero_optimization, offload_optimizer: { device: 'cpu' }, offload_param: { device: 'cpu' }, stage3_gather_16bit_weights_on_model_save: false } };
     const c = loadConfig(built, { dpWorldSize: 8 });
     expect(c.zero_optimization.stage).toBe(3);
     expect(c.zero_optimization.stage3_param_persistence_threshold).toBe(1e5);
