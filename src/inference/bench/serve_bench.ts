@@ -3,6 +3,7 @@ import type { LoadedModel } from '../loaders/types.ts';
 import { makeSamplingParams } from '../sampler/params.ts';
 import type { BatchingMode } from '../engine/config.ts';
 import { LLMEngine } from '../engine/llm_engine.ts';
+import type { RunnerFactory } from '../runner/types.ts';
 import type { BenchRequest } from './workload.ts';
 
 export interface ThroughputResult {
@@ -66,13 +67,26 @@ export interface DecodeResult {
   readonly tokPerS: number;
 }
 
-/** `batch` requests of `promptLen` tokens, `newTokens` each; times only the steps after every prompt is prefilled. */
-export function runDecode(model: LoadedModel, batch: number, promptLen: number, newTokens: number, seed = 0, threads = 1): DecodeResult {
+/** The engine config of a decode run: `batch` sequences of promptLen + newTokens, KV for all of them. */
+function decodeConfig(model: LoadedModel, batch: number, promptLen: number, newTokens: number, seed: number, threads: number) {
   const c = model.config;
   const maxModelLen = promptLen + newTokens;
   const bytesPerToken = 2 * c.numLayers * c.numKvHeads * c.headDim * 4; // K and V, float32
   const kvCacheMemory = (batch + 1) * (maxModelLen + 16) * bytesPerToken;
-  const engine = new LLMEngine(model, { maxNumSeqs: batch, maxModelLen, kvCacheMemory, enablePrefixCaching: false, seed, threads });
+  return { maxNumSeqs: batch, maxModelLen, kvCacheMemory, enablePrefixCaching: false, seed, threads };
+}
+
+/** `batch` requests of `promptLen` tokens, `newTokens` each; times only the steps after every prompt is prefilled. */
+export function runDecode(model: LoadedModel, batch: number, promptLen: number, newTokens: number, seed = 0, threads = 1): DecodeResult {
+  return timeDecode(new LLMEngine(model, decodeConfig(model, batch, promptLen, newTokens, seed, threads)), batch, promptLen, newTokens);
+}
+
+/** runDecode on the runner `makeRunner` makes (a device from chooseDevice). */
+export async function runDecodeOn(makeRunner: RunnerFactory, model: LoadedModel, batch: number, promptLen: number, newTokens: number, seed = 0, threads = 1): Promise<DecodeResult> {
+  return timeDecode(await LLMEngine.create(model, decodeConfig(model, batch, promptLen, newTokens, seed, threads), makeRunner), batch, promptLen, newTokens);
+}
+
+function timeDecode(engine: LLMEngine, batch: number, promptLen: number, newTokens: number): DecodeResult {
   const params = makeSamplingParams({ temperature: 0, ignore_eos: true, max_tokens: newTokens });
   for (let b = 0; b < batch; b++) engine.addRequest(`d${b}`, Array.from({ length: promptLen }, (_, i) => (b * 31 + i * 7) % 256), params);
   const produced = new Map<string, number>();

@@ -16,8 +16,10 @@ import { runDecode, runThroughput, type DecodeResult, type ThroughputResult } fr
 import { makeWorkload } from '../../../inference/bench/workload.ts';
 import { loadModel } from '../../../inference/loaders/index.ts';
 import type { LoadedModel } from '../../../inference/loaders/types.ts';
+import { chooseDevice, DEVICES } from '../../../inference/runner/device.ts';
 import { log } from '../../../runtime/logger.ts';
 import { formatTable } from '../../table.ts';
+import { deviceDecodeBench } from './serve_device.ts';
 import { ONLINE_DEFAULTS, onlineOptions, serveOnlineHandler, type ServeOnlineArgs } from './serve_online.ts';
 
 interface Args extends Omit<ServeOnlineArgs, 'num-prompts' | 'max-num-seqs'> {
@@ -30,6 +32,7 @@ interface Args extends Omit<ServeOnlineArgs, 'num-prompts' | 'max-num-seqs'> {
   'block-size': number;
   'decode-tokens': number;
   threads: number;
+  device: string;
   json: boolean;
 }
 
@@ -61,6 +64,7 @@ export const serveBenchCommand: CommandModule<object, Args> = {
       .option('kv-cache-memory', { type: 'string', default: '256MiB' })
       .option('block-size', { type: 'number', default: 16, describe: 'tokens per KV block (the waste is about half a block per sequence)' })
       .option('threads', { type: 'number', default: availableParallelism(), describe: 'runner threads (llama.cpp\'s reference figures used 2)' })
+      .option('device', { type: 'string', choices: DEVICES, default: 'cpu', describe: 'offline: webgpu or auto (on a GPU) measures decode tok/s on that device beside the cpu runner' })
       .option('decode-tokens', { type: 'number', default: 128, describe: 'new tokens per request in the decode figures' })
       .option('json', { type: 'boolean', default: false }) as never,
   handler: async (argv) => {
@@ -68,6 +72,11 @@ export const serveBenchCommand: CommandModule<object, Args> = {
       if (!argv.url && !argv.model) throw new InputError('bench serve: give --url of a running server or --model to start one (online), or --offline');
       await serveOnlineHandler({ ...argv, 'num-prompts': argv['num-prompts'] ?? ONLINE_DEFAULTS['num-prompts'], 'max-num-seqs': argv['max-num-seqs'] ?? ONLINE_DEFAULTS['max-num-seqs'] });
       return;
+    }
+    if (argv.device !== 'cpu') {
+      const device = await chooseDevice(argv.device);
+      if (device.device === 'webgpu') return deviceDecodeBench(argv, device);
+      log.info(`bench serve: ${device.reason}`);
     }
     const numPrompts = argv['num-prompts'] ?? 96;
     const maxNumSeqs = argv['max-num-seqs'] ?? 32;
