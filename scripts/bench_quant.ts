@@ -5,7 +5,10 @@
  * (quantized by `ds quantize`), and with --llama-cpp llama.cpp's batch-1 figures on the same
  * files (node-llama-cpp's prebuilt binary). Not a test: a measurement.
  *
- *   node --import ./bin/register.js scripts/bench_quant.ts [--sizes 25m,110m] [--threads 2] [--tokens 32] [--llama-cpp]
+ *   node --import ./bin/register.js scripts/bench_quant.ts [--sizes 25m,110m] [--threads 1] [--tokens 32] [--llama-cpp]
+ *
+ * On a shared machine use 1 thread: llama.cpp's spinning thread pool collapses when its threads
+ * are descheduled (0.7 vs 90 tok/s at 2 threads vs 1 on this 2-core box under load).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -21,7 +24,7 @@ import type { LoadedModel } from '../src/inference/loaders/types.ts';
 import { makeSamplingParams } from '../src/inference/sampler/params.ts';
 import { formatTable } from '../src/cli/table.ts';
 
-const { values: args } = parseArgs({ options: { sizes: { type: 'string', default: '25m,110m' }, threads: { type: 'string', default: '2' }, tokens: { type: 'string', default: '32' }, 'llama-cpp': { type: 'boolean', default: false }, presets: { type: 'string', default: 'f32,f16,q8_0,q4_k_m' } } });
+const { values: args } = parseArgs({ options: { sizes: { type: 'string', default: '25m,110m' }, threads: { type: 'string', default: '1' }, tokens: { type: 'string', default: '32' }, 'llama-cpp': { type: 'boolean', default: false }, presets: { type: 'string', default: 'f32,f16,q8_0,q4_k_m' } } });
 const threads = Number(args.threads);
 const newTokens = Number(args.tokens);
 const SIZES = {
@@ -53,7 +56,7 @@ async function llamaCpp(path: string): Promise<{ decode: number; prompt: number 
   await seq.eraseContextTokenRanges([{ start: 0, end: 512 }]);
   await seq.controlledEvaluate(prompt.slice(0, 16));
   t0 = performance.now();
-  for (let i = 0; i < newTokens; i++) await seq.controlledEvaluate([[(i * 13) % 256, { generateNext: { token: true, options: { temperature: 0 } } }]] as never);
+  for (let i = 0; i < newTokens; i++) await seq.controlledEvaluate([(i * 13) % 256] as never);
   const decode = newTokens / ((performance.now() - t0) / 1000);
   await ctx.dispose();
   await model.dispose();

@@ -76,3 +76,24 @@ describe.each([
     for (const [name, t] of m.weights) if (t.shape.length === 2) expect(t.stored, name).toBeDefined();
   });
 });
+
+describe('a Q4_K_M model on 2 runner threads', () => {
+  it('gives the logits of one thread for a batch split by sequence', () => {
+    const m = loadGgufBytes(concat(quantizeGguf(parseGguf(source, 'f32.gguf'), 'q4_k_m').chunks), 'q4km.gguf');
+    // 8 one-token sequences at positions 0: enough rows per thread for the runner to split them
+    const n = 8;
+    const batch = {
+      tokenIds: Int32Array.from({ length: n }, (_, i) => 100 + i), positions: new Int32Array(n), slotMapping: Int32Array.from({ length: n }, (_, i) => 16 * i),
+      seqs: Array.from({ length: n }, (_, i) => ({ queryStart: i, queryLen: 1, contextLen: 1, blockTable: Int32Array.from([i]) })),
+      sampleRows: Int32Array.from({ length: n }, (_, i) => i),
+    };
+    const one = new ModelRunner(m, { numBlocks: 8, blockSize: 16 });
+    const two = new ModelRunner(m, { numBlocks: 8, blockSize: 16, threads: 2 });
+    const want = one.execute(batch);
+    const got = two.execute(batch);
+    one.dispose();
+    two.dispose();
+    expect(got.length).toBe(want.length);
+    for (let i = 0; i < want.length; i++) expect(got[i]).toBe(want[i]);
+  });
+});
