@@ -1,7 +1,7 @@
 /**
  * The WebGPU runner passes the wasm runner's contract: the same logits however a prompt is cut
  * into steps, for ragged batches through scattered block tables, with GQA, both rope styles,
- * tied embeddings and Llama 3.1 rope scaling; swaps and copy-on-write copies of KV blocks.
+ * tied embeddings, qwen2's biases, qwen3's q/k norms and Llama 3.1 rope scaling; swaps and copy-on-write copies of KV blocks.
  *
  * Tolerance, float32 weights: |webgpu − wasm| < 1e-4 and |webgpu − float64 reference| < 1e-4
  * (both are float32 forwards; they differ in summation order only).
@@ -71,7 +71,9 @@ describe.skipIf(gpuSkipReason !== null).each([
   ['half rope, GQA 4/2', { ropeStyle: 'half' as const }],
   ['adjacent rope, GQA 4/1', { ropeStyle: 'adjacent' as const, numKvHeads: 1 }],
   ['half rope, MHA, tied embeddings', { ropeStyle: 'half' as const, numKvHeads: 4, tieWordEmbeddings: true }],
-  ['llama 3.1 rope scaling, head dim 32 ≠ D/H', { ropeStyle: 'adjacent' as const, headDim: 32, ropeScaling: { type: 'llama3' as const, factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8 } }],
+  ['qwen2: q/k/v biases', { attentionBias: true }],
+  ['qwen3: q/k norms, head dim 32 ≠ D/H', { qkNorm: true, headDim: 32 }],
+  ['llama 3.1 rope scaling', { ropeStyle: 'adjacent' as const, headDim: 32, ropeScaling: { type: 'llama3' as const, factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8 } }],
 ])(gpuTitle('WebGpuRunner (%s)'), (_name, over) => {
   const m = model(over, 7);
   const V = m.config.vocabSize;

@@ -5,7 +5,7 @@
  * the Step uniform; one submit of every layer's dispatches and the final norm; one submit per
  * LM-head chunk; one read back of the sampled rows' logits [S, V].
  *
- * Per layer:  h = rmsnorm(x) → qkv = h·Wqkv → rope q, k; k, v → pools at slots →
+ * Per layer:  h = rmsnorm(x) → qkv = h·Wqkv (+ b: qwen2; q/k head norms: qwen3) → rope q, k; k, v → pools at slots →
  *             attn = paged_attention(q) → x += attn·Wo → h = rmsnorm(x) → tmp = h·[Wgate | Wup]
  *             → act = silu(gate)·up → x += act·Wdown
  * Activations: x, h [R, D]; qkv [R, (H + 2Hkv)·Dh]; attn [R, H·Dh]; tmp [R, 2F]; act [R, F];
@@ -206,6 +206,10 @@ export class GpuForward {
       product(body, w.matrix(n('self_attn.q_proj.weight')), b.h, D, b.qkv, qkvW, 0, false, 0);
       product(body, w.matrix(n('self_attn.k_proj.weight')), b.h, D, b.qkv, qkvW, H * Dh, false, 0);
       product(body, w.matrix(n('self_attn.v_proj.weight')), b.h, D, b.qkv, qkvW, (H + Hkv) * Dh, false, 0);
+      const bias = w.vectors.get(n('self_attn.qkv_bias'));
+      if (bias) body.push({ pipeline: p.biasAdd, bindGroup: p.bind(p.biasAdd, [this.step, b.qkv, bias]), grid: (nn) => [...spread(Math.ceil((nn * qkvW) / 64)), 1] });
+      const [qNorm, kNorm] = [w.vectors.get(n('self_attn.q_norm.weight')), w.vectors.get(n('self_attn.k_norm.weight'))];
+      if (qNorm && kNorm) body.push({ pipeline: p.headNorm, bindGroup: p.bind(p.headNorm, [this.step, b.qkv, qNorm, kNorm]), grid: (nn) => [nn, H + Hkv, 1] });
       const [k, v] = [this.pools.k[l]!, this.pools.v[l]!];
       body.push({ pipeline: p.ropeKv, bindGroup: p.bind(p.ropeKv, [this.step, b.qkv, k, v, b.meta, this.rope]), grid: (nn) => [nn, 1, 1] });
       body.push({ pipeline: p.attention, bindGroup: p.bind(p.attention, [this.step, b.qkv, k, v, b.meta, b.attn]), grid: (nn) => [nn, H, 1] });

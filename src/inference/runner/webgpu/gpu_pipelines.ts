@@ -7,7 +7,7 @@
 import type { ModelConfig } from '../../../models/types.ts';
 import { attentionShader } from './wgsl/attention.ts';
 import { getRowsShader, MATMUL_TM, matmulShader, type GpuWeightType } from './wgsl/matmul.ts';
-import { rmsNormShader, ropeKvShader, swigluShader, type OpSizes } from './wgsl/ops.ts';
+import { biasAddShader, headNormShader, rmsNormShader, ropeKvShader, swigluShader, type OpSizes } from './wgsl/ops.ts';
 
 export type Grid = (n: number, s: number, headRows: number) => [number, number, number];
 
@@ -37,6 +37,8 @@ export class GpuPipelines {
   readonly ropeKv: GPUComputePipeline;
   readonly attention: GPUComputePipeline;
   readonly swiglu: GPUComputePipeline;
+  readonly biasAdd: GPUComputePipeline;
+  readonly headNorm: GPUComputePipeline;
   private readonly matmuls = new Map<GpuWeightType, GPUComputePipeline>();
   private readonly getRowsByType = new Map<GpuWeightType, GPUComputePipeline>();
 
@@ -49,6 +51,8 @@ export class GpuPipelines {
     this.ropeKv = this.make('rope_kv', ropeKvShader(this.sizes));
     this.attention = this.make('attention', attentionShader(this.sizes));
     this.swiglu = this.make('swiglu', swigluShader(this.sizes));
+    this.biasAdd = this.make('bias_add', biasAddShader(this.sizes));
+    this.headNorm = this.make('head_norm', headNormShader(this.sizes));
   }
 
   matmul(type: GpuWeightType): GPUComputePipeline {

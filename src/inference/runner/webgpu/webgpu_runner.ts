@@ -57,6 +57,37 @@ function toMessage(name: string, t: HostTensor): { msg: TensorMessage; widened: 
   return { msg: { name, shape: t.shape, type: 'F32', bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }, widened };
 }
 
+/**
+ * Architecture extras as float32 vectors: per layer the q/k/v biases concatenated in qkv's
+ * column order [(H + 2·Hkv)·Dh] (qwen2), and the q and k head norms [Dh] (qwen3).
+ */
+function* extraTensors(model: RunnerModel): Generator<TensorMessage> {
+  const c = model.config;
+  const ex = modelExtras(c);
+  const dense = (name: string, len: number): Float32Array => {
+    const t = model.weights.get(name);
+    if (!t) throw new FormatError(model.source, `weight ${name} is missing`);
+    if (t.shape.length !== 1 || t.shape[0] !== len) throw new FormatError(model.source, `weight ${name} has shape [${t.shape.join(', ')}], expected [${len}]`);
+    return t.stored ? tensorType(t.stored.type).dequantize(t.stored.bytes, 0, len) : t.data;
+  };
+  const vec = (name: string, data: Float32Array): TensorMessage => ({ name, shape: [data.length], type: 'F32', bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+  const { numHeads: H, numKvHeads: Hkv, headDim: Dh } = c;
+  for (let l = 0; l < c.numLayers; l++) {
+    const p = `model.layers.${l}.self_attn.`;
+    if (ex.attentionBias) {
+      const b = new Float32Array((H + 2 * Hkv) * Dh);
+      b.set(dense(`${p}q_proj.bias`, H * Dh), 0);
+      b.set(dense(`${p}k_proj.bias`, Hkv * Dh), H * Dh);
+      b.set(dense(`${p}v_proj.bias`, Hkv * Dh), (H + Hkv) * Dh);
+      yield vec(`${p}qkv_bias`, b);
+    }
+    if (ex.qkNorm) {
+      yield vec(`${p}q_norm.weight`, dense(`${p}q_norm.weight`, Dh));
+      yield vec(`${p}k_norm.weight`, dense(`${p}k_norm.weight`, Dh));
+    }
+  }
+}
+
 export class WebGpuRunner implements Runner {
   readonly numBlocks: number;
   readonly blockSize: number;
@@ -83,9 +114,6 @@ export class WebGpuRunner implements Runner {
     const maxModelLen = opts.maxModelLen ?? c.maxPositionEmbeddings;
     if (maxModelLen > c.maxPositionEmbeddings) throw new ConfigError('maxModelLen', `${maxModelLen} exceeds the model's context of ${c.maxPositionEmbeddings}`);
     if ((opts.threads ?? 1) !== 1) throw new ConfigError('threads', `${opts.threads} host threads asked for, but the webgpu runner runs the model on the device; --threads applies to --device cpu`);
-    const ex = modelExtras(c);
-    const missing = [ex.attentionBias && 'q/k/v biases (qwen2)', ex.qkNorm && 'q/k norms (qwen3)'].filter((s): s is string => typeof s === 'string');
-    if (missing.length > 0) throw new ConfigError('device', `the webgpu runner does not implement ${missing.join(' or ')} yet; use --device cpu`);
     const shapes = expectedShapes(c);
     if (!(c.tieWordEmbeddings && !model.weights.has('lm_head.weight'))) shapes.set('lm_head.weight', [c.vocabSize, c.hiddenSize]);
     for (const [name, shape] of shapes) {
@@ -121,6 +149,7 @@ export class WebGpuRunner implements Runner {
         if (w) widened.push(`${name} (${w})`);
         await call({ kind: 'tensor', tensor: msg });
       }
+      for (const tensor of extraTensors(model)) await call({ kind: 'tensor', tensor });
       if (widened.length > 0) log.warn(`webgpu: no WGSL kernel reads ${widened.length} tensor(s) in their stored type, widened to float32: ${widened.slice(0, 4).join(', ')}${widened.length > 4 ? ', …' : ''}`);
       const built = await call({ kind: 'build', maxRows: opts.maxNumBatchedTokens ?? 2048 });
       // Held while loading (Atomics.waitAsync holds no handle); afterwards calls wait synchronously, and an idle runner must not keep the process alive.

@@ -145,3 +145,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   A[i] = g / (1.0 + exp(-g)) * T[m * 2u * F + F + f];
 }`;
 }
+
+/** Qwen2: qkv[m, :] += b, b [(H + 2·Hkv)·Dh] in qkv's column order. One thread per element. */
+export function biasAddShader(z: OpSizes): string {
+  return /* wgsl */ `
+${STEP_WGSL}
+@group(0) @binding(0) var<uniform> S: Step;
+@group(0) @binding(1) var<storage, read_write> QKV: array<f32>;
+@group(0) @binding(2) var<storage, read> Bias: array<f32>;
+const W: u32 = ${(z.H + 2 * z.Hkv) * z.Dh}u;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
+  let i = (wid.x + wid.y * nwg.x) * 64u + tid;
+  if (i >= S.n * W) { return; }
+  QKV[i] = QKV[i] + Bias[i % W];
+}`;
+}
+
+/**
+ * Qwen3: RMSNorm over each q head and each k head of qkv, in place, before rope (weights [Dh]
+ * each). One workgroup per (token, head), dispatch (N, H + Hkv).
+ */
+export function headNormShader(z: OpSizes): string {
+  return /* wgsl */ `
+${STEP_WGSL}
+@group(0) @binding(0) var<uniform> S: Step;
+@group(0) @binding(1) var<storage, read_write> QKV: array<f32>;
+@group(0) @binding(2) var<storage, read> Wq: array<f32>;
+@group(0) @binding(3) var<storage, read> Wk: array<f32>;
+const H: u32 = ${z.H}u;
+const DH: u32 = ${z.Dh}u;
+const QKVW: u32 = ${(z.H + 2 * z.Hkv) * z.Dh}u;
+var<workgroup> red: array<f32, 64>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
+  let t = wid.x;
+  let hh = wid.y;
+  if (t >= S.n) { return; }
+  let base = t * QKVW + hh * DH;
+  var ss = 0.0;
+  for (var d = tid; d < DH; d += 64u) { let v = QKV[base + d]; ss += v * v; }
+  red[tid] = ss;
+  workgroupBarrier();
+  for (var hw = 32u; hw > 0u; hw >>= 1u) {
+    if (tid < hw) { red[tid] += red[tid + hw]; }
+    workgroupBarrier();
+  }
+  let inv = 1.0 / sqrt(red[0] / f32(DH) + ${f32Lit(z.eps)});
+  for (var d = tid; d < DH; d += 64u) {
+    var w = Wk[d];
+    if (hh < H) { w = Wq[d]; }
+    QKV[base + d] = QKV[base + d] * inv * w;
+  }
+}`;
+}
