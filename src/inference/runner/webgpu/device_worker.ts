@@ -9,7 +9,7 @@ import { loadGpu, pickAdapter, type GpuGlobals } from './gpu.ts';
 import { GpuKvPools } from './gpu_cache.ts';
 import { GpuForward } from './gpu_forward.ts';
 import { GpuDeviceError, GpuWeightStore } from './gpu_weights.ts';
-import { DONE, type DeviceReply, type DeviceRequest, type InitRequest } from './protocol.ts';
+import { DONE, EXITED, type DeviceReply, type DeviceRequest, type InitRequest } from './protocol.ts';
 
 const { port, ctrl } = workerData as { port: MessagePort; ctrl: Int32Array };
 
@@ -148,4 +148,9 @@ port.on('message', (msg: { job: number } & DeviceRequest) => {
 
 // An error nothing awaited (a Dawn callback) still answers the job in flight, so the main thread never waits for nothing.
 process.on('uncaughtException', (e) => reply(failure(current, e)));
+// However the thread ends, the main thread stops waiting on it (a call sees EXITED at once).
+process.on('exit', () => {
+  Atomics.store(ctrl, DONE, EXITED);
+  Atomics.notify(ctrl, DONE);
+});
 process.on('unhandledRejection', (e) => reply(failure(current, e)));

@@ -16,6 +16,8 @@ import type { CacheOps, KvPoolShape } from './gpu_cache.ts';
 import type { TensorMessage } from './gpu_weights.ts';
 
 export const DONE = 0;
+/** ctrl[DONE] once the device thread has ended. */
+export const EXITED = -1;
 
 export interface InitRequest {
   readonly kind: 'init';

@@ -18,7 +18,7 @@ import type { ModelRunnerOptions, RunnerModel } from '../model_runner.ts';
 import type { Runner } from '../types.ts';
 import type { AdapterSummary } from './gpu.ts';
 import { GpuDeviceError, type TensorMessage } from './gpu_weights.ts';
-import { DONE, type DeviceReply, type DeviceRequest } from './protocol.ts';
+import { DONE, EXITED, type DeviceReply, type DeviceRequest } from './protocol.ts';
 import { GPU_TYPES } from './wgsl/matmul.ts';
 
 /** Atomics.waitAsync (Node ≥ 16; not in the ES2022 lib typings). */
@@ -132,6 +132,7 @@ export class WebGpuRunner implements Runner {
       const n = ++job;
       port1.postMessage({ job: n, ...req });
       while (Atomics.load(ctrl, DONE) !== n) {
+        if (Atomics.load(ctrl, DONE) === EXITED) throw new GpuDeviceError(`the WebGPU device thread ended during '${req.kind}'`);
         const r = waitAsync(ctrl, DONE, Atomics.load(ctrl, DONE), timeoutMs);
         if ((await r.value) === 'timed-out') throw new GpuDeviceError(`the WebGPU device thread did not answer '${req.kind}' within ${timeoutMs} ms`);
       }
@@ -199,6 +200,7 @@ export class WebGpuRunner implements Runner {
     this.port.postMessage({ job: n, ...req });
     const deadline = performance.now() + this.timeoutMs;
     for (let seen = Atomics.load(this.ctrl, DONE); seen !== n; seen = Atomics.load(this.ctrl, DONE)) {
+      if (seen === EXITED) throw (this.failed = new GpuDeviceError(`the WebGPU device thread ended during '${req.kind}'`));
       const left = deadline - performance.now();
       if (left <= 0) {
         this.failed = new GpuDeviceError(`the WebGPU device did not finish '${req.kind}' within ${this.timeoutMs} ms; the runner is stopped`);
