@@ -69,11 +69,9 @@ async function pair(m: LoadedModel, numHostBlocks = 0): Promise<{ gpu: WebGpuRun
 
 describe.skipIf(gpuSkipReason !== null).each([
   ['half rope, GQA 4/2', { ropeStyle: 'half' as const }],
-  ['adjacent rope, GQA 4/1', { ropeStyle: 'adjacent' as const, numKvHeads: 1 }],
-  ['half rope, MHA, tied embeddings', { ropeStyle: 'half' as const, numKvHeads: 4, tieWordEmbeddings: true }],
-  ['qwen2: q/k/v biases', { attentionBias: true }],
+  ['adjacent rope, GQA 4/1, llama 3.1 rope scaling', { ropeStyle: 'adjacent' as const, numKvHeads: 1, ropeScaling: { type: 'llama3' as const, factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8 } }],
+  ['MHA, tied embeddings, qwen2 q/k/v biases', { ropeStyle: 'half' as const, numKvHeads: 4, tieWordEmbeddings: true, attentionBias: true }],
   ['qwen3: q/k norms, head dim 32 ≠ D/H', { qkNorm: true, headDim: 32 }],
-  ['llama 3.1 rope scaling', { ropeStyle: 'adjacent' as const, headDim: 32, ropeScaling: { type: 'llama3' as const, factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8 } }],
 ])(gpuTitle('WebGpuRunner (%s)'), (_name, over) => {
   const m = model(over, 7);
   const V = m.config.vocabSize;

@@ -36,6 +36,8 @@ const SCALE: f32 = ${Math.fround(1 / Math.sqrt(z.Dh)).toExponential(9)}f;
 const NEG: f32 = -3.0e38f;
 var<workgroup> qv: array<f32, ${z.Dh}>;
 var<workgroup> sc: array<f32, 64>;
+/** Offset of each key of the tile in the pools (the block table is read once per key). */
+var<workgroup> kbase: array<u32, 64>;
 
 fn key_base(tableBase: u32, kvh: u32, j: u32) -> u32 {
   let blk = u32(Meta[tableBase + j / BS]);
@@ -66,6 +68,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var s = NEG;
     if (j < L) {
       let kb = key_base(tableBase, kvh, j);
+      kbase[tid] = kb;
       s = 0.0;
       for (var d = 0u; d < DH; d++) { s += qv[d] * Kc[kb + d]; }
     }
@@ -87,7 +90,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let d = tid + 64u * e;
       if (d < DH) {
         var a = acc[e] * corr;
-        for (var i = 0u; i < kn; i++) { a += sc[i] * Vc[key_base(tableBase, kvh, j0 + i) + d]; }
+        for (var i = 0u; i < kn; i++) { a += sc[i] * Vc[kbase[i] + d]; }
         acc[e] = a;
       }
     }
