@@ -29,7 +29,7 @@ const DQGEMM = new URL('./kernels/dqgemm.wasm', import.meta.url);
  */
 const PANEL_MIN_ROWS: Readonly<Record<number, number>> = { [GgmlType.F16]: 4, [GgmlType.BF16]: 4, [GgmlType.Q4_K]: 16, [GgmlType.Q5_K]: 16, [GgmlType.Q6_K]: 16 };
 const LEGACY_PANEL_MIN_ROWS = 32;
-const panelRows = (t: number) => PANEL_MIN_ROWS[t] ?? LEGACY_PANEL_MIN_ROWS;
+const panelRows = (t: number) => (PANEL_ONLY.has(t) ? 1 : (PANEL_MIN_ROWS[t] ?? LEGACY_PANEL_MIN_ROWS));
 
 export interface RowsPart {
   readonly type: GgmlTypeId;
@@ -50,12 +50,14 @@ type HalfKernel = (a: number, M: number, K: number, w: number, n0: number, n1: n
 /** The types with a kernel, by whether they read 8-bit activations. */
 const QUANT_KERNELS = { [GgmlType.Q8_0]: 'dot_q8_0', [GgmlType.Q4_0]: 'dot_q4_0', [GgmlType.Q4_1]: 'dot_q4_1', [GgmlType.Q5_0]: 'dot_q5_0', [GgmlType.Q5_1]: 'dot_q5_1', [GgmlType.Q4_K]: 'dot_q4_k', [GgmlType.Q5_K]: 'dot_q5_k', [GgmlType.Q6_K]: 'dot_q6_k' } as const;
 const HALF_KERNELS = { [GgmlType.F16]: 'dot_f16', [GgmlType.BF16]: 'dot_bf16' } as const;
+/** Types with only the dequantized-panel kernel (dqgemm.c), at every row count: no 8-bit dot kernel yet. */
+const PANEL_ONLY: ReadonlySet<number> = new Set([GgmlType.Q2_K, GgmlType.Q3_K]);
 const isQuant = (t: number): t is keyof typeof QUANT_KERNELS => t in QUANT_KERNELS;
 const isHalf = (t: number): t is keyof typeof HALF_KERNELS => t in HALF_KERNELS;
 
 /** Whether these HF linear weights [out_k, in] can be kept as stored rows (every part a type with a kernel). */
 export function keepsRows(parts: readonly HostTensor[]): boolean {
-  return parts.every((p) => p.stored !== undefined && (isQuant(p.stored.type) || isHalf(p.stored.type)));
+  return parts.every((p) => p.stored !== undefined && (isQuant(p.stored.type) || isHalf(p.stored.type) || PANEL_ONLY.has(p.stored.type)));
 }
 
 /** Bytes of one row of K elements of `type`. */

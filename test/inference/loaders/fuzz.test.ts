@@ -41,13 +41,13 @@ function ggufBytes(kind: 'gpt2' | 'llama'): Uint8Array {
   return concat(encodeGguf(md, tensors));
 }
 
-/** A model whose linear weights are Q4_K, Q5_K, Q6_K, Q8_0, Q4_1, Q5_0, Q5_1, F16 and BF16 (rows of 256). */
+/** A model whose linear weights are Q2_K … Q6_K, Q8_0, Q4_1, Q5_0, Q5_1, F16 and BF16 (rows of 256). */
 function kquantGguf(): Uint8Array {
   const config = tinyConfig({ hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, intermediateSize: 256, numLayers: 1, vocabSize: 300 });
   const bpe = tinyBpeVocab(300);
   const md = modelConfigToGguf(config);
   for (const [k, v] of gpt2TokenizerKv(bpe.tokens, bpe.types, bpe.merges, { bos: 256, eos: 257 })) md.set(k, v);
-  const types = ['Q4_K', 'Q5_K', 'Q6_K', 'Q8_0', 'Q4_1', 'Q5_0', 'Q5_1', 'F16', 'BF16'] as const;
+  const types = ['Q4_K', 'Q5_K', 'Q6_K', 'Q2_K', 'Q3_K', 'Q8_0', 'Q4_1', 'Q5_0', 'Q5_1', 'F16', 'BF16'] as const;
   const tensors: GgufTensorToWrite[] = [...randomWeights(config)].map(([name, t], i) => ({
     name: hfToGgufName(name)!, shape: t.shape, data: t.data, type: t.shape.length === 1 ? 'F32' : types[i % types.length]!,
   }));

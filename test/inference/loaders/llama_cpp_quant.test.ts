@@ -133,7 +133,7 @@ function buildLlamaQuantize(): string | null {
   }
 }
 
-describe.each(['q8_0', 'q4_0', 'q5_1', 'q4_k_m', 'q5_k_m', 'q6_k', 'f16'] as const)('a GGUF that ds quantize made (%s)', (preset: QuantPreset) => {
+describe.each(['q8_0', 'q4_0', 'q5_1', 'q2_k', 'q3_k_m', 'q4_k_m', 'q5_k_m', 'q6_k', 'f16'] as const)('a GGUF that ds quantize made (%s)', (preset: QuantPreset) => {
   it('llama.cpp and deepscale decode it to the same tokens, and llama.cpp gives its dequantized logits', async () => {
     const path = join(dir, `${preset}.gguf`);
     const r = quantizeGgufFile(f32, path, preset);
@@ -149,12 +149,12 @@ describe.skipIf(quantizer === null)('a GGUF that llama.cpp\'s own quantizer made
     execFileSync(quantizer!, [f32, path, String(ftype)], { stdio: 'pipe' });
     return path;
   };
-  it.each([[7, 'Q8_0'], [2, 'Q4_0'], [3, 'Q4_1'], [8, 'Q5_0'], [9, 'Q5_1'], [15, 'Q4_K_M'], [17, 'Q5_K_M'], [18, 'Q6_K']] as const)('llama_ftype %i (%s): deepscale decodes it to llama.cpp\'s tokens', async (ftype, name) => {
+  it.each([[7, 'Q8_0'], [2, 'Q4_0'], [3, 'Q4_1'], [8, 'Q5_0'], [9, 'Q5_1'], [10, 'Q2_K'], [12, 'Q3_K_M'], [15, 'Q4_K_M'], [17, 'Q5_K_M'], [18, 'Q6_K']] as const)('llama_ftype %i (%s): deepscale decodes it to llama.cpp\'s tokens', async (ftype, name) => {
     await expectSameDecode(quantize(ftype, name), 0.03);
   });
 
-  it('Q2_K and Q3_K_M files are refused at load, naming the tensor type', () => {
-    expect(() => loadGguf(quantize(10, 'Q2_K'))).toThrow(/ggml type 10 \(Q2_K\) is not supported/);
-    expect(() => loadGguf(quantize(12, 'Q3_K_M'))).toThrow(/ggml type 11 \(Q3_K\) is not supported/);
+  it('an IQ-quant file is refused at load, naming the tensor type', () => {
+    // llama_ftype 25: IQ4_NL (no importance matrix needed); deepscale reads no IQ type
+    expect(() => loadGguf(quantize(25, 'IQ4_NL'))).toThrow(/ggml type 20 \(IQ4_NL\) is not supported/);
   });
 });

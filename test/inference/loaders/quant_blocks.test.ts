@@ -19,7 +19,7 @@ describe('quantizers keep the tensor', () => {
   const rng = new Rng(2);
   const x = Float32Array.from({ length: 4096 }, () => rng.normal() * (rng.int(16) === 0 ? 8 : 1));
   it.each([
-    ['Q8_0', 0.01], ['Q6_K', 0.03], ['Q5_K', 0.06], ['Q4_K', 0.12], ['Q4_0', 0.2], ['Q4_1', 0.12], ['Q5_0', 0.1], ['Q5_1', 0.06], ['F16', 1e-3], ['BF16', 5e-3],
+    ['Q8_0', 0.01], ['Q6_K', 0.03], ['Q3_K', 0.3], ['Q2_K', 0.5], ['Q5_K', 0.06], ['Q4_K', 0.12], ['Q4_0', 0.2], ['Q4_1', 0.12], ['Q5_0', 0.1], ['Q5_1', 0.06], ['F16', 1e-3], ['BF16', 5e-3],
   ] as const)('%s: relative RMS error under %f', (name, bound) => {
     const t = TENSOR_TYPES[GgmlType[name]]!;
     const bytes = t.quantize(x);
@@ -31,7 +31,7 @@ describe('quantizers keep the tensor', () => {
     expect(Math.sqrt(err / ref)).toBeLessThan(bound);
   });
 
-  it.each(['Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q4_K', 'Q5_K', 'Q6_K'] as const)('%s: an all-zero and a constant block come back exactly', (name) => {
+  it.each(['Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K'] as const)('%s: an all-zero and a constant block come back exactly', (name) => {
     const t = TENSOR_TYPES[GgmlType[name]]!;
     const z = new Float32Array(256);
     expect([...t.dequantize(t.quantize(z), 0, 256)].every((v) => v === 0)).toBe(true);
@@ -70,9 +70,9 @@ function typeFieldOf(b: Uint8Array, name: string): number {
 describe('loading a GGUF with blocks it cannot use', () => {
   it('names a tensor type it does not read, and the tensor', () => {
     const b = gguf('Q8_0');
-    new DataView(b.buffer).setUint32(typeFieldOf(b, 'blk.0.ffn_up.weight'), 10, true); // Q2_K
+    new DataView(b.buffer).setUint32(typeFieldOf(b, 'blk.0.ffn_up.weight'), 16, true); // IQ2_XXS
     expect(() => loadGgufBytes(b, 'm.gguf')).toThrow(FormatError);
-    expect(() => loadGgufBytes(b, 'm.gguf')).toThrow(/m\.gguf: tensor "blk\.0\.ffn_up\.weight".*ggml type 10 \(Q2_K\) is not supported/);
+    expect(() => loadGgufBytes(b, 'm.gguf')).toThrow(/m\.gguf: tensor "blk\.0\.ffn_up\.weight".*ggml type 16 \(IQ2_XXS\) is not supported/);
   });
 
   it.each([['Q4_K', 0], ['Q4_K', 2], ['Q6_K', 208], ['Q8_0', 0], ['F16', 0]] as const)('%s: a non-finite scale at byte %i of a block is one FormatError naming the tensor and the block offset', (type, at) => {

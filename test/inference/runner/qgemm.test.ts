@@ -73,7 +73,7 @@ function check(types: GgmlTypeId[], K: number, M: number, rowsOf: number[], rng:
     let col = 0;
     parts.forEach((p, i) => {
       // 8-bit activations below the panel path's rows (16 for k-quants, 32 for the others); float32 on it
-      const panel = M >= ([12, 13, 14].includes(p.stored.type) ? 16 : 32);
+      const panel = [10, 11].includes(p.stored.type) || M >= ([12, 13, 14].includes(p.stored.type) ? 16 : 32);
       const act = tensorType(p.stored.type).elems === 1 || panel ? Float64Array.from(row) : q8Values(row);
       for (let n = 0; n < p.shape[0]!; n++, col++) {
         let want = 0;
@@ -94,7 +94,7 @@ describe('stored-format kernels equal their dequantize reference', () => {
   const rng = new Rng(3);
   it.each([
     ['Q8_0', 8, [32, 96]], ['Q4_0', 2, [32, 160]], ['Q4_1', 3, [32, 96]], ['Q5_0', 6, [32, 96]], ['Q5_1', 7, [64]], ['Q4_K', 12, [256, 512]], ['Q5_K', 13, [256, 512]], ['Q6_K', 14, [256, 512]],
-    ['F16', 1, [7, 64, 75]], ['BF16', 30, [8, 33]],
+    ['Q2_K', 10, [256]], ['Q3_K', 11, [256, 512]], ['F16', 1, [7, 64, 75]], ['BF16', 30, [8, 33]],
   ] as const)('%s', (_name, type, Ks) => {
     for (const K of Ks) for (const M of [1, 2, 3, 4, 5, 7, 9, 18, 33]) check([type], K, M, [1 + rng.int(37)], rng);
   });

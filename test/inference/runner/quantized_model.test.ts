@@ -38,7 +38,7 @@ const source = f32Gguf();
 const prompt = [256, 104, 101, 108, 108, 111, 32, 119, 111];
 
 describe.each([
-  ['f16', 1e-4], ['bf16', 1e-4], ['q8_0', 0.015], ['q4_0', 0.015], ['q4_1', 0.015], ['q5_0', 0.015], ['q5_1', 0.015], ['q4_k_m', 0.015], ['q5_k_m', 0.015], ['q6_k', 0.015],
+  ['f16', 1e-4], ['bf16', 1e-4], ['q8_0', 0.015], ['q4_0', 0.015], ['q4_1', 0.015], ['q5_0', 0.015], ['q5_1', 0.015], ['q2_k', 0.015], ['q3_k_m', 0.015], ['q4_k_m', 0.015], ['q5_k_m', 0.015], ['q6_k', 0.015],
 ] as const)('a %s GGUF kept in its stored format', (preset: QuantPreset, tol) => {
   const { chunks, report } = quantizeGguf(parseGguf(source, 'f32.gguf'), preset);
   const m = loadGgufBytes(concat(chunks), `${preset}.gguf`);

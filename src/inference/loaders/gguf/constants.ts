@@ -11,14 +11,14 @@ export const SCALAR_BYTES: Partial<Record<number, number>> = {
 };
 
 /** ggml tensor types this project reads (ggml.h: enum ggml_type). */
-export const GgmlType = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 } as const;
+export const GgmlType = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q2_K: 10, Q3_K: 11, Q4_K: 12, Q5_K: 13, Q6_K: 14, BF16: 30 } as const;
 export type GgmlTypeId = (typeof GgmlType)[keyof typeof GgmlType];
 
 /**
  * Elements per block and bytes per block, as ggml defines them:
  *   Q8_0: { f16 d; int8 qs[32] }          x = d * q
  *   Q4_0: { f16 d; uint8 qs[16] }         x[j] = d * ((qs[j] & 15) - 8), x[j + 16] = d * ((qs[j] >> 4) - 8)
- *   Q4_1, Q5_0, Q5_1: quant.ts;  Q4_K, Q5_K, Q6_K: 256-element super blocks (kquant.ts)
+ *   Q4_1, Q5_0, Q5_1: quant.ts;  Q2_K, Q3_K (kquant_low.ts), Q4_K, Q5_K, Q6_K (kquant.ts): 256-element super blocks
  */
 export const BLOCK: Record<GgmlTypeId, { elems: number; bytes: number; name: string }> = {
   0: { elems: 1, bytes: 4, name: 'F32' },
@@ -28,6 +28,8 @@ export const BLOCK: Record<GgmlTypeId, { elems: number; bytes: number; name: str
   6: { elems: 32, bytes: 22, name: 'Q5_0' },
   7: { elems: 32, bytes: 24, name: 'Q5_1' },
   8: { elems: 32, bytes: 34, name: 'Q8_0' },
+  10: { elems: 256, bytes: 84, name: 'Q2_K' },
+  11: { elems: 256, bytes: 110, name: 'Q3_K' },
   12: { elems: 256, bytes: 144, name: 'Q4_K' },
   13: { elems: 256, bytes: 176, name: 'Q5_K' },
   14: { elems: 256, bytes: 210, name: 'Q6_K' },

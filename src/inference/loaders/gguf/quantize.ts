@@ -14,11 +14,11 @@ import { encodeGguf, type GgufWriteType } from './writer.ts';
  * The K_M mixes follow llama.cpp's choice of tensors that get more bits: the output head and,
  * in the first and last eighth of the layers and every third layer between, attn_v and ffn_down.
  */
-export const QUANT_PRESETS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q4_k_s', 'q4_k_m', 'q5_k_s', 'q5_k_m', 'q6_k'] as const;
+export const QUANT_PRESETS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q2_k', 'q3_k_m', 'q4_k_s', 'q4_k_m', 'q5_k_s', 'q5_k_m', 'q6_k'] as const;
 export type QuantPreset = (typeof QUANT_PRESETS)[number];
 
 /** llama_ftype of each preset (llama.h), for general.file_type. */
-const FILE_TYPE: Record<QuantPreset, number> = { f32: 0, f16: 1, bf16: 32, q8_0: 7, q4_0: 2, q4_1: 3, q5_0: 8, q5_1: 9, q4_k_s: 14, q4_k_m: 15, q5_k_s: 16, q5_k_m: 17, q6_k: 18 };
+const FILE_TYPE: Record<QuantPreset, number> = { f32: 0, f16: 1, bf16: 32, q8_0: 7, q4_0: 2, q4_1: 3, q5_0: 8, q5_1: 9, q2_k: 10, q3_k_m: 12, q4_k_s: 14, q4_k_m: 15, q5_k_s: 16, q5_k_m: 17, q6_k: 18 };
 
 /** The base type of each preset, and the type its more-bits tensors get. */
 const MIX: Record<QuantPreset, { base: GgufWriteType; more: GgufWriteType; output: GgufWriteType }> = {
@@ -30,6 +30,8 @@ const MIX: Record<QuantPreset, { base: GgufWriteType; more: GgufWriteType; outpu
   q4_1: { base: 'Q4_1', more: 'Q4_1', output: 'Q6_K' },
   q5_0: { base: 'Q5_0', more: 'Q5_0', output: 'Q6_K' },
   q5_1: { base: 'Q5_1', more: 'Q5_1', output: 'Q6_K' },
+  q2_k: { base: 'Q2_K', more: 'Q3_K', output: 'Q6_K' },
+  q3_k_m: { base: 'Q3_K', more: 'Q5_K', output: 'Q6_K' },
   q4_k_s: { base: 'Q4_K', more: 'Q4_K', output: 'Q6_K' },
   q4_k_m: { base: 'Q4_K', more: 'Q6_K', output: 'Q6_K' },
   q5_k_s: { base: 'Q5_K', more: 'Q5_K', output: 'Q6_K' },

@@ -1,5 +1,6 @@
 import { decodeBf16, decodeF16, decodeF32, encodeBf16, encodeF16, encodeF32 } from '../dtype.ts';
 import type { GgmlTypeId } from './constants.ts';
+import { dequantizeQ2_K, dequantizeQ3_K, quantizeQ2_K, quantizeQ3_K } from './kquant_low.ts';
 import { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, quantizeQ4_K, quantizeQ5_K, quantizeQ6_K } from './kquant.ts';
 import { dequantizeQ4_0, dequantizeQ4_1, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ8_0, quantizeQ4_0, quantizeQ4_1, quantizeQ5_0, quantizeQ5_1, quantizeQ8_0 } from './quant.ts';
 
@@ -26,6 +27,8 @@ export const TENSOR_TYPES: Readonly<Partial<Record<GgmlTypeId, TensorTypeInfo>>>
   6: { name: 'Q5_0', elems: 32, bytes: 22, dequantize: dequantizeQ5_0, quantize: quantizeQ5_0, scales: [0] },
   7: { name: 'Q5_1', elems: 32, bytes: 24, dequantize: dequantizeQ5_1, quantize: quantizeQ5_1, scales: [0, 2] },
   8: { name: 'Q8_0', elems: 32, bytes: 34, dequantize: dequantizeQ8_0, quantize: quantizeQ8_0, scales: [0] },
+  10: { name: 'Q2_K', elems: 256, bytes: 84, dequantize: dequantizeQ2_K, quantize: quantizeQ2_K, scales: [80, 82] },
+  11: { name: 'Q3_K', elems: 256, bytes: 110, dequantize: dequantizeQ3_K, quantize: quantizeQ3_K, scales: [108] },
   12: { name: 'Q4_K', elems: 256, bytes: 144, dequantize: dequantizeQ4_K, quantize: quantizeQ4_K, scales: [0, 2] },
   13: { name: 'Q5_K', elems: 256, bytes: 176, dequantize: dequantizeQ5_K, quantize: quantizeQ5_K, scales: [0, 2] },
   14: { name: 'Q6_K', elems: 256, bytes: 210, dequantize: dequantizeQ6_K, quantize: quantizeQ6_K, scales: [208] },

@@ -11,7 +11,7 @@ export type GgufKv =
   | { readonly type: 'string'; readonly value: string }
   | { readonly type: 'array'; readonly itemType: 'u32' | 'i32' | 'f32' | 'string'; readonly value: readonly (number | string)[] };
 
-export type GgufWriteType = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1' | 'Q4_K' | 'Q5_K' | 'Q6_K';
+export type GgufWriteType = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1' | 'Q2_K' | 'Q3_K' | 'Q4_K' | 'Q5_K' | 'Q6_K';
 
 export interface GgufTensorToWrite {
   readonly name: string;

@@ -9,7 +9,7 @@
 #include "qdot.h"
 
 // ggml type ids (ggml.h)
-enum { T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q5_1 = 7, T_Q8_0 = 8, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30 };
+enum { T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q5_1 = 7, T_Q8_0 = 8, T_Q2_K = 10, T_Q3_K = 11, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30 };
 
 static void k_scale_min(int j, const uint8_t* q, int* sc, int* mn) {
   if (j < 4) {
@@ -72,6 +72,35 @@ static void dequant_row(int type, const uint8_t* r, int K, float* panel, int j) 
             int v = s & 1 ? q[l] >> 4 : q[l] & 15;
             if (five) v |= ((blk[16 + l] >> s) & 1) << 4;
             out[8 * (256 * i + 32 * s + l)] = ds * (float)v - dm;
+          }
+        }
+      }
+      return;
+    }
+    case T_Q2_K: case T_Q3_K: {
+      // Q2_K (84 B): scales[16] | qs[64] | f16 d | f16 dmin;  Q3_K (110 B): hmask[32] | qs[64] | scales[12] | f16 d
+      // element e: n = e >> 7, j = (e >> 5) & 3, h = (e >> 4) & 1, l = e & 15 (kquant_low.ts)
+      const int three = type == T_Q3_K;
+      for (int i = 0; i < K / 256; i++) {
+        const uint8_t* blk = r + (three ? 110 : 84) * i;
+        const float d = f16_to_f32(rd16(blk + (three ? 108 : 80))), dmin = three ? 0.0f : f16_to_f32(rd16(blk + 82));
+        const uint8_t* qs = blk + (three ? 32 : 16);
+        for (int sub = 0; sub < 16; sub++) {
+          const int n = sub >> 3, j = (sub >> 1) & 3, h = sub & 1;
+          float ds, dm;
+          if (three) {
+            const uint8_t* sc = blk + 96;
+            const int low = sub < 8 ? sc[sub] & 15 : sc[sub - 8] >> 4;
+            ds = d * (float)((low | (((sc[8 + (sub & 3)] >> (2 * (sub >> 2))) & 3) << 4)) - 32);
+            dm = 0.0f;
+          } else {
+            ds = d * (float)(blk[sub] & 15);
+            dm = dmin * (float)(blk[sub] >> 4);
+          }
+          for (int l = 0; l < 16; l++) {
+            int q = (qs[32 * n + 16 * h + l] >> (2 * j)) & 3;
+            if (three && !((blk[16 * h + l] >> (4 * n + j)) & 1)) q -= 4;
+            out[8 * (256 * i + 16 * sub + l)] = ds * (float)q - dm;
           }
         }
       }
