@@ -1,6 +1,6 @@
 import { FormatError } from '../../errors.ts';
 import { withExtras, type ModelConfig } from '../../models/types.ts';
-import { archForConfig, archFromHf, type HfFields } from './arch/index.ts';
+import { archForConfig, archFromHf, type Architecture, type HfFields } from './arch/index.ts';
 
 /**
  * HF config.json ↔ ModelConfig: the Llama base fields here, the extras from the architecture's
@@ -8,6 +8,11 @@ import { archForConfig, archFromHf, type HfFields } from './arch/index.ts';
  * HF applies rope by rotate-half: ropeStyle 'half'.
  */
 export function hfConfigToModelConfig(json: unknown, file: string): ModelConfig {
+  return hfConfigToModel(json, file).config;
+}
+
+/** hfConfigToModelConfig and the architecture it read (whose file says how its weights are laid out). */
+export function hfConfigToModel(json: unknown, file: string): { config: ModelConfig; arch: Architecture } {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new FormatError(file, 'config.json is not a JSON object');
   const o = json as Record<string, unknown>;
   const arch = archFromHf(o['architectures'], file);
@@ -46,7 +51,7 @@ export function hfConfigToModelConfig(json: unknown, file: string): ModelConfig 
     bosTokenId: tokenId('bos_token_id'),
     eosTokenId: tokenId('eos_token_id'),
   };
-  return withExtras(base, arch.fromHf(f, base));
+  return { config: withExtras(base, arch.fromHf(f, base)), arch };
 }
 
 function hfFields(o: Record<string, unknown>, file: string): HfFields {
@@ -71,7 +76,7 @@ function hfFields(o: Record<string, unknown>, file: string): HfFields {
  * a config with ropeStyle 'adjacent' (weights from a GGUF) needs its q/k rows unpermuted first
  * (unpermuteQkFromGguf), so this refuses it.
  */
-export function modelConfigToHfConfig(config: ModelConfig): Record<string, unknown> {
+export function modelConfigToHfConfig(config: ModelConfig, arch: Architecture = archForConfig(config)): Record<string, unknown> {
   if (config.ropeStyle !== 'half') {
     throw new RangeError('modelConfigToHfConfig: ropeStyle is "adjacent"; unpermute q/k (unpermuteQkFromGguf) and set ropeStyle "half" first');
   }
@@ -92,6 +97,6 @@ export function modelConfigToHfConfig(config: ModelConfig): Record<string, unkno
     bos_token_id: config.bosTokenId,
     eos_token_id: config.eosTokenId,
     torch_dtype: 'float32',
-    ...archForConfig(config).toHf(config),
+    ...arch.toHf(config),
   };
 }

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { FormatError } from '../../errors.ts';
 import { loadTokenizer } from '../../data/tokenizer/index.ts';
 import { checkLlamaWeights } from './check_weights.ts';
-import { hfConfigToModelConfig } from './hf_config.ts';
+import { splitFused } from './fused.ts';
+import { hfConfigToModel } from './hf_config.ts';
 import { readSafetensorsDir } from './safetensors/sharded.ts';
 import type { LoadedModel } from './types.ts';
 
@@ -18,8 +19,9 @@ function readJson(path: string): unknown {
 /** An HF-style model dir: config.json, model.safetensors (or sharded with an index), tokenizer.json. */
 export function loadModelDir(dir: string): LoadedModel {
   const cfgPath = join(dir, 'config.json');
-  const config = hfConfigToModelConfig(readJson(cfgPath), cfgPath);
+  const { config, arch } = hfConfigToModel(readJson(cfgPath), cfgPath);
   const weights = readSafetensorsDir(dir);
+  if (arch.fused) splitFused(weights, config, arch.fused.hf, dir);
   // Some tied checkpoints still carry lm_head.weight; it is the embedding, so drop it.
   if (config.tieWordEmbeddings) weights.delete('lm_head.weight');
   checkLlamaWeights(config, weights, dir);

@@ -13,7 +13,12 @@ import { hfToGgufName } from '../../../src/inference/loaders/gguf/names.ts';
 import { gpt2TokenizerKv } from '../../../src/inference/loaders/gguf/tokenizer_kv.ts';
 import { writeGguf, type GgufKv, type GgufTensorToWrite } from '../../../src/inference/loaders/gguf/writer.ts';
 import type { ModelConfig } from '../../../src/models/types.ts';
+import { phi3 } from '../../../src/inference/loaders/arch/index.ts';
+import { fuseSplit, rowSlice } from '../../../src/inference/loaders/fused.ts';
+import { writeLlamaGguf } from '../../../src/inference/loaders/gguf/export.ts';
+import { ModelRunner } from '../../../src/inference/runner/index.ts';
 import { randomWeights, tinyBpeVocab, tinyConfig } from '../../helpers/random_llama.ts';
+import { referenceForward } from '../../helpers/reference_llama.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ds-arch-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,7 +63,7 @@ describe('GGUF architectures', () => {
   });
 
   it.each<[string, ModelConfig, Patch, RegExp]>([
-    ['an unknown architecture', llama, { md: [['general.architecture', { type: 'string', value: 'gemma' }]] }, /general\.architecture "gemma" is not supported \(llama, qwen2, qwen3\)/],
+    ['an unknown architecture', llama, { md: [['general.architecture', { type: 'string', value: 'gemma' }]] }, /general\.architecture "gemma" is not supported \(llama, qwen2, qwen3, phi3\)/],
     ['rope_freqs on qwen2', qwen2, { extra: [f32('rope_freqs.weight', 8)] }, /tensor "rope_freqs\.weight" is not part of a qwen2 model/],
     ['rope_freqs of the wrong length', llama, { extra: [f32('rope_freqs.weight', 5)] }, /"rope_freqs\.weight" has 5 values, the head dim 16 needs 8/],
     ['a zero rope divisor', llama, { extra: [f32('rope_freqs.weight', 8, 0)] }, /rope_freqs\.weight" holds a divisor that is not a positive finite number/],
@@ -77,5 +82,48 @@ describe('GGUF architectures', () => {
   it("caps the context at a GGUF's sliding window", () => {
     const path = write(llama, { md: [['llama.attention.sliding_window', { type: 'u32', value: 32 }]] });
     expect(loadGguf(path).config.maxPositionEmbeddings).toBe(32);
+  });
+});
+
+describe('phi3: fused q/k/v and gate/up', () => {
+  it.each(['F16', 'Q8_0'] as const)('split at load as views of the stored %s rows; the runner gives the reference logits', (type) => {
+    const config = tinyConfig();
+    const v = tinyBpeVocab(config.vocabSize);
+    const path = join(dir, `phi3-${type}.gguf`);
+    writeLlamaGguf(path, { config, weights: randomWeights(config, 9), tokenizer: gpt2TokenizerKv(v.tokens, v.types, v.merges, { bos: 256, eos: 257 }), type, arch: phi3 });
+    const m = loadGguf(path);
+    expect(m.config.ropeStyle).toBe('half');
+    for (const name of ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'mlp.gate_proj', 'mlp.up_proj']) {
+      expect(m.weights.get(`model.layers.1.${name}.weight`)?.stored, name).toBeDefined();
+    }
+    const prompt = [256, 104, 101, 108, 108, 111];
+    const want = referenceForward(m, prompt).at(-1)!;
+    const runner = new ModelRunner(m, { numBlocks: 4, blockSize: 16 });
+    const got = runner.execute({
+      tokenIds: Int32Array.from(prompt), positions: Int32Array.from(prompt, (_, i) => i), slotMapping: Int32Array.from(prompt, (_, i) => i),
+      seqs: [{ queryStart: 0, queryLen: prompt.length, contextLen: prompt.length, blockTable: Int32Array.from([0]) }],
+      sampleRows: Int32Array.from([prompt.length - 1]),
+    });
+    runner.dispose();
+    const spread = Math.max(...want) - Math.min(...want);
+    const worst = Math.max(...want.map((w, i) => Math.abs(w - got[i]!)));
+    // F16 rows are exact products; Q8_0 products round the activations to 8 bits as llama.cpp does
+    expect(worst / spread).toBeLessThan(type === 'F16' ? 1e-5 : 0.015);
+  });
+
+  it('refuses a fused q/k/v with the wrong rows, naming the tensor', () => {
+    const config = tinyConfig();
+    const v = tinyBpeVocab(config.vocabSize);
+    const md = modelConfigToGguf(config, 'x', phi3);
+    for (const [k, val] of gpt2TokenizerKv(v.tokens, v.types, v.merges, { bos: 256, eos: 257 })) md.set(k, val);
+    const fused = fuseSplit(randomWeights(config), config, phi3.fused!.gguf);
+    const tensors = [...fused].map(([hf, t]) => {
+      const short = hf === 'model.layers.1.self_attn.qkv_proj.weight' ? rowSlice(t, 0, t.shape[0]! - 16) : t;
+      return { name: hfToGgufName(hf)!, shape: short.shape, data: Float32Array.from(short.data), type: 'F32' as const };
+    });
+    const path = join(dir, 'phi3-short-qkv.gguf');
+    writeGguf(path, md, tensors);
+    expect(() => loadGguf(path)).toThrow(FormatError);
+    expect(() => loadGguf(path)).toThrow(/tensor "blk\.1\.attn_qkv\.weight" has shape \[112, 64\], the config needs \[128, 64\]/);
   });
 });

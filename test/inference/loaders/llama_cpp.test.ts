@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
 import type { ControlledEvaluateInputItem, Llama, LlamaModel, Token } from 'node-llama-cpp';
+import { phi3, type Architecture } from '../../../src/inference/loaders/arch/index.ts';
 import { writeLlamaGguf } from '../../../src/inference/loaders/gguf/export.ts';
 import { gpt2TokenizerKv, llamaTokenizerKv } from '../../../src/inference/loaders/gguf/tokenizer_kv.ts';
 import { loadGguf } from '../../../src/inference/loaders/gguf/load.ts';
@@ -33,11 +34,11 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function writeBpeModel(name: string, config: ModelConfig, type: GgufWriteType): string {
+function writeBpeModel(name: string, config: ModelConfig, type: GgufWriteType, arch?: Architecture): string {
   const v = tinyBpeVocab(config.vocabSize);
   const path = join(dir, `${name}.gguf`);
   const tokenizer = gpt2TokenizerKv(v.tokens, v.types, v.merges, { bos: 256, eos: 257 });
-  writeLlamaGguf(path, { config, weights: randomWeights(config, name.length), tokenizer, type });
+  writeLlamaGguf(path, { config, weights: randomWeights(config, name.length), tokenizer, type, ...(arch ? { arch } : {}) });
   return path;
 }
 
@@ -111,9 +112,12 @@ describe.each([
   { name: 'qwen3', over: { qkNorm: true, headDim: 32 }, type: 'F32' as const, tol: 1e-3, rope: 'half' },
   { name: 'llama3-rope', over: { ropeScaling: LLAMA3_ROPE }, type: 'F32' as const, tol: 1e-3, rope: 'adjacent' },
   { name: 'linear-rope', over: { ropeScaling: { type: 'linear' as const, factor: 4 } }, type: 'F32' as const, tol: 1e-3, rope: 'adjacent' },
-])('llama.cpp vs reference on $name', ({ name, over, type, tol, rope }) => {
+  // phi3: q/k/v and gate/up fused in the file (written fused, split at load), rotate-half rope
+  { name: 'phi3', over: {}, type: 'F32' as const, tol: 1e-3, rope: 'half', arch: phi3 },
+  { name: 'phi3-q8_0', over: {}, type: 'Q8_0' as const, tol: 0.1, rope: 'half', arch: phi3 },
+])('llama.cpp vs reference on $name', ({ name, over, type, tol, rope, arch }) => {
   const config = tinyConfig(over);
-  const path = writeBpeModel(name, config, type);
+  const path = writeBpeModel(name, config, type, arch);
   const loaded = loadGguf(path);
 
   it(`reads the config back with ${rope} rope`, () => {

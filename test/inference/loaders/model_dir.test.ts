@@ -1,5 +1,5 @@
 /** The loaders' shared contract: every format of one model gives the same logits. */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,8 @@ import { gpt2TokenizerKv } from '../../../src/inference/loaders/gguf/tokenizer_k
 import { randomWeights, tinyBpeVocab, tinyConfig } from '../../helpers/random_llama.ts';
 import { referenceForward } from '../../helpers/reference_llama.ts';
 import type { ModelConfig } from '../../../src/models/types.ts';
+import { phi3 } from '../../../src/inference/loaders/arch/index.ts';
+import { fuseSplit } from '../../../src/inference/loaders/fused.ts';
 import type { HostTensor } from '../../../src/inference/loaders/types.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'ds-dir-'));
@@ -76,6 +78,23 @@ describe('loadModel', () => {
     const a = referenceForward(fromDir, ids);
     const b = referenceForward(fromGguf, ids);
     a.forEach((row, t) => row.forEach((x, j) => expect(Math.abs(x - b[t]![j]!)).toBeLessThan(1e-5)));
+  });
+
+  it('Phi-3: fused qkv_proj / gate_up_proj are split at load; its GGUF (fused again) gives the same logits', () => {
+    const w = randomWeights(config, 6);
+    const dir = join(root, 'phi3');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...modelConfigToHfConfig(config, phi3), sliding_window: 4096 }));
+    writeSafetensors(join(dir, 'model.safetensors'), fuseSplit(w, config, phi3.fused!.hf), { format: 'pt' });
+    writeFileSync(join(dir, 'tokenizer.json'), readFileSync(join(writeDir('phi3-tok'), 'tokenizer.json')));
+    const fromDir = loadModel(dir);
+    expect(fromDir.config).toEqual(config);
+    for (const [name, t] of w) expect(Array.from(fromDir.weights.get(name)!.data), name).toEqual(Array.from(t.data));
+    const gguf = join(root, 'phi3.gguf');
+    writeLlamaGguf(gguf, { config, weights: fromDir.weights, tokenizer: gpt2TokenizerKv(v.tokens, v.types, v.merges, { bos: 256, eos: 257 }), type: 'F32', arch: phi3 });
+    const a = referenceForward(fromDir, ids);
+    const b = referenceForward(loadModel(gguf), ids);
+    a.forEach((row, t) => row.forEach((x, j) => expect(Math.abs(x - b[t]![j]!)).toBeLessThan(1e-9)));
   });
 
   it("caps the context at Mistral's sliding window (full attention inside it is the same)", () => {

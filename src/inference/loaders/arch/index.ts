@@ -3,12 +3,15 @@ import { FormatError } from '../../../errors.ts';
 import type { ModelConfig } from '../../../models/types.ts';
 import { llama } from './llama.ts';
 import { qwen2 } from './qwen2.ts';
+import { phi3 } from './phi3.ts';
 import { qwen3 } from './qwen3.ts';
 import type { Architecture } from './types.ts';
 
-export type { Architecture, ArchConfig, GgufFields, HfFields } from './types.ts';
+export type { Architecture, ArchConfig, FusedNames, GgufFields, HfFields } from './types.ts';
 
-export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3];
+export const ARCHITECTURES: readonly Architecture[] = [llama, qwen2, qwen3, phi3];
+
+export { llama, phi3, qwen2, qwen3 };
 
 /** The architecture a GGUF's general.architecture names; a FormatError naming it (and the supported ones) otherwise. */
 export function archFromGguf(name: unknown, file: string): Architecture {

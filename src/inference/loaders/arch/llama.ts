@@ -13,6 +13,7 @@ export const llama: Architecture = {
   name: 'llama',
   hfArchitectures: ['LlamaForCausalLM', 'MistralForCausalLM'],
   ggufRopeStyle: 'adjacent',
+  fused: null,
   ropeFreqsTensor: true,
   fromGguf(f, base) {
     const window = f.has('attention.sliding_window') ? f.posInt('attention.sliding_window') : null;

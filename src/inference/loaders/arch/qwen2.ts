@@ -12,6 +12,7 @@ export const qwen2: Architecture = {
   name: 'qwen2',
   hfArchitectures: ['Qwen2ForCausalLM'],
   ggufRopeStyle: 'half',
+  fused: null,
   ropeFreqsTensor: false,
   fromGguf: (f, base) => {
     const window = f.has('attention.sliding_window') ? f.posInt('attention.sliding_window') : null;

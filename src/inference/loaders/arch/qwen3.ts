@@ -13,6 +13,7 @@ export const qwen3: Architecture = {
   name: 'qwen3',
   hfArchitectures: ['Qwen3ForCausalLM'],
   ggufRopeStyle: 'half',
+  fused: null,
   ropeFreqsTensor: false,
   fromGguf: (f, base) => {
     const window = f.has('attention.sliding_window') ? f.posInt('attention.sliding_window') : null;

@@ -25,6 +25,11 @@ export interface HfFields {
   real(key: string, fallback: number): number;
 }
 
+export interface FusedNames {
+  readonly qkv: string;
+  readonly gateUp: string;
+}
+
 /** What an architecture adds to the shared base: extras, a context cap, a rope style. */
 export type ArchConfig = Partial<Pick<ModelConfig, 'attentionBias' | 'qkNorm' | 'ropeScaling' | 'maxPositionEmbeddings'>>;
 
@@ -38,6 +43,11 @@ export interface Architecture {
    * A GGUF of an 'adjacent' architecture stores q/k rows permuted (gguf/permute.ts).
    */
   readonly ggufRopeStyle: 'adjacent' | 'half';
+  /**
+   * Fused projections (fused.ts): the layer-relative names of the one q/k/v weight and the one
+   * gate/up weight, in GGUF (as names.ts maps them) and in HF; null when q, k, v, gate, up are apart.
+   */
+  readonly fused: { readonly gguf: FusedNames; readonly hf: FusedNames } | null;
   /** Whether a GGUF of it may carry `rope_freqs.weight` (Llama 3.1 rope divisors). */
   readonly ropeFreqsTensor: boolean;
   /** Extras from `{arch}.*` keys; `base` is what the shared reader found. Refuses keys it cannot honour. */

@@ -2,6 +2,7 @@ import { modelExtras, type ModelConfig } from '../../../models/types.ts';
 import { ropeDivisors } from '../../../models/rope_scaling.ts';
 import type { HostTensor } from '../types.ts';
 import { archForConfig, type Architecture } from '../arch/index.ts';
+import { fuseSplit } from '../fused.ts';
 import { modelConfigToGguf } from './hparams.ts';
 import { hfToGgufName } from './names.ts';
 import { permuteQkForGguf } from './permute.ts';
@@ -36,7 +37,8 @@ export function writeLlamaGguf(path: string, m: LlamaGgufInput): void {
   }
   const permute = arch.ggufRopeStyle === 'adjacent' && c.ropeStyle === 'half';
   const tensors: GgufTensorToWrite[] = [];
-  for (const [hf, t] of m.weights) {
+  const weights = arch.fused ? fuseSplit(m.weights, c, arch.fused.gguf) : m.weights;
+  for (const [hf, t] of weights) {
     const name = hfToGgufName(hf);
     if (name === null) throw new InputError(`writeLlamaGguf: weight "${hf}" has no GGUF name`);
     const heads = /self_attn\.q_proj\./.test(hf) ? c.numHeads : /self_attn\.k_proj\./.test(hf) ? c.numKvHeads : 0;

@@ -2,7 +2,8 @@ import { FormatError } from '../../../errors.ts';
 import type { HostTensor, LoadedModel } from '../types.ts';
 import { checkLlamaWeights, expectedLlamaShapes } from '../check_weights.ts';
 import { ggufToModelConfig } from './hparams.ts';
-import { ggufToHfName } from './names.ts';
+import { ggufToHfName, hfToGgufName } from './names.ts';
+import { splitFused } from '../fused.ts';
 import { openGguf } from './open.ts';
 import { parseGguf, readTensorData, type GgufFile } from './reader.ts';
 import { hostTensorOf } from './stored.ts';
@@ -60,10 +61,10 @@ function* loadSteps(g: GgufFile, path: string): Generator<void, LoadedModel> {
   if (!embed) throw new FormatError(path, 'tensor "token_embd.weight" is missing');
   const { config: base, arch } = ggufToModelConfig(g.metadata, path, embed.shape[0] ?? 0, ropeFreqs);
   const config = Object.freeze({ ...base, tieWordEmbeddings: !weights.has('lm_head.weight') });
+  if (arch.fused) splitFused(weights, config, arch.fused.gguf, path, (hf) => hfToGgufName(hf) ?? hf);
   const expected = expectedLlamaShapes(config);
-  for (const info of g.tensors) {
-    const hf = ggufToHfName(info.name);
-    if (hf !== null && !expected.has(hf)) throw new FormatError(path, `tensor "${info.name}" is not part of a ${arch.name} model with this config; it would be ignored`);
+  for (const hf of weights.keys()) {
+    if (!expected.has(hf)) throw new FormatError(path, `tensor "${hfToGgufName(hf) ?? hf}" is not part of a ${arch.name} model with this config; it would be ignored`);
   }
   checkLlamaWeights(config, weights, path);
   return { config, weights, tokenizer: tokenizerFromGguf(g.metadata, path), source: `gguf:${path}` };

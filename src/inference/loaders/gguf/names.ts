@@ -17,6 +17,7 @@ const PER_LAYER: Record<string, string> = {
   ffn_down: 'mlp.down_proj',
   attn_norm: 'input_layernorm',
   ffn_norm: 'post_attention_layernorm',
+  attn_qkv: 'self_attn.qkv_proj', // phi3: q, k, v fused (fused.ts splits it)
   attn_q_norm: 'self_attn.q_norm',
   attn_k_norm: 'self_attn.k_norm',
 };
