@@ -85,7 +85,9 @@ try {
       unable(`GGUF ${q.toUpperCase()}`, e);
       continue;
     }
-    rows.push({ name: `GGUF ${q.toUpperCase()} (ds export)`, acc: await exactMatch(ck.config, loadModel(out).weights), bytes: statSync(out).size });
+    // GGUF holds q/k permuted for llama.cpp's adjacent rope: evaluate with the file's own config.
+    const gguf = loadModel(out);
+    rows.push({ name: `GGUF ${q.toUpperCase()} (ds export)`, acc: await exactMatch(gguf.config, gguf.weights), bytes: statSync(out).size });
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
