@@ -34,6 +34,8 @@ export class OneBitAdam implements Optimizer {
   private t = 0;
   /** β1 of the step momentumStep began (OneCycle may cycle it). */
   private beta1 = 0;
+  /** The frozen phase's denominators (see denominators()); null until first needed. */
+  private denom: Float32Array | null = null;
 
   constructor(
     private readonly p: OneBitAdamParams,
@@ -88,31 +90,34 @@ export class OneBitAdam implements Optimizer {
    * (DeepSpeed asks the user for this exp_avg_mask).
    */
   scaledMomentum(u: Float32Array): void {
-    const sqrtC2 = this.frozenSqrtC2();
-    const { m, v } = this;
-    const eps = this.p.eps;
-    for (let i = 0; i < this.numel; i++) u[i] = v[i] === 0 ? 0 : m[i]! / (Math.sqrt(v[i]!) / sqrtC2 + eps);
+    const d = this.denominators();
+    const { m } = this;
+    for (let i = 0; i < this.numel; i++) u[i] = d[i] === 0 ? 0 : m[i]! / d[i]!;
   }
 
   /** m ← u·d: the momentum back from the stage's compressed mean of scaledMomentum. */
   setScaledMomentum(u: Float32Array): void {
-    const sqrtC2 = this.frozenSqrtC2();
-    const { m, v } = this;
-    const eps = this.p.eps;
-    for (let i = 0; i < this.numel; i++) m[i] = v[i] === 0 ? 0 : u[i]! * (Math.sqrt(v[i]!) / sqrtC2 + eps);
+    const d = this.denominators();
+    const { m } = this;
+    for (let i = 0; i < this.numel; i++) m[i] = u[i]! * d[i]!;
   }
 
   /** A compressed step, second half: p ← p·(1 − lr·wd) − (lr/c1)·m/(√v/√c2_frozen + ε). */
   applyFrozen(params: Float32Array, lr: number, segments: readonly ParamRange[]): void {
     const c1 = this.p.bias_correction ? 1 - this.beta1 ** this.t : 1;
     const stepSize = lr / c1;
-    const sqrtC2 = this.frozenSqrtC2();
-    const { m, v } = this;
-    const eps = this.p.eps;
+    const d = this.denominators();
+    const { m } = this;
     eachSegment(segments, 0, this.numel, this.p.weight_decay, undefined, (lo, hi, wd) => {
       const keep = 1 - lr * wd;
-      for (let i = lo; i < hi; i++) params[i] = params[i]! * keep - (stepSize * m[i]!) / (Math.sqrt(v[i]!) / sqrtC2 + eps);
+      for (let i = lo; i < hi; i++) if (d[i] !== 0) params[i] = params[i]! * keep - (stepSize * m[i]!) / d[i]!;
+      else params[i] = params[i]! * keep;
     });
+  }
+
+  /** Bytes of the cached frozen-phase denominators (0 before the phase): staging, not optimizer state. */
+  get cacheBytes(): number {
+    return this.denom?.byteLength ?? 0;
   }
 
   state(): OptimizerState {
@@ -124,10 +129,26 @@ export class OneBitAdam implements Optimizer {
     this.m.set(s.buffers.exp_avg!);
     this.v.set(s.buffers.exp_avg_sq!);
     this.t = s.step;
+    this.denom = null;
   }
 
   private betas(t: number): readonly [number, number] {
     return this.opts.betasAt?.(t) ?? this.p.betas;
+  }
+
+  /**
+   * d [numel] = √v/√c2_frozen + ε, fixed while v is frozen (computed once per phase; a load
+   * recomputes it); 0 marks the masked elements, where v is exactly 0.
+   */
+  private denominators(): Float32Array {
+    if (this.denom) return this.denom;
+    const sqrtC2 = this.frozenSqrtC2();
+    const { v } = this;
+    const eps = this.p.eps;
+    const d = new Float32Array(this.numel);
+    for (let i = 0; i < this.numel; i++) d[i] = v[i] === 0 ? 0 : Math.sqrt(v[i]!) / sqrtC2 + eps;
+    this.denom = d;
+    return d;
   }
 
   /** √c2 of the last warm-up step (t = freeze_step), which the frozen variance keeps. */

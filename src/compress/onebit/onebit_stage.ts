@@ -106,7 +106,7 @@ export class OneBitStage implements ZeroStage {
 
   memoryReport(): MemoryReport {
     const r = this.base.memoryReport();
-    const buffers = r.buffers + this.errors.worker.byteLength + this.errors.server.byteLength + this.padded.byteLength;
+    const buffers = r.buffers + this.errors.worker.byteLength + this.errors.server.byteLength + this.padded.byteLength + this.optimizer.cacheBytes;
     return { ...r, buffers, total: r.total - r.buffers + buffers };
   }
 

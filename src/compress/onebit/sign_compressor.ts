@@ -36,19 +36,21 @@ export function compressWithFeedback(x: Float32Array, error: Float32Array, out: 
     const hi = lo + blockElems;
     let ss = 0;
     for (let i = lo; i < hi; i++) {
-      error[i] = x[i]! + error[i]!; // error holds c (rounded to float32) until the scale is known
-      const c = error[i]!;
+      const c = Math.fround(x[i]! + error[i]!);
+      error[i] = c; // error holds c until the scale is known
       ss += c * c;
     }
     const s = Math.fround(Math.sqrt(ss / blockElems));
     scales[b] = s;
+    const s2 = 2 * s;
     for (let i = lo; i < hi; i += 8) {
       let byte = 0;
       for (let k = 0; k < 8; k++) {
         const c = error[i + k]!;
-        const pos = c >= 0;
-        if (pos) byte |= 1 << k;
-        error[i + k] = c - (pos ? s : -s);
+        // c ≥ 0 (−0 included, as 0 goes to +1): bit 1, q = +s; else bit 0, q = −s.
+        const neg = c < 0 ? 1 : 0;
+        byte |= (1 - neg) << k;
+        error[i + k] = c - s + s2 * neg;
       }
       out[i >> 3] = byte;
     }
@@ -62,12 +64,13 @@ export function decompressInto(packed: Uint8Array, out: Float32Array, blockElems
   const scales = scalesView(packed, L, blockElems);
   for (let b = 0, lo = 0; lo < L; b++, lo += blockElems) {
     const s = weight * scales[b]!;
-    for (let i = lo; i < lo + blockElems; i += 8) {
-      const byte = packed[i >> 3]!;
-      for (let k = 0; k < 8; k++) {
-        const q = byte & (1 << k) ? s : -s;
-        out[i + k] = accumulate ? out[i + k]! + q : q;
-      }
+    const s2 = 2 * s;
+    const hi = lo + blockElems;
+    // q = ±s from bit k of the byte: −s + 2s·bit.
+    if (accumulate) {
+      for (let i = lo; i < hi; i++) out[i] = out[i]! - s + s2 * ((packed[i >> 3]! >> (i & 7)) & 1);
+    } else {
+      for (let i = lo; i < hi; i++) out[i] = -s + s2 * ((packed[i >> 3]! >> (i & 7)) & 1);
     }
   }
 }
