@@ -4,7 +4,7 @@
  * reduce_bucket_size elements it is reduced between layers, each rank adding the part of the
  * sum that falls in its shard into its [S] gradient shard. No full gradient buffer exists.
  *
- *   staging: | q_proj.3 grad | k_proj.3 grad | … |        → packPlan by owner →
+ *   staging: | q_proj.3 grad | k_proj.3 grad | … |        → packed by owner (Packing) →
  *   packed:  | slot 0 (pieces in shard 0) | slot 1 | …  |  → reduce-scatter → own slot → += grads[S]
  *
  * A tied parameter (embeddings) arrives twice in one backward; both arrivals are staged and
@@ -16,7 +16,7 @@
  * every rank reduces the same buckets in the same order.
  */
 import type { ProcessGroup, WireDtype } from '../runtime/comm/index.ts';
-import { packPlan, type Partition, type StagedRange } from './partition.ts';
+import type { Packing, StagedRange } from './partition.ts';
 import { sumAllReduce, sumReduceScatter } from './wire.ts';
 
 export interface BucketOptions {
@@ -38,7 +38,7 @@ export class GradBuckets {
 
   constructor(
     private readonly pg: ProcessGroup | null,
-    private readonly part: Partition,
+    private readonly packing: Packing,
     /** This rank's gradient shard [S]. */
     private readonly grads: Float32Array,
     private readonly opts: BucketOptions,
@@ -79,8 +79,8 @@ export class GradBuckets {
   /** Packs the staged ranges by owner (so staging is free again at once) and reduces them. */
   private start(): Promise<void> {
     if (this.ranges.length === 0) return Promise.resolve();
-    const { shardSize: S, worldSize: n, rank } = this.part;
-    const plan = packPlan(this.ranges, S, n);
+    const { worldSize: n, rank } = this.packing;
+    const plan = this.packing.plan(this.ranges);
     const own = plan.perRank[rank]!;
     this.ranges = [];
     this.used = 0;

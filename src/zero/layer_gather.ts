@@ -1,7 +1,7 @@
 /**
  * ZeRO-3's parameter gather: the full values of a set of parameters from every rank's shard,
  * in one all-gather. Each rank packs the pieces of the set that lie in its shard into its slot
- * (packPlan), the all-gather delivers every slot, and the pieces are unpacked into one buffer
+ * (Packing), the all-gather delivers every slot, and the pieces are unpacked into one buffer
  * that holds the set contiguously (`view(buf, name)` is the parameter's values). The buffer is
  * fresh per gather and lives as long as its caller keeps it: one layer at a time.
  *
@@ -9,7 +9,7 @@
  */
 import type { ProcessGroup } from '../runtime/comm/index.ts';
 import type { ParamSegment } from '../runtime/engine/flat_params.ts';
-import { packPlan, type Partition, type Piece } from './partition.ts';
+import type { Packing, Piece } from './partition.ts';
 
 export class ParamGather {
   /** Σ numel of the set. */
@@ -18,7 +18,7 @@ export class ParamGather {
   private readonly m: number;
   private readonly perRank: Piece[][];
 
-  constructor(readonly segments: readonly ParamSegment[], private readonly part: Partition) {
+  constructor(readonly segments: readonly ParamSegment[], private readonly packing: Packing) {
     let at = 0;
     const ranges = [];
     for (const s of segments) {
@@ -27,7 +27,7 @@ export class ParamGather {
       at += s.numel;
     }
     this.numel = at;
-    const plan = packPlan(ranges, part.shardSize, part.worldSize);
+    const plan = packing.plan(ranges);
     this.m = plan.m;
     this.perRank = plan.perRank;
   }
@@ -40,7 +40,7 @@ export class ParamGather {
 
   /** The set's values [numel] from every rank's shard (collective when pg is given; every rank calls it with the same set). */
   async gather(pg: ProcessGroup | null, own: Float32Array, into: Float32Array = new Float32Array(this.numel)): Promise<Float32Array> {
-    const { worldSize: n, rank } = this.part;
+    const { worldSize: n, rank } = this.packing;
     if (!pg || n === 1) {
       for (const p of this.perRank[rank]!) into.set(own.subarray(p.local, p.local + p.len), p.at);
       return into;
@@ -58,6 +58,6 @@ export class ParamGather {
 
   /** Bytes one gather holds while it lives: the values and the packing slots. */
   get bytes(): number {
-    return 4 * (this.numel + this.m * (this.part.worldSize + 1));
+    return 4 * (this.numel + this.m * (this.packing.worldSize + 1));
   }
 }

@@ -67,3 +67,15 @@ export function packPlan(ranges: readonly StagedRange[], shardSize: number, worl
   }
   return { m: Math.max(0, ...used), perRank };
 }
+
+/** How a collective's ranges are packed into per-rank slots: by flat shard (stages 1-2) or per parameter (stage 3, param_partition.ts). */
+export interface Packing {
+  readonly worldSize: number;
+  readonly rank: number;
+  plan(ranges: readonly StagedRange[]): { m: number; perRank: Piece[][] };
+}
+
+/** The flat partition's packing (slots padded to the longest). */
+export function flatPacking(part: Partition): Packing {
+  return { worldSize: part.worldSize, rank: part.rank, plan: (ranges) => packPlan(ranges, part.shardSize, part.worldSize) };
+}

@@ -14,16 +14,18 @@ export function shardOf(full: Float32Array, part: Partition): Float32Array {
   return out;
 }
 
-/** This rank's files: its parameter shard and its optimizer shard. */
-export function shardFiles(stage: number, params: Float32Array, optimizer: Optimizer, part: Partition, numel: number): { files: Record<string, Float32Array>; layout: ZeroLayout } {
+/** This rank's files: its parameter shard and its optimizer shard, cut as `partition` says. */
+export function shardFiles(
+  stage: number, params: Float32Array, optimizer: Optimizer, part: { readonly worldSize: number; readonly shardSize: number }, numel: number, partition: ZeroLayout['partition'],
+): { files: Record<string, Float32Array>; layout: ZeroLayout } {
   const files: Record<string, Float32Array> = { params };
   for (const [k, v] of Object.entries(optimizer.state().buffers)) files[`optim.${k}`] = v;
-  return { files, layout: { stage, worldSize: part.worldSize, numel, shardSize: part.shardSize, sharded: { params: true, optimizer: true } } };
+  return { files, layout: { stage, worldSize: part.worldSize, numel, shardSize: part.shardSize, sharded: { params: true, optimizer: true }, partition } };
 }
 
 /** Restores this rank's optimizer shard from full state. */
-export function loadOptimizerShard(optimizer: Optimizer, state: FullState, part: Partition): void {
+export function loadOptimizerShard(optimizer: Optimizer, state: FullState, shard: (full: Float32Array) => Float32Array): void {
   const buffers: Record<string, Float32Array> = {};
-  for (const [k, v] of Object.entries(state.optimizer)) buffers[k] = shardOf(v, part);
+  for (const [k, v] of Object.entries(state.optimizer)) buffers[k] = shard(v);
   optimizer.loadState({ buffers, step: state.optimizerStep });
 }

@@ -12,7 +12,7 @@ import type { Optimizer, ParamRange } from '../runtime/optim/types.ts';
 import { allGatherShards, allReduceBuckets, reduceScatterBuckets } from './collectives.ts';
 import { clipAndStep, optimizerBytes, sentBytes, sumScalarAcross, type ZeroContext } from './context.ts';
 import { Partition } from './partition.ts';
-import { loadOptimizerShard, shardFiles } from './sharded_state.ts';
+import { loadOptimizerShard, shardFiles, shardOf } from './sharded_state.ts';
 
 export class Stage1 implements ZeroStage {
   readonly stage = 1;
@@ -79,11 +79,11 @@ export class Stage1 implements ZeroStage {
   }
 
   checkpointFiles(): { files: Record<string, Float32Array>; layout: ZeroLayout } {
-    return shardFiles(1, this.flat.data.subarray(this.part.lo, this.part.hi), this.optimizer, this.part, this.flat.numel);
+    return shardFiles(1, this.flat.data.subarray(this.part.lo, this.part.hi), this.optimizer, this.part, this.flat.numel, 'flat');
   }
 
   loadFull(state: FullState): void {
-    loadOptimizerShard(this.optimizer, state, this.part);
+    loadOptimizerShard(this.optimizer, state, (full) => shardOf(full, this.part));
     this.flat.data.fill(0);
     this.flat.data.set(state.params);
   }

@@ -13,8 +13,8 @@ import type { Optimizer, ParamRange } from '../runtime/optim/types.ts';
 import { GradBuckets } from './buckets.ts';
 import { allGatherShards } from './collectives.ts';
 import { clipAndStep, floats, optimizerBytes, sentBytes, sumScalarAcross, type ZeroContext } from './context.ts';
-import { Partition } from './partition.ts';
-import { loadOptimizerShard, shardFiles } from './sharded_state.ts';
+import { flatPacking, Partition } from './partition.ts';
+import { loadOptimizerShard, shardFiles, shardOf } from './sharded_state.ts';
 
 export class Stage2 implements ZeroStage {
   readonly stage = 2;
@@ -32,7 +32,7 @@ export class Stage2 implements ZeroStage {
     this.segments = this.part.localSegments(this.flat.segments);
     this.optimizer = ctx.createOptimizer(this.part.shardSize);
     this.ownGrads = floats(ctx, this.part.shardSize);
-    this.buckets = new GradBuckets(ctx.pg, this.part, this.ownGrads, { bucketElems: ctx.reduceBucketElems, wire: ctx.wire, reduceScatter: ctx.reduceScatter, overlap: ctx.overlap });
+    this.buckets = new GradBuckets(ctx.pg, flatPacking(this.part), this.ownGrads, { bucketElems: ctx.reduceBucketElems, wire: ctx.wire, reduceScatter: ctx.reduceScatter, overlap: ctx.overlap });
   }
 
   static async create(ctx: ZeroContext): Promise<Stage2> {
@@ -89,11 +89,11 @@ export class Stage2 implements ZeroStage {
   }
 
   checkpointFiles(): { files: Record<string, Float32Array>; layout: ZeroLayout } {
-    return shardFiles(2, this.flat.data.subarray(this.part.lo, this.part.hi), this.optimizer, this.part, this.flat.numel);
+    return shardFiles(2, this.flat.data.subarray(this.part.lo, this.part.hi), this.optimizer, this.part, this.flat.numel, 'flat');
   }
 
   loadFull(state: FullState): void {
-    loadOptimizerShard(this.optimizer, state, this.part);
+    loadOptimizerShard(this.optimizer, state, (full) => shardOf(full, this.part));
     this.flat.data.fill(0);
     this.flat.data.set(state.params);
   }

@@ -1,6 +1,7 @@
 /**
  * Stage 3: parameters are sharded too; each rank holds only its shard of parameters,
- * gradients and Adam's moments (16Ψ/Nd). A layer's parameters are all-gathered just before it
+ * gradients and Adam's moments (16Ψ/Nd), cut per parameter (param_partition.ts) so that every
+ * layer's gather and every gradient bucket is split evenly over the ranks. A layer's parameters are all-gathered just before it
  * runs in forward, freed after, and gathered again for its backward (the executor then
  * recomputes the layer from its saved input: a tape would keep the gathered tensors alive).
  * Gradients go through the bucketed reduce-scatter of stage 2. Parameters smaller than
@@ -20,15 +21,15 @@ import type { Optimizer, ParamRange } from '../runtime/optim/types.ts';
 import { GradBuckets } from './buckets.ts';
 import { clipAndStep, floats, optimizerBytes, sentBytes, sumScalarAcross, type ZeroContext } from './context.ts';
 import { ParamGather } from './layer_gather.ts';
-import { Partition } from './partition.ts';
-import { loadOptimizerShard, shardFiles, shardOf } from './sharded_state.ts';
+import { ParamPartition } from './param_partition.ts';
+import { loadOptimizerShard, shardFiles } from './sharded_state.ts';
 import { assert } from '../errors.ts';
 
 export class Stage3 implements ZeroStage {
   readonly stage = 3;
   readonly flat: FlatParams;
   readonly optimizer: Optimizer;
-  private readonly part: Partition;
+  private readonly part: ParamPartition;
   private readonly segments: readonly ParamRange[];
   private readonly ownParams: Float32Array;
   private readonly ownGrads: Float32Array;
@@ -43,9 +44,9 @@ export class Stage3 implements ZeroStage {
   private sent = 0;
 
   private constructor(private readonly ctx: ZeroContext) {
-    this.flat = FlatParams.forModel(ctx.model, ctx.worldSize, { data: false, grads: false });
-    this.part = new Partition(this.flat.padded, ctx.worldSize, ctx.rank);
-    this.segments = this.part.localSegments(this.flat.segments);
+    this.flat = FlatParams.forModel(ctx.model, 1, { data: false, grads: false });
+    this.part = new ParamPartition(this.flat.segments, ctx.worldSize, ctx.rank);
+    this.segments = this.part.localSegments();
     this.optimizer = ctx.createOptimizer(this.part.shardSize);
     this.ownParams = floats(ctx, this.part.shardSize);
     this.ownGrads = floats(ctx, this.part.shardSize);
@@ -73,8 +74,7 @@ export class Stage3 implements ZeroStage {
   }
 
   private adoptFull(full: Float32Array): void {
-    this.ownParams.fill(0);
-    this.ownParams.set(shardOf(full, this.part));
+    this.part.shardOf(full, this.ownParams);
     for (const seg of this.resident.segments) this.resident.view(this.residentValues, seg.name).set(full.subarray(seg.offset, seg.offset + seg.numel));
   }
 
@@ -154,11 +154,11 @@ export class Stage3 implements ZeroStage {
   }
 
   checkpointFiles(): { files: Record<string, Float32Array>; layout: ZeroLayout } {
-    return shardFiles(3, this.ownParams, this.optimizer, this.part, this.flat.numel);
+    return shardFiles(3, this.ownParams, this.optimizer, this.part, this.flat.numel, 'per-parameter');
   }
 
   loadFull(state: FullState): void {
-    loadOptimizerShard(this.optimizer, state, this.part);
+    loadOptimizerShard(this.optimizer, state, (full) => this.part.shardOf(full));
     this.adoptFull(state.params);
   }
 }

@@ -4,8 +4,10 @@
  * size N resume at world size M). meta.zero says how the buffers are cut:
  *
  *   absent or sharded false: every rank holds full [numel] copies; rank 0's are read
- *   sharded true:            rank k holds [S] of [k·S, (k+1)·S); the shards are concatenated
+ *   sharded, partition flat: rank k holds [S] of [k·S, (k+1)·S); the shards are concatenated
  *                            in rank order and cut at numel (the tail is padding)
+ *   partition per-parameter: rank k holds the k-th ⌈numel/n⌉ piece of every parameter (ZeRO-3),
+ *                            put back parameter by parameter along meta.layout
  *
  * Every file is checked against the manifest (size, sha256) as loadCheckpoint does.
  */
@@ -21,6 +23,7 @@ export interface ZeroMeta {
   readonly numel: number;
   readonly shardSize: number;
   readonly sharded: { readonly params: boolean; readonly optimizer: boolean };
+  readonly partition?: 'flat' | 'per-parameter';
 }
 
 export interface ConsolidatedState {
@@ -63,12 +66,14 @@ export async function consolidateCheckpoint(dir: string, tag?: string): Promise<
       if (!(b instanceof Float32Array) || b.length !== numel) throw new FormatError(where, `rank 0's "${name}" is not float32 [${numel}]`);
       return b;
     }
-    const out = new Float32Array(n * zero!.shardSize);
-    ranks.forEach((files, k) => {
+    const shards = ranks.map((files, k) => {
       const b = files[name];
       if (!(b instanceof Float32Array) || b.length !== zero!.shardSize) throw new FormatError(where, `rank ${k}'s "${name}" is not a float32 shard of ${zero!.shardSize}`);
-      out.set(b, k * zero!.shardSize);
+      return b;
     });
+    if (zero!.partition === 'per-parameter') return unshard(layoutSegments(first.meta.layout, where), shards, numel);
+    const out = new Float32Array(n * zero!.shardSize);
+    shards.forEach((b, k) => out.set(b, k * zero!.shardSize));
     return out.subarray(0, numel);
   };
 
@@ -90,6 +95,12 @@ export async function consolidateCheckpoint(dir: string, tag?: string): Promise<
   };
 }
 
+/** meta.layout's parameters as flat ranges, in order. */
+function layoutSegments(layout: unknown, where: string): { offset: number; numel: number }[] {
+  if (!Array.isArray(layout)) throw new FormatError(where, 'meta.layout is missing: a per-parameter (ZeRO-3) checkpoint needs it to put its pieces back');
+  return (layout as { shape: number[]; offset: number }[]).map((e) => ({ offset: e.offset, numel: e.shape.reduce((a, b) => a * b, 1) }));
+}
+
 async function savedWorldSize(dir: string, tag: string): Promise<number> {
   const file = join(tagDir(dir, tag), MANIFEST);
   let text: string;
@@ -104,4 +115,20 @@ async function savedWorldSize(dir: string, tag: string): Promise<number> {
   } catch (e) {
     throw new FormatError(file, `is not valid JSON (${(e as Error).message})`);
   }
+}
+
+/** The full buffer [numel] from per-parameter shards: rank k's piece of each parameter is its k-th ⌈numel/n⌉ elements. */
+function unshard(segments: readonly { readonly offset: number; readonly numel: number }[], shards: readonly Float32Array[], numel: number): Float32Array {
+  const n = shards.length;
+  const out = new Float32Array(numel);
+  let local = 0;
+  for (const s of segments) {
+    const chunk = Math.ceil(s.numel / n);
+    shards.forEach((shard, k) => {
+      const len = Math.max(0, Math.min(chunk, s.numel - k * chunk));
+      out.set(shard.subarray(local, local + len), s.offset + k * chunk);
+    });
+    local += chunk;
+  }
+  return out;
 }

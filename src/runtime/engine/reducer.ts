@@ -83,6 +83,11 @@ export interface ZeroLayout {
   readonly shardSize: number;
   /** Which buffers are per-rank shards (the rest are full [numel] copies on every rank). */
   readonly sharded: { readonly params: boolean; readonly optimizer: boolean };
+  /**
+   * How shards are cut: 'flat' (rank r holds [r·S, (r+1)·S) of the flat buffer, stages 1-2) or
+   * 'per-parameter' (rank r holds the r-th ⌈numel/n⌉ piece of every parameter, stage 3). Absent: flat.
+   */
+  readonly partition?: 'flat' | 'per-parameter';
 }
 
 export interface FullState {
