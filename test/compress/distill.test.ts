@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initialize, type TrainingRuntime } from '../../src/runtime/initialize.ts';
 import { readFullWeights } from '../../src/export/read.ts';
+import { exportCheckpoint } from '../../src/export/export.ts';
 import { CharTokenizer } from '../../src/data/tokenizer/char.ts';
 import { taskTokenizer, type Tokenizer } from '../../src/data/index.ts';
 import type { ModelConfig } from '../../src/models/types.ts';
@@ -54,6 +55,17 @@ describe('distillation', () => {
     for (const rt of [plain, hard, soft]) await rt.close();
     expect(b).toEqual(a);
     expect(Math.abs(c[3]! - a[3]!)).toBeGreaterThan(1e-3);
+  }, 60_000);
+
+  it('an exported model dir teaches exactly as the checkpoint it came from', async () => {
+    const out = join(dir, 'teacher-model');
+    await exportCheckpoint({ checkpoint: teacherDir, tag: 'final', out, format: 'dir' });
+    const fromCkpt = await student({ teacher: teacherDir, teacher_tag: 'final', alpha: 0.5 });
+    const fromDir = await student({ teacher: out, alpha: 0.5 });
+    const [a, b] = [await train(fromCkpt, 2), await train(fromDir, 2)];
+    await fromCkpt.close();
+    await fromDir.close();
+    expect(b).toEqual(a);
   }, 60_000);
 
   it('a missing teacher names the path and the student', async () => {

@@ -76,7 +76,7 @@ describe('QAT: straight-through estimator', () => {
 });
 
 describe('QAT: every ZeRO stage gives the curve of one rank', () => {
-  const STEPS = 8;
+  const STEPS = 6;
   it('stage 0 at 1 rank = stages 2 and 3 at 2 ranks, and differs from training without QAT', async () => {
     const extra = qat({ wq1: { params: { start_bits: 4, target_bits: 2, quantization_period: 3 }, modules: ['*'] } }, { schedule_offset: 1 });
     const one = await lossCurve(1, zeroConfig(1, 2, { stage: 0 }, extra), STEPS);
