@@ -11,27 +11,61 @@
  * 2 this LM-head chunk (X rows offset by headRow0).
  *
  * Chunk c of a row, by type (block layouts as ggml-common.h defines them):
- *   F32, F16   elements 32c … 32c+31 (the row's tail past K reads as 0)
+ *   F32, F16, BF16   elements 32c … 32c+31 (the row's tail past K reads as 0)
  *   Q8_0       block c (34 B): f16 d | i8 q[32];                       w = d·q
+ *   Q4_0       block c (18 B): f16 d | u8 qs[16] (low nibbles: 0..15, high: 16..31);  w = d·(q − 8)
  *   Q4_K       super-block c/8 (144 B), sub-block j = c%8:  w = d·sc_j·q − dmin·m_j
+ *   Q5_K       as Q4_K (176 B: qh[32] before qs), bit j of qh[l] the fifth bit of element l
  *   Q6_K       super-block c/8 (210 B), group j = c%8 of 32:  w = d·sc·(q − 32)
  */
 import { BYTES_WGSL, STEP_WGSL } from './common.ts';
 
-export type GpuWeightType = 'F32' | 'F16' | 'Q8_0' | 'Q4_K' | 'Q6_K';
+export type GpuWeightType = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q5_K' | 'Q6_K';
 
 /** ggml type id → the kernel that reads it (others have none here). */
-export const GPU_TYPES: Readonly<Partial<Record<number, GpuWeightType>>> = { 0: 'F32', 1: 'F16', 8: 'Q8_0', 12: 'Q4_K', 14: 'Q6_K' };
+export const GPU_TYPES: Readonly<Partial<Record<number, GpuWeightType>>> = { 0: 'F32', 1: 'F16', 30: 'BF16', 8: 'Q8_0', 2: 'Q4_0', 12: 'Q4_K', 13: 'Q5_K', 14: 'Q6_K' };
 
 /** Bytes of a row of K elements in `type`. */
 export function rowBytes(type: GpuWeightType, K: number): number {
   switch (type) {
     case 'F32': return 4 * K;
-    case 'F16': return 2 * K;
+    case 'F16': case 'BF16': return 2 * K;
     case 'Q8_0': return (K / 32) * 34;
+    case 'Q4_0': return (K / 32) * 18;
     case 'Q4_K': return (K / 256) * 144;
+    case 'Q5_K': return (K / 256) * 176;
     case 'Q6_K': return (K / 256) * 210;
   }
+}
+
+/** Q4_K (bits 4) and Q5_K (bits 5) share everything but the fifth bit (qh, 32 bytes after the scales). */
+function qxk(bits: 4 | 5): string {
+  const size = bits === 4 ? 144 : 176;
+  const qs = bits === 4 ? 16 : 48;
+  return `
+  let blk = rowOff + (c >> 3u) * ${size}u;
+  let j = c & 7u;
+  let d = half_at(blk);
+  let dmin = half_at(blk + 2u);
+  let sb = blk + 4u;
+  var sc: u32;
+  var mn: u32;
+  if (j < 4u) {
+    sc = byte_at(sb + j) & 63u;
+    mn = byte_at(sb + j + 4u) & 63u;
+  } else {
+    sc = (byte_at(sb + j + 4u) & 15u) | ((byte_at(sb + j - 4u) >> 6u) << 4u);
+    mn = (byte_at(sb + j + 4u) >> 4u) | ((byte_at(sb + j) >> 6u) << 4u);
+  }
+  let q = blk + ${qs}u + 32u * (j >> 1u);
+  let sh = (j & 1u) * 4u;
+  let a = d * f32(sc);
+  let bm = dmin * f32(mn);
+  for (var i = 0u; i < 32u; i++) {
+    var v = (byte_at(q + i) >> sh) & 15u;
+    ${bits === 5 ? 'v = v | (((byte_at(blk + 16u + i) >> j) & 1u) << 4u);' : ''}
+    w[i] = a * f32(v) - bm;
+  }`;
 }
 
 /** Fills w[0..31] with chunk c of the row at byte rowOff. */
@@ -46,30 +80,25 @@ const DEQUANT: Record<GpuWeightType, string> = {
     let k = c * 32u + i;
     if (k < P.K) { w[i] = half_at(rowOff + 2u * k); } else { w[i] = 0.0; }
   }`,
+  BF16: `
+  for (var i = 0u; i < 32u; i++) {
+    let k = c * 32u + i;
+    if (k < P.K) { w[i] = bitcast<f32>((byte_at(rowOff + 2u * k) | (byte_at(rowOff + 2u * k + 1u) << 8u)) << 16u); } else { w[i] = 0.0; }
+  }`,
+  Q4_0: `
+  let b = rowOff + c * 18u;
+  let d = half_at(b);
+  for (var i = 0u; i < 16u; i++) {
+    let q = byte_at(b + 2u + i);
+    w[i] = d * (f32(q & 15u) - 8.0);
+    w[i + 16u] = d * (f32(q >> 4u) - 8.0);
+  }`,
   Q8_0: `
   let b = rowOff + c * 34u;
   let d = half_at(b);
   for (var i = 0u; i < 32u; i++) { w[i] = d * i8_of(byte_at(b + 2u + i)); }`,
-  Q4_K: `
-  let blk = rowOff + (c >> 3u) * 144u;
-  let j = c & 7u;
-  let d = half_at(blk);
-  let dmin = half_at(blk + 2u);
-  let sb = blk + 4u;
-  var sc: u32;
-  var mn: u32;
-  if (j < 4u) {
-    sc = byte_at(sb + j) & 63u;
-    mn = byte_at(sb + j + 4u) & 63u;
-  } else {
-    sc = (byte_at(sb + j + 4u) & 15u) | ((byte_at(sb + j - 4u) >> 6u) << 4u);
-    mn = (byte_at(sb + j + 4u) >> 4u) | ((byte_at(sb + j) >> 6u) << 4u);
-  }
-  let q = blk + 16u + 32u * (j >> 1u);
-  let sh = (j & 1u) * 4u;
-  let a = d * f32(sc);
-  let bm = dmin * f32(mn);
-  for (var i = 0u; i < 32u; i++) { w[i] = a * f32((byte_at(q + i) >> sh) & 15u) - bm; }`,
+  Q4_K: qxk(4),
+  Q5_K: qxk(5),
   Q6_K: `
   let blk = rowOff + (c >> 3u) * 210u;
   let h = (c & 7u) >> 2u;
@@ -106,7 +135,7 @@ const WG: u32 = 64u;
 var<workgroup> red: array<f32, ${MATMUL_TM * 64}>;
 ${BYTES_WGSL}
 
-fn dequant(rowOff: u32, c: u32, w: ptr<function, array<f32, 32>>) {${DEQUANT[type].replace(/w\[(\w+)\] =/g, '(*w)[$1] =')}
+fn dequant(rowOff: u32, c: u32, w: ptr<function, array<f32, 32>>) {${DEQUANT[type].replace(/\bw\[([^\]]+)\] =/g, '(*w)[$1] =')}
 }
 
 @compute @workgroup_size(64)
@@ -172,7 +201,7 @@ struct Params { K: u32, rowStart: u32, rows: u32, rowBytes: u32 }
 @group(0) @binding(4) var<storage, read_write> Y: array<f32>;
 ${BYTES_WGSL}
 
-fn dequant(rowOff: u32, c: u32, w: ptr<function, array<f32, 32>>) {${DEQUANT[type].replace(/w\[(\w+)\] =/g, '(*w)[$1] =')}
+fn dequant(rowOff: u32, c: u32, w: ptr<function, array<f32, 32>>) {${DEQUANT[type].replace(/\bw\[([^\]]+)\] =/g, '(*w)[$1] =')}
 }
 
 @compute @workgroup_size(64)
