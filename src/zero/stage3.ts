@@ -1,12 +1,13 @@
 /**
  * Stage 3: parameters are sharded too; each rank holds only its shard of parameters,
  * gradients and Adam's moments (16Ψ/Nd), cut per parameter (param_partition.ts) so that every
- * layer's gather and every gradient bucket is split evenly over the ranks. A layer's parameters are all-gathered just before it
- * runs in forward, freed after, and gathered again for its backward (the executor then
- * recomputes the layer from its saved input: a tape would keep the gathered tensors alive).
- * Gradients go through the bucketed reduce-scatter of stage 2. Parameters smaller than
- * stage3_param_persistence_threshold stay gathered on every rank (refreshed after each step,
- * one all-gather for all of them): small tensors are not worth a collective per layer.
+ * layer's gather and every gradient bucket splits evenly over the ranks. A layer's parameters
+ * are all-gathered just before it runs in forward, freed after, and gathered again for its
+ * backward (the executor then recomputes the layer from its saved input: a tape would keep the
+ * gathered tensors alive). Gradients go through stage 2's bucketed reduce-scatter, packed per
+ * parameter. Parameters smaller than stage3_param_persistence_threshold stay gathered on every
+ * rank (refreshed after each step, one all-gather for all of them): small tensors are not
+ * worth a collective per layer.
  *
  * Prefetch: every rank walks the same access order (forward 0…L-1, then backward L-1…0), so
  * when layer k is acquired the gather of access k+1 is started at once (if it has at most
