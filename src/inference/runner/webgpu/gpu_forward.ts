@@ -50,7 +50,7 @@ export class GpuForward {
   ) {
     this.pipes = new GpuPipelines(device, c, pools.shape.blockSize, rope.size / (4 * c.headDim));
     this.step = device.createBuffer({ label: 'step', size: 4 * STEP_WORDS, usage: g.GPUBufferUsage.UNIFORM | g.GPUBufferUsage.COPY_DST });
-    this.maxHeadRows = Math.max(1, Math.min(256, Math.floor(maxBinding / (4 * c.vocabSize))));
+    this.maxHeadRows = Math.max(1, Math.min(64, Math.floor(maxBinding / (4 * c.vocabSize))));
   }
 
   /** Forward over the batch; writes its K/V. Returns logits [sampleRows.length, V]. */
