@@ -11,7 +11,7 @@ const t = tmp('ds-export-cli-');
 let ck: Checkpoint;
 beforeAll(async () => {
   ck = await trainedCheckpoint(join(t.dir, 'ckpt'), exportModelConfig({ numLayers: 1 }), { steps: 1, tag: 'step1' });
-}, 60_000);
+}, 120_000);
 afterAll(() => t.cleanup());
 
 describe('ds export', () => {
@@ -26,5 +26,5 @@ describe('ds export', () => {
     expect(readdirSync(out)).toContain('model.safetensors.index.json');
     const m = loadModelDir(out);
     for (const [name, p] of ck.params) expect(sameBits(m.weights.get(name)!.data, decodeF16(encodeF16(p), 0, p.length)), name).toBe(true);
-  }, 30_000);
+  }, 120_000);
 });

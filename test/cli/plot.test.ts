@@ -65,7 +65,7 @@ describe('ds plot', () => {
     expect(svg.match(/aria-roledescription="line mark"/g)?.length).toBe(4);
     expect(svg).toMatch(/>a<\/text>/);
     expect(svg).toMatch(/>b<\/text>/);
-  }, 20_000);
+  }, 90_000);
 
   const opts = (over: Partial<PlotOptions>): PlotOptions => ({
     logs: [a], out: join(dir, 'x.svg'), x: 'step', metric: 'loss', smoothing: 0.6, tokensPerStep: null, logY: false, width: 640, height: 360, title: null, ...over,

@@ -14,7 +14,7 @@ const t = tmp('ds-export-dir-');
 let ck: Checkpoint;
 beforeAll(async () => {
   ck = await trainedCheckpoint(join(t.dir, 'ckpt'), exportModelConfig({ tieWordEmbeddings: true }));
-}, 60_000);
+}, 120_000);
 afterAll(() => t.cleanup());
 
 const halfRound = (x: Float32Array, dtype: 'fp16' | 'bf16'): Float32Array =>

@@ -11,7 +11,7 @@ const t = tmp('ds-export-err-');
 let ck: Checkpoint;
 beforeAll(async () => {
   ck = await trainedCheckpoint(join(t.dir, 'ckpt'), exportModelConfig({ intermediateSize: 48 }), { steps: 1 });
-}, 60_000);
+}, 120_000);
 afterAll(() => t.cleanup());
 
 /** Runs the export into a fresh, empty folder and returns the error and what the folder holds after. */
@@ -92,5 +92,5 @@ describe('ds export refuses, writing nothing', () => {
     const { err, left } = await failing({ checkpoint: bare.dir, format: 'gguf' });
     expect(String(err)).toMatch(/has no tokenizer\.json; a GGUF must carry its tokenizer/);
     expect(left).toEqual([]);
-  });
+  }, 120_000);
 });

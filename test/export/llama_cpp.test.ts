@@ -31,7 +31,7 @@ const opened: LlamaModel[] = [];
 beforeAll(async () => {
   llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
   ck = await trainedCheckpoint(join(t.dir, 'ckpt'), exportModelConfig({ tieWordEmbeddings: true }), { steps: 3 });
-}, 60_000);
+}, 120_000);
 afterAll(async () => {
   for (const m of opened) await m.dispose();
   await llama?.dispose();
@@ -95,7 +95,7 @@ describe('a GGUF export of a checkpoint with the character tokenizer', () => {
       expect(model.tokenize(`<|bos|>${text}`, true), JSON.stringify(text)).toEqual(ck.tokenizer.encode(text, { addBos: true }));
       expect(model.detokenize(model.tokenize(text) as Token[])).toBe(text);
     }
-  }, 30_000);
+  }, 120_000);
 
   it('greedy-decodes the same tokens in llama.cpp, in ds generate, and in the training engine', async () => {
     const model = await open(path);
@@ -110,7 +110,7 @@ describe('a GGUF export of a checkpoint with the character tokenizer', () => {
     expect(ds.prompt_token_ids).toEqual(ids[0]);
     expect(ds.token_ids.filter((x) => x !== eos)).toEqual(engine[0]);
     expect(servingGreedy(path, PROMPTS)).toEqual(engine);
-  }, 60_000);
+  }, 120_000);
 
   it('a Q8_0 export decodes in llama.cpp to the same tokens as deepscale\'s server engine on that file', async () => {
     // Both quantize activations to 8 bits per 32 before a Q8_0 dot; greedy picks may then differ
@@ -123,7 +123,7 @@ describe('a GGUF export of a checkpoint with the character tokenizer', () => {
     for (const p of PROMPTS) cpp.push(await cppGreedy(model, ck.tokenizer.encode(p, { addBos: true }), STEPS, eos));
     expect(cpp).toEqual(servingGreedy(q8, PROMPTS));
     expect(cpp.flat().length).toBeGreaterThan(0);
-  }, 30_000);
+  }, 120_000);
 
   it.each(['fp16', 'bf16'] as const)('a --dtype %s export decodes in llama.cpp to the same tokens as deepscale on that file', async (dtype) => {
     const file = join(t.dir, `model-${dtype}.gguf`);
@@ -136,7 +136,7 @@ describe('a GGUF export of a checkpoint with the character tokenizer', () => {
     const cpp: number[][] = [];
     for (const p of PROMPTS) cpp.push(await cppGreedy(model, ck.tokenizer.encode(p, { addBos: true }), STEPS, eos));
     expect(cpp).toEqual(servingGreedy(file, PROMPTS));
-  }, 30_000);
+  }, 120_000);
 
   it('a multi-byte character in the alphabet is refused, saying why', () => {
     const tok = CharTokenizer.fromAlphabet('abé');
@@ -163,5 +163,5 @@ describe('a byte-level BPE tokenizer trained by deepscale, exported to GGUF', ()
       expect(model.tokenize(text), JSON.stringify(text)).toEqual(ours);
       expect(back.encode(text), JSON.stringify(text)).toEqual(ours);
     }
-  }, 30_000);
+  }, 120_000);
 });
