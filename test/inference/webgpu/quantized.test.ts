@@ -1,7 +1,7 @@
 /**
- * Stored-format weights on the WebGPU runner: GGUFs quantized by `ds quantize` (f16, bf16, q8_0,
- * q4_0, q4_k_m: Q4_K with Q6_K where the preset puts it, q5_k_m: Q5_K with Q6_K), kept in their
- * bytes on the device and dequantized in the kernel.
+ * Stored-format weights on the WebGPU runner: GGUFs quantized by `ds quantize` (f16, q8_0,
+ * q4_k_m: Q4_K with Q6_K where the preset puts it, q5_k_m: Q5_K with Q6_K), kept in their bytes
+ * on the device and dequantized in the kernel (BF16 and Q4_0 run the same path: kernels.test.ts).
  *
  * Tolerances: the WGSL kernels dequantize exactly and multiply in float32, so against the
  * float64 reference of the dequantized weights |webgpu − ref| < 1e-3 (with logits spread ~10).
@@ -51,7 +51,7 @@ const batch = {
 describe.skipIf(gpuSkipReason !== null)(gpuTitle('WebGpuRunner on stored-format weights'), () => {
   const source = gpuSkipReason === null ? f32Gguf() : new Uint8Array(0);
 
-  it.each(['f16', 'bf16', 'q8_0', 'q4_0', 'q4_k_m', 'q5_k_m'] as const)('%s: logits of the dequantized weights at every position; the wasm runner\'s within its 8-bit activation error; the reference\'s greedy tokens', async (preset: QuantPreset) => {
+  it.each(['f16', 'q8_0', 'q4_k_m', 'q5_k_m'] as const)('%s: logits of the dequantized weights at every position; the wasm runner\'s within its 8-bit activation error; the reference\'s greedy tokens', async (preset: QuantPreset) => {
     const { chunks } = quantizeGguf(parseGguf(source, 'f32.gguf'), preset);
     const m = loadGgufBytes(concat(chunks), `${preset}.gguf`);
     const types = new Set([...m.weights.values()].filter((t) => t.shape.length === 2).map((t) => t.stored?.type));

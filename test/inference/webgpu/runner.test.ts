@@ -129,3 +129,12 @@ describe.skipIf(gpuSkipReason !== null)(gpuTitle('WebGpuRunner cache operations'
     expect(() => gpu.execute({ ...bad, seqs: [{ ...bad.seqs[0]!, blockTable: Int32Array.from([1, 2, 12]) }] })).toThrow(/block 12 is outside the pool of 12/);
   });
 });
+
+describe.skipIf(gpuSkipReason !== null)(gpuTitle('WebGpuRunner with a vocabulary past 65535 (Llama 3, Qwen)'), () => {
+  it('the LM head\'s columns spread over the dispatch grid\'s y, embedding rows past 65535 are looked up: the wasm runner\'s logits', async () => {
+    const m = model({ vocabSize: 70_000, hiddenSize: 32, intermediateSize: 64, headDim: 8, numLayers: 1 }, 13);
+    const { gpu, cpu } = await pair(m);
+    const step = batchOf([{ req: { ids: [256, 69_999, 65_535, 65_536, 7], table: [3, 4] }, start: 0, len: 5 }]);
+    expect(worstDiff(gpu.execute(step), cpu.execute(step))).toBeLessThan(1e-4);
+  }, 120_000);
+});
