@@ -38,8 +38,6 @@ let cached: Promise<GpuProbe> | null = null;
 /** Loads the `webgpu` package once per thread (Dawn's instance lives as long as this module). */
 export function loadGpu(): Promise<GpuProbe> {
   cached ??= (async (): Promise<GpuProbe> => {
-    // On Linux, Vulkan's loader (through Mesa's WSI) wants a runtime dir even with no display.
-    process.env.XDG_RUNTIME_DIR ??= '/tmp';
     try {
       const mod = (await import('webgpu')) as unknown as { create: (opts: string[]) => GPU; globals: GpuGlobals };
       return { ok: true, api: { gpu: mod.create([]), globals: mod.globals } };
