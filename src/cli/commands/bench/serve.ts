@@ -68,6 +68,9 @@ export const serveBenchCommand: CommandModule<object, Args> = {
       .option('decode-tokens', { type: 'number', default: 128, describe: 'new tokens per request in the decode figures' })
       .option('json', { type: 'boolean', default: false }) as never,
   handler: async (argv) => {
+    if (!argv.offline && argv.device !== 'cpu') {
+      throw new InputError(`bench serve: --device ${argv.device} applies to --offline; for the online benchmark start \`ds serve --device ${argv.device}\` and pass its --url`);
+    }
     if (!argv.offline) {
       if (!argv.url && !argv.model) throw new InputError('bench serve: give --url of a running server or --model to start one (online), or --offline');
       await serveOnlineHandler({ ...argv, 'num-prompts': argv['num-prompts'] ?? ONLINE_DEFAULTS['num-prompts'], 'max-num-seqs': argv['max-num-seqs'] ?? ONLINE_DEFAULTS['max-num-seqs'] });
@@ -75,7 +78,10 @@ export const serveBenchCommand: CommandModule<object, Args> = {
     }
     if (argv.device !== 'cpu') {
       const device = await chooseDevice(argv.device);
-      if (device.device === 'webgpu') return deviceDecodeBench(argv, device);
+      if (device.device === 'webgpu') {
+        log.info('bench serve --offline on webgpu: the decode figures, beside the cpu runner (the batching comparison runs with --device cpu)');
+        return deviceDecodeBench(argv, device);
+      }
       log.info(`bench serve: ${device.reason}`);
     }
     const numPrompts = argv['num-prompts'] ?? 96;
