@@ -3,7 +3,7 @@
  * bits outside 1-8 and module patterns that match nothing are errors.
  */
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/runtime/config/index.ts';
+import { loadConfig, modelConfigFromDs } from '../../src/runtime/config/index.ts';
 import { planWeightQuantization } from '../../src/compress/quantize/qat_plan.ts';
 import { buildLlama } from '../../src/models/llama.ts';
 import { ConfigError } from '../../src/errors.ts';
@@ -76,5 +76,14 @@ describe('compression_training: honoured or refused by name', () => {
 
   it('a group size that does not divide a weight is named with the weight', () => {
     expect(refusal(wq({ group_size: 7 })).message).toMatch(/group_size: 7 does not divide the rows of model\.layers\.0\.mlp\.gate_proj\.weight \[24, 16\]/);
+  });
+
+  it('the example configs validate, and configs/qat.json5 plans every weight matrix of its model', () => {
+    for (const f of ['configs/qat.json5', 'configs/distill.json5', 'configs/distill_teacher.json5']) expect(loadConfig(f, { dpWorldSize: 1 }).source).toBe(f);
+    const cfg = loadConfig('configs/qat.json5', { dpWorldSize: 1 });
+    const model = buildLlama(modelConfigFromDs(cfg, 42, { bos: 1, eos: 2, pad: 0 }));
+    const plan = planWeightQuantization(cfg.compression_training!.weight_quantization!, model)!;
+    expect(plan.params.size).toBe(1 + 7 * 2);
+    expect(plan.groupSizeOf([128, 384])).toBe(32);
   });
 });
