@@ -62,7 +62,12 @@ export function readPackedWeights(path: string): Map<string, PtqWeight> {
   if (bytes.length < 8) throw new FormatError(path, `${bytes.length} bytes, shorter than the 8-byte header length`);
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
   if (n > bytes.length - 8) throw new FormatError(path, `header length ${n} exceeds the file (${bytes.length} bytes)`);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n))) as typeof header;
+  } catch (e) {
+    throw new FormatError(path, `header (bytes 8..${8 + n}) is not UTF-8 JSON: ${(e as Error).message}`);
+  }
   const md = header.__metadata__ as unknown as Record<string, string> | undefined;
   if (md?.format !== 'deepscale-ptq') throw new FormatError(path, `__metadata__.format is ${JSON.stringify(md?.format)}, not "deepscale-ptq"`);
   const meta = JSON.parse(md.quantization ?? '{}') as Record<string, QuantMeta>;
