@@ -81,7 +81,7 @@ describe('compression_training: honoured or refused by name', () => {
   it('the example configs validate, and configs/qat.json5 plans every weight matrix of its model', () => {
     for (const f of ['configs/qat.json5', 'configs/distill.json5', 'configs/distill_teacher.json5']) expect(loadConfig(f, { dpWorldSize: 1 }).source).toBe(f);
     const cfg = loadConfig('configs/qat.json5', { dpWorldSize: 1 });
-    const model = buildLlama(modelConfigFromDs(cfg, 42, { bos: 1, eos: 2, pad: 0 }));
+    const model = buildLlama(modelConfigFromDs(cfg, 42, { bos: 1, eos: 2 }));
     const plan = planWeightQuantization(cfg.compression_training!.weight_quantization!, model)!;
     expect(plan.params.size).toBe(1 + 7 * 2);
     expect(plan.groupSizeOf([128, 384])).toBe(32);
