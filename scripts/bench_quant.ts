@@ -1,9 +1,13 @@
 /**
  * Stored-format weights against the float32 path, on synthetic llama GGUFs (byte vocabulary):
- * decode tok/s at batch 1 / 8 / 32 (runDecode, as `ds bench serve --offline` reports it) and
- * prompt tok/s (one 512-token prompt), for F32, F16, Q8_0 and Q4_K_M files of the same weights
- * (quantized by `ds quantize`), and with --llama-cpp llama.cpp's batch-1 figures on the same
- * files (node-llama-cpp's prebuilt binary). Not a test: a measurement.
+ * decode tok/s at batch 1 / 8 / 32 (16-token prompts, as `ds bench serve --offline` runs them)
+ * and prompt tok/s (one 512-token prompt), for F32, F16, Q8_0 and Q4_K_M files of the same
+ * weights (quantized by `ds quantize`), and with --llama-cpp llama.cpp's batch-1 figures on the
+ * same files (node-llama-cpp's prebuilt binary). Not a test: a measurement.
+ *
+ * Rates are tokens per second of this process's CPU time (user + system, every thread), so that
+ * a machine shared with other work measures what an idle one would; with --wall, per second of
+ * wall time.
  *
  *   node --import ./bin/register.js scripts/bench_quant.ts [--sizes 25m,110m] [--threads 1] [--tokens 32] [--llama-cpp]
  *
@@ -16,7 +20,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchModelConfig, writeRandomGguf } from '../src/inference/bench/random_model.ts';
-import { runDecode } from '../src/inference/bench/serve_bench.ts';
 import { LLMEngine } from '../src/inference/engine/llm_engine.ts';
 import { loadGguf } from '../src/inference/loaders/gguf/load.ts';
 import { quantizeGgufFile, type QuantPreset } from '../src/inference/loaders/gguf/quantize.ts';
@@ -24,7 +27,7 @@ import type { LoadedModel } from '../src/inference/loaders/types.ts';
 import { makeSamplingParams } from '../src/inference/sampler/params.ts';
 import { formatTable } from '../src/cli/table.ts';
 
-const { values: args } = parseArgs({ options: { sizes: { type: 'string', default: '25m,110m' }, threads: { type: 'string', default: '1' }, tokens: { type: 'string', default: '32' }, 'llama-cpp': { type: 'boolean', default: false }, presets: { type: 'string', default: 'f32,f16,q8_0,q4_k_m' } } });
+const { values: args } = parseArgs({ options: { sizes: { type: 'string', default: '25m,110m' }, threads: { type: 'string', default: '1' }, tokens: { type: 'string', default: '32' }, 'llama-cpp': { type: 'boolean', default: false }, wall: { type: 'boolean', default: false }, presets: { type: 'string', default: 'f32,f16,q8_0,q4_k_m' } } });
 const threads = Number(args.threads);
 const newTokens = Number(args.tokens);
 const SIZES = {
@@ -32,13 +35,34 @@ const SIZES = {
   '110m': benchModelConfig({ hiddenSize: 768, numLayers: 12, numHeads: 12, numKvHeads: 4, headDim: 64, intermediateSize: 3072 }),
 } as const;
 
+/** Seconds since `t0` (from clock()): CPU time of the process, or wall time with --wall. */
+const clock = () => (args.wall ? performance.now() / 1000 : (process.cpuUsage().user + process.cpuUsage().system) / 1e6);
+
+/** Decode tok/s at `batch`: requests of 16 prompt tokens, timed from when every one has its first token (runDecode's protocol). */
+function runDecode(model: LoadedModel, batch: number): number {
+  const c = model.config;
+  const maxModelLen = 16 + newTokens;
+  const kvCacheMemory = (batch + 1) * (maxModelLen + 16) * 2 * c.numLayers * c.numKvHeads * c.headDim * 4;
+  const engine = new LLMEngine(model, { maxNumSeqs: batch, maxModelLen, kvCacheMemory, enablePrefixCaching: false, threads });
+  const params = makeSamplingParams({ temperature: 0, ignore_eos: true, max_tokens: newTokens });
+  for (let b = 0; b < batch; b++) engine.addRequest(`d${b}`, Array.from({ length: 16 }, (_, i) => (b * 31 + i * 7) % 256), params);
+  const produced = new Map<string, number>();
+  while (produced.size < batch) for (const o of engine.step()) produced.set(o.requestId, o.outputs[0]!.tokenIds.length);
+  const before = [...produced.values()].reduce((a, b) => a + b, 0);
+  const t0 = clock();
+  while (engine.hasUnfinished()) for (const o of engine.step()) produced.set(o.requestId, o.outputs[0]!.tokenIds.length);
+  const s = clock() - t0;
+  engine.dispose();
+  return ([...produced.values()].reduce((a, b) => a + b, 0) - before) / s;
+}
+
 /** Prompt tok/s: one prompt of `len` tokens through the engine (chunked by its token budget), to its first token. */
 function runPrompt(model: LoadedModel, len: number): number {
   const engine = new LLMEngine(model, { maxNumSeqs: 1, maxModelLen: len + 16, kvCacheMemory: 2 * (len + 32) * 2 * model.config.numLayers * model.config.numKvHeads * model.config.headDim * 4, enablePrefixCaching: false, threads, maxNumBatchedTokens: len });
   engine.addRequest('p', Array.from({ length: len }, (_, i) => (i * 7) % 256), makeSamplingParams({ temperature: 0, ignore_eos: true, max_tokens: 1 }));
-  const t0 = performance.now();
+  const t0 = clock();
   while (engine.hasUnfinished()) engine.step();
-  const s = (performance.now() - t0) / 1000;
+  const s = clock() - t0;
   engine.dispose();
   return len / s;
 }
@@ -50,14 +74,14 @@ async function llamaCpp(path: string): Promise<{ decode: number; prompt: number 
   const ctx = await model.createContext({ contextSize: 1024, threads, batchSize: 512 });
   const seq = ctx.getSequence();
   const prompt = Array.from({ length: 512 }, (_, i) => (i * 7) % 256) as never[];
-  let t0 = performance.now();
+  let t0 = clock();
   await seq.controlledEvaluate(prompt);
-  const promptTps = 512 / ((performance.now() - t0) / 1000);
+  const promptTps = 512 / (clock() - t0);
   await seq.eraseContextTokenRanges([{ start: 0, end: 512 }]);
   await seq.controlledEvaluate(prompt.slice(0, 16));
-  t0 = performance.now();
+  t0 = clock();
   for (let i = 0; i < newTokens; i++) await seq.controlledEvaluate([(i * 13) % 256] as never);
-  const decode = newTokens / ((performance.now() - t0) / 1000);
+  const decode = newTokens / (clock() - t0);
   await ctx.dispose();
   await model.dispose();
   await llama.dispose();
@@ -77,7 +101,7 @@ try {
       if (preset !== 'f32') quantizeGgufFile(f32, path, preset);
       const rss = JSON.parse(spawnSync(process.execPath, ['--import', './bin/register.js', 'scripts/peak_rss.ts', path], { encoding: 'utf8' }).stdout) as { file: number; before: number; peak: number };
       const model = loadGguf(path);
-      const decode = [1, 8, 32].map((b) => runDecode(model, b, 16, newTokens, 0, threads).tokPerS);
+      const decode = [1, 8, 32].map((b) => runDecode(model, b));
       const prompt = runPrompt(model, 512);
       const figures = [...decode, prompt];
       base ??= figures;
