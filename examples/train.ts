@@ -29,7 +29,7 @@ const task: Task = data.task === 'reversal' ? new ReversalTask({ minLength: data
 const steps = rt.totalSteps ?? 1000;
 const seqLen = data.seq_len ?? task.maxChars + 1;
 const micro = config.train_micro_batch_size_per_gpu;
-const batches = taskBatches({ task, seqLen, batchSize: micro, seed: config.seed, rank: dist.rank, worldSize: dist.worldSize });
+const batches = taskBatches({ task, seqLen, batchSize: micro, seed: config.seed, rank: rt.dataParallel.rank, worldSize: rt.dataParallel.size });
 const next = (): MicroBatch => ({ ...batches.next().value, batchSize: micro, seqLen });
 const ckptDir = config.train.checkpoint.dir ?? path.join(config.train.out_dir, 'checkpoints');
 

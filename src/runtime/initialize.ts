@@ -10,7 +10,11 @@ import { loadConfig, modelConfigFromDs, type DsConfig } from './config/index.ts'
 import { refuseForBackend } from './config/refusals.ts';
 import { Engine } from './engine/engine.ts';
 import { createZeroStage } from '../zero/index.ts';
+import { setupCompression } from '../compress/setup.ts';
+import { createOneBitStage } from '../compress/onebit/index.ts';
 import { log } from './logger.ts';
+import { Topology } from '../parallel/topology.ts';
+import { initializeLikeWholeModel, pipelinePlace, pipelineRunner, pipelinePartition, refuseWithPipeline } from '../parallel/pipeline_setup.ts';
 import { EngineMonitor } from './monitor/engine_monitor.ts';
 import { InputError, NotImplementedError } from '../errors.ts';
 import { baseLr, createOptimizer, createScheduler } from './optim/index.ts';
@@ -48,6 +52,8 @@ export interface TrainingRuntime {
   readonly pg: ProcessGroup | null;
   readonly backend: BackendInfo;
   readonly tokenizer: Tokenizer | null;
+  /** This rank's place on the data-parallel axis (the whole world without pipeline stages): shard a script's own data by it. */
+  readonly dataParallel: { readonly rank: number; readonly size: number };
   /**
    * The training data's loader, sharded by data-parallel rank (DeepSpeed's training_dataloader);
    * its position is saved in checkpoints and restored by load_checkpoint. null without training data.
@@ -72,17 +78,20 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
   const dist = readDistEnv(env, { allowSingle: true });
   // ds-launch's local launcher prefixes each rank's lines itself.
   log.configure({ rank: dist.rank, worldSize: dist.worldSize, prefix: env.DS_LAUNCHER !== 'local' });
-  const config = loadConfig(opts.config ?? configFromArgs(process.argv, env), { dpWorldSize: dist.worldSize });
+  const config = loadConfig(opts.config ?? configFromArgs(process.argv, env), { worldSize: dist.worldSize });
   refuseUnbuilt(config);
   const backend = await initBackend({ force: config.backend });
   refuseForBackend(config, backend.name);
   log.info(`deepscale: backend ${backend.name}${backend.simd ? ' (SIMD)' : ''}, rank ${dist.rank}/${dist.worldSize}, compute float32${config.precision.wire !== 'fp32' ? `, ${config.precision.wire} on the wire` : ''}`);
   if (config.dump_state) log.info(`config (${config.source}), as validated with every default filled:\n${JSON.stringify(config, null, 2)}`);
 
+  // The data axis of the pipe × data grid: ranks of one pipe read the same micro-batches.
+  const gridCoord = Topology.fromWorld(dist.worldSize, 1, config.pipeline.stages);
+  const dp = { rank: gridCoord.coordOf(dist.rank).data, size: gridCoord.data };
   const dataDir = opts.trainingData ?? (config.data.task === 'arrow' ? config.data.path : undefined);
   if (config.data.task === 'arrow' && dataDir === undefined) throw new InputError(`${config.source}: data.task "arrow" needs data.path (a dir from ds data prepare) or initialize({ trainingData })`);
   const trainingData = dataDir === undefined ? null : openTrainingData(dataDir, {
-    rank: dist.rank, worldSize: dist.worldSize, microBatchSize: config.train_micro_batch_size_per_gpu, seed: config.seed, seqLen: config.data.seq_len,
+    rank: dp.rank, worldSize: dp.size, microBatchSize: config.train_micro_batch_size_per_gpu, seed: config.seed, seqLen: config.data.seq_len,
   });
   const tokenizer = opts.tokenizer ?? (trainingData ? loadTokenizer(join(trainingData.dataset.dir, trainingData.dataset.manifest.tokenizer)) : null);
   const model = buildModel(opts.model, config, tokenizer);
@@ -102,13 +111,22 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
   const schedule = createScheduler(config.scheduler, baseLr(config.optimizer));
   if (schedule.betasAt && config.optimizer?.type === 'SGD')
     throw new InputError(`${config.source}: scheduler.params.cycle_momentum cycles Adam's beta1; with SGD set it to false (SGD momentum cycling is not built)`);
-  // The ZeRO stage owns parameters, gradients and optimizer state (seeded, broadcast from rank 0).
-  const stage = await createZeroStage(config.zero_optimization, {
-    pg, rank: dist.rank, worldSize: dist.worldSize, model, seed: config.seed, wire: config.precision.wire,
-    createOptimizer: (n) => createOptimizer(config.optimizer, n, { betasAt: schedule.betasAt ? (s) => schedule.betasAt!(s) : undefined }),
-    optimizerBlock: config.optimizer,
-    betasAt: schedule.betasAt ? (s) => schedule.betasAt!(s) : undefined,
-  });
+  // The ZeRO stage owns parameters, gradients and optimizer state (seeded, broadcast from rank 0);
+  // 1-bit Adam owns its communication, so it comes with its own stage.
+  // Pipeline parallelism: this rank runs one stage's slice; its ZeRO stage spans the data axis only.
+  const pipe = config.pipeline.stages > 1 ? pipelinePlace({ pg: pg!, worldSize: dist.worldSize, rank: dist.rank, stages: config.pipeline.stages, partition: pipelinePartition(config), tp: 1, model }) : null;
+  if (pipe) refuseWithPipeline(config);
+  const place = pipe
+    ? { pg: pipe.dataPg, rank: dp.rank, worldSize: dp.size, model: pipe.stageModel, seed: config.seed, wire: config.precision.wire }
+    : { pg, rank: dist.rank, worldSize: dist.worldSize, model, seed: config.seed, wire: config.precision.wire };
+  const betasAt = schedule.betasAt ? (s: number) => schedule.betasAt!(s) : undefined;
+  const opt = config.optimizer;
+  const stage = opt?.type === 'OneBitAdam'
+    ? await createOneBitStage(opt.params, config.zero_optimization, place, { betasAt })
+    : await createZeroStage(config.zero_optimization, { ...place, createOptimizer: (n) => createOptimizer(opt, n, { betasAt }), optimizerBlock: opt, betasAt });
+  if (pipe) initializeLikeWholeModel(model, config.seed, stage);
+  // QAT decorates the stage; distillation brings a frozen teacher and its loss (src/compress).
+  const compression = await setupCompression(config, { model, stage, tokenizer, stepNow: () => engine.step });
   const ckpt = config.train.checkpoint;
   const ckptDir = ckpt.dir ?? join(config.train.out_dir, 'checkpoints');
   // The monitor needs the engine (for the profiler) and the engine calls the monitor: tie the knot late.
@@ -120,8 +138,10 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
       gradientClipping: config.gradient_clipping,
       seed: config.seed,
       lrAt: (s) => schedule.lrAt(s),
-      stage,
+      stage: compression.stage,
+      loss: compression.loss,
       recompute: config.activation_checkpointing.enabled === true,
+      runner: pipe ? pipelineRunner(pipe, stage, config.activation_checkpointing.enabled === true) : undefined,
       place: {
         rank: dist.rank,
         worldSize: dist.worldSize,
@@ -145,9 +165,9 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
 
   // Validation: the split beside the training rows, each rank its share; eval_samples caps the rows.
   const validation = dataDir === undefined ? null : openTrainingData(dataDir, {
-    rank: dist.rank, worldSize: dist.worldSize, microBatchSize: config.train_micro_batch_size_per_gpu, seed: config.seed, split: 'validation', shuffle: false,
+    rank: dp.rank, worldSize: dp.size, microBatchSize: config.train_micro_batch_size_per_gpu, seed: config.seed, split: 'validation', shuffle: false,
   });
-  const evalBatches = Math.max(1, Math.ceil(config.train.eval_samples / (config.train_micro_batch_size_per_gpu * dist.worldSize)));
+  const evalBatches = Math.max(1, Math.ceil(config.train.eval_samples / (config.train_micro_batch_size_per_gpu * dp.size)));
   const evaluate = async (o: { maxBatches?: number } = {}): Promise<EvaluateResult> => {
     if (!validation) throw new InputError('evaluate(): there is no training data, so no validation split (give initialize({ trainingData }))');
     return evaluateLoss(validation, (mb) => engine.evalLoss(mb), {
@@ -159,7 +179,7 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
   monitor = new EngineMonitor(config, {
     rank: dist.rank,
     worldSize: dist.worldSize,
-    dpSize: dist.worldSize,
+    dpSize: dp.size,
     totalSteps,
     startStep: 0,
     profile: () => engine.profileLastBatch(),
@@ -177,11 +197,13 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
     pg,
     backend,
     tokenizer,
+    dataParallel: dp,
     trainingData,
     totalSteps,
     evaluate,
     close: async () => {
       monitor?.close();
+      compression.teacher?.dispose();
       if (pg) {
         await pg.barrier();
         await pg.destroy();
@@ -210,5 +232,4 @@ function defaultModel(config: DsConfig, tokenizer: Tokenizer | null): ModelConfi
 /** Config blocks whose features are not built yet: a clear error rather than a silent single-rank run. */
 function refuseUnbuilt(cfg: DsConfig): void {
   if ((cfg.tensor_parallel?.tp_size ?? cfg.tensor_parallel?.autotp_size ?? 1) > 1) throw new NotImplementedError('tensor_parallel.tp_size > 1');
-  if ((cfg.pipeline?.stages ?? 1) > 1) throw new NotImplementedError('pipeline.stages > 1');
 }

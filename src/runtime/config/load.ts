@@ -36,8 +36,13 @@ export type DsConfig = DeepReadonly<
 >;
 
 export interface LoadOptions {
-  /** Data-parallel world size, for the batch-size rule. */
-  readonly dpWorldSize: number;
+  /**
+   * Data-parallel world size, for the batch-size rule; or `worldSize`, the whole job, from which
+   * the config's pipeline stages and tensor-parallel size are taken out first (DeepSpeed's rule:
+   * train_batch_size = micro × accumulation × data-parallel size).
+   */
+  readonly dpWorldSize?: number;
+  readonly worldSize?: number;
 }
 
 /** Reads, validates and freezes a config from a .json/.json5 path or a plain object. */
@@ -51,10 +56,22 @@ export function loadConfig(source: string | object, opts: LoadOptions): DsConfig
   // A DeepSpeed activation_checkpointing block turns checkpointing on (blocks.ts); `enabled` may say otherwise.
   const acGiven = typeof raw === 'object' && raw !== null && 'activation_checkpointing' in raw;
   cfg.activation_checkpointing.enabled ??= acGiven;
-  const batch = resolveBatch(cfg, opts.dpWorldSize, where);
+  const batch = resolveBatch(cfg, dataParallelSize(cfg, opts, where), where);
   const half: Dtype = cfg.bf16.enabled ? 'bf16' : cfg.fp16.enabled ? 'fp16' : 'fp32';
   const precision: Precision = { compute: 'fp32', wire: cfg.communication_data_type ?? half, storage: half };
   return deepFreeze({ ...cfg, ...batch, precision, source: where });
+}
+
+function dataParallelSize(cfg: RawConfig, opts: LoadOptions, where: string): number {
+  if (opts.worldSize === undefined) {
+    if (opts.dpWorldSize === undefined) throw new Error('loadConfig: pass dpWorldSize or worldSize');
+    return opts.dpWorldSize;
+  }
+  const pp = cfg.pipeline.stages;
+  const tp = cfg.tensor_parallel.autotp_size ?? cfg.tensor_parallel.tp_size ?? 1;
+  if (opts.worldSize % (pp * tp) !== 0)
+    throw new ConfigError('pipeline.stages', `world size ${opts.worldSize} is not divisible by tensor parallel ${tp} × pipeline stages ${pp} = ${pp * tp} (${where})`);
+  return opts.worldSize / (pp * tp);
 }
 
 function readJson5(file: string): unknown {

@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../../models/types.ts';
 import { FlatParams } from './flat_params.ts';
 import type { FlatOptimizer } from '../optim/types.ts';
-import { forwardBackwardWith, forwardLogits, uploadParams, type LossHook, type MicroBatch } from './executor.ts';
+import { forwardBackwardWith, forwardLogits, uploadParams, type LayerHooks, type LossHook, type MicroBatch } from './executor.ts';
 import { maskedCrossEntropy } from '../../models/loss.ts';
-import { InputError } from '../../errors.ts';
+import { InputError, NotImplementedError } from '../../errors.ts';
 import { profileForward, type LayerProfile } from './profile.ts';
 import { greedyGenerate } from './greedy.ts';
 import type { MemoryReport, ZeroStage } from './reducer.ts';
@@ -33,6 +33,19 @@ export interface EngineOptions {
   readonly loss?: LossHook;
   /** Told of every finished step (printing, progress, monitors, profiler: see monitor/engine_monitor.ts). */
   readonly onStep?: (r: StepResult) => void | Promise<void>;
+  /** Runs a step's micro-batches when they do not all run here (pipeline parallelism: src/parallel); default: the layer loop. */
+  readonly runner?: MicroBatchRunner;
+}
+
+/**
+ * Forward and backward of one step's micro-batches through the stage's hooks, returning the
+ * summed loss share of this data-parallel rank. The default runs every layer here; a pipeline
+ * stage runs its slice on the 1F1B schedule and passes activations to its neighbours.
+ */
+export interface MicroBatchRunner {
+  run(micro: readonly MicroBatch[], hooks: LayerHooks, denominator: number): Promise<{ loss: number; forwardMs: number; backwardMs: number; idleMs?: number }>;
+  /** Why whole-model operations (evalLoss, generate, the profiler, checkpoints) cannot run on this rank; null when they can. */
+  readonly wholeModelUnavailable: string | null;
 }
 
 /** What a data loader gives a checkpoint so that a resumed run reads on where the saved one stopped. */
@@ -60,7 +73,8 @@ export interface StepResult {
   /** Bytes this rank sent in collectives during the step. */
   readonly commBytes: number;
   readonly tokens: number; // tokens processed by this rank in this step
-  readonly timings: { forwardMs: number; backwardMs: number; commMs: number; optimizerMs: number };
+  /** pipelineIdleMs: time a pipeline stage waited for its neighbours' activations and gradients (the bubble). */
+  readonly timings: { forwardMs: number; backwardMs: number; commMs: number; optimizerMs: number; pipelineIdleMs?: number };
 }
 
 /**
@@ -131,8 +145,10 @@ export class Engine {
     let loss = 0;
     let forwardMs = 0;
     let backwardMs = 0;
+    let idleMs: number | undefined;
     try {
-      for (const mb of micro) {
+      if (this.opts.runner) ({ loss, forwardMs, backwardMs, idleMs } = await this.opts.runner.run(micro, hooks, denom));
+      else for (const mb of micro) {
         const r = await forwardBackwardWith(this.model, hooks, mb, denom, { recompute: this.opts.recompute ?? false, loss: this.opts.loss });
         loss += r.loss;
         forwardMs += r.forwardMs;
@@ -152,7 +168,7 @@ export class Engine {
     if (overflow) log.warn(`step ${this.globalStep + 1}: gradient norm is ${gradNorm}; skipping the optimizer step (parameters and optimizer state unchanged)`);
     const optimizerMs = performance.now() - t;
     this.globalStep++;
-    const result: StepResult = { step: this.globalStep, loss, lr, gradNorm, overflow, commBytes, tokens, timings: { forwardMs, backwardMs, commMs, optimizerMs } };
+    const result: StepResult = { step: this.globalStep, loss, lr, gradNorm, overflow, commBytes, tokens, timings: { forwardMs, backwardMs, commMs, optimizerMs, ...(idleMs === undefined ? {} : { pipelineIdleMs: idleMs }) } };
     await this.opts.onStep?.(result);
     return result;
   }
@@ -163,6 +179,7 @@ export class Engine {
    * (dir/latest names the tag). `clientState` is whatever the script needs back on resume.
    */
   async saveCheckpoint(dir: string, tag = `global_step${this.globalStep}`, clientState: Record<string, unknown> = {}): Promise<void> {
+    this.wholeModel('saveCheckpoint');
     const meta: Record<string, unknown> = { client_state: clientState };
     if (this.loader) meta.data_loader = this.loader.state();
     await saveEngineState(dir, tag, this.place, {
@@ -175,6 +192,7 @@ export class Engine {
    * dir/latest), refusing a checkpoint of a different model; returns the client state.
    */
   async loadCheckpoint(dir: string, tag?: string): Promise<LoadedCheckpointInfo> {
+    this.wholeModel('loadCheckpoint');
     const r = await loadEngineState(dir, tag, this.place, { stage: this.opts.stage, model: this.model.config });
     this.globalStep = r.step;
     if (this.loader && r.meta.data_loader !== undefined) this.loader.restore(r.meta.data_loader);
@@ -198,6 +216,7 @@ export class Engine {
 
   /** Mean masked loss of a batch: forward only (no tape, no backward, gradients untouched). */
   evalLoss(batch: MicroBatch): number {
+    this.wholeModel('evalLoss');
     const { batchSize: B, seqLen: T } = batch;
     const params = uploadParams(this.flat);
     try {
@@ -218,6 +237,7 @@ export class Engine {
 
   /** Per-layer params, FLOPs and forward time on the last micro-batch trained on (flops_profiler). */
   async profileLastBatch(): Promise<{ layers: LayerProfile[]; batchSize: number; seqLen: number }> {
+    this.wholeModel('the flops profiler');
     const batch = this.lastBatch;
     if (!batch) throw new InputError('Engine.profileLastBatch: no step has run yet');
     const params = uploadParams(this.flat);
@@ -230,11 +250,17 @@ export class Engine {
 
   /** Greedy continuations of token-id prompts (evaluation; no KV cache). */
   generate(prompts: readonly number[][], maxNewTokens: number, eosId: number | null): number[][] {
+    this.wholeModel('generate');
     const params = uploadParams(this.flat);
     try {
       return greedyGenerate(this.model, params, prompts, { maxNewTokens, eosId });
     } finally {
       tf.dispose([...params.values()]);
     }
+  }
+
+  private wholeModel(what: string): void {
+    const why = this.opts.runner?.wholeModelUnavailable ?? null;
+    if (why !== null) throw new NotImplementedError(`Engine: ${what} ${why}`);
   }
 }
