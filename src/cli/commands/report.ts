@@ -17,13 +17,16 @@ function formatDevices(d: DeviceReport): string {
 }
 
 function formatReport(r: BackendReport): string {
-  const threadNote = r.backend === 'wasm'
+  const threadNote = r.backend === 'wasm' && r.native.live
+    ? `wasm: SIMD ${r.simd ? 'yes' : 'no'}; training matmuls on the native sgemm: ${r.native.isa}, ${r.native.threads} threads; ${r.cpus} CPUs`
+    : r.backend === 'wasm'
     ? `wasm: SIMD ${r.simd ? 'yes' : 'no'}, ${r.threads} thread (Node refuses the threaded build's blob: workers, tfjs issue 3830); ${r.cpus} CPUs: run one rank per core to use them`
     : `threads: ${r.threads}; ${r.cpus} CPUs`;
   return [
     `deepscale ${r.deepscale}`,
     `live backend: ${r.backend} (${r.reason})`,
     threadNote,
+    `native kernels: ${r.native.why}`,
     `compute dtype: ${r.computeDtype} (fp16/bf16 in a config set wire and storage precision only)`,
     '',
     formatTable(['backend', 'status'], r.tried.map((t) => [t.name, t.ok ? 'OK (live)' : t.why])),

@@ -11,6 +11,8 @@ export interface BackendReport {
   readonly tried: readonly BackendAttempt[];
   readonly simd: boolean | null;
   readonly threads: number;
+  /** deepscale's native addon under the wasm matmuls: live or why not. */
+  readonly native: { readonly live: boolean; readonly isa: string | null; readonly threads: number; readonly why: string };
   readonly cpus: number;
   readonly computeDtype: 'float32';
   /** Kernels and gradients deepscale registers on top of tfjs ('wasm:Einsum', 'grad:Einsum'). */
@@ -24,6 +26,7 @@ export async function buildBackendReport(): Promise<BackendReport> {
   const info = await initBackend();
   const deepscale = (require('../../../package.json') as { version: string }).version;
   const kernels = [
+    ...(info.native.live ? [{ kernel: 'native:BatchMatMul', why: `wasm BatchMatMul on the native sgemm (${info.native.isa}, ${info.native.threads} threads)` }] : []),
     ...(info.name === 'wasm' ? WASM_KERNELS.map((k) => ({ kernel: `wasm:${k.kernel}`, why: k.why })) : []),
     ...GRADIENTS.map((g) => ({ kernel: `grad:${g.kernel}`, why: g.why })),
   ];
@@ -34,6 +37,7 @@ export async function buildBackendReport(): Promise<BackendReport> {
     tried: info.tried,
     simd: info.simd,
     threads: info.threads,
+    native: info.native,
     cpus: os.availableParallelism(),
     computeDtype: 'float32',
     kernels,

@@ -5,6 +5,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../tf_gradients.ts';
 import { DeepscaleError } from '../../errors.ts';
 import { registerGradients, registerWasmKernels } from './kernels/index.ts';
+import { useNativeMatMul } from './kernels/batch_mat_mul_wasm.ts';
+import { loadNative, type NativeStatus } from './native.ts';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
@@ -20,12 +22,15 @@ export interface BackendInfo {
   readonly tried: readonly BackendAttempt[];
   readonly simd: boolean | null;
   readonly threads: number;
+  /** deepscale's native addon (threaded AVX2+FMA sgemm) under the wasm backend's matmuls. */
+  readonly native: { readonly live: boolean; readonly isa: string | null; readonly threads: number; readonly why: string };
   readonly versions: Readonly<Record<string, string>>;
 }
 
 const require = createRequire(import.meta.url);
 let current: BackendInfo | null = null;
 let wasmThreads = 1;
+let nativeStatus: NativeStatus = { kernels: null, why: 'only under the wasm backend' };
 
 function version(pkg: string): string {
   try {
@@ -52,6 +57,9 @@ async function tryWasm(): Promise<string | null> {
     wasm.setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist/');
     if (!(await tf.setBackend('wasm'))) return 'the wasm backend did not initialize';
     registerWasmKernels();
+    // DS_NATIVE=0 keeps XNNPACK (the baseline `ds bench train` compares against).
+    nativeStatus = loadNative({ enabled: process.env.DS_NATIVE !== '0' });
+    useNativeMatMul(nativeStatus.kernels);
     // XNNPACK's thread pool as the module reports it: 1 under Node, where tfjs-wasm loads the
     // unthreaded SIMD build (its threaded build starts workers from blob: URLs, tfjs issue 3830).
     wasmThreads = wasm.getThreadsCount();
@@ -100,7 +108,8 @@ export async function initBackend(opts: { force?: BackendName } = {}): Promise<B
         tried,
         simd,
         // libtensorflow sizes its intra-op pool to the cores; tfjs-backend-cpu runs on the JS thread.
-        threads: name === 'wasm' ? wasmThreads : name === 'tensorflow' ? os.availableParallelism() : 1,
+        threads: name === 'wasm' ? nativeStatus.kernels?.threads ?? wasmThreads : name === 'tensorflow' ? os.availableParallelism() : 1,
+        native: { live: nativeStatus.kernels !== null, isa: nativeStatus.kernels?.isa ?? null, threads: nativeStatus.kernels?.threads ?? 0, why: name === 'wasm' ? nativeStatus.why : 'only under the wasm backend' },
         versions: {
           node: process.versions.node,
           '@tensorflow/tfjs-core': version('@tensorflow/tfjs-core'),

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
@@ -18,14 +19,16 @@ describe('initBackend', () => {
     await expect(initBackend({ force: 'webgpu' as never })).rejects.toThrow(/unknown backend 'webgpu'.*tensorflow, wasm or cpu/);
   });
 
-  it('picks wasm when tensorflow is missing, says why, and reports SIMD and one thread', async () => {
+  it('picks wasm when tensorflow is missing, says why, and reports SIMD and its threads', async () => {
     const info = await initBackend();
     expect(info.name).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
     expect(info.tried.map((t) => [t.name, t.ok])).toEqual([['tensorflow (tfjs-node-gpu)', false], ['tensorflow (tfjs-node)', false], ['wasm', true]]);
     expect(info.tried[0]!.why).toMatch(/not installed/);
     expect(info.simd).toBe(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
-    expect(info.threads).toBe(1);
+    // One XNNPACK thread, or every core when the native sgemm carries the matmuls.
+    expect(info.threads).toBe(info.native.live ? os.availableParallelism() : 1);
+    expect(info.native.why).toMatch(info.native.live ? /loaded native\/build\/ds_native\.node \((avx2\+fma|c), \d+ threads\)/ : /not built|disabled|failed/);
     expect(info.versions['@tensorflow/tfjs-core']).toBe((require('@tensorflow/tfjs-core/package.json') as { version: string }).version);
   });
 
@@ -38,7 +41,7 @@ describe('initBackend', () => {
   it('ds report data: live backend, deepscale kernels, versions', async () => {
     const r = await buildBackendReport();
     expect(r.backend).toBe('wasm');
-    expect(r.kernels.map((k) => k.kernel)).toEqual(['wasm:UnsortedSegmentSum', 'wasm:BatchMatMul', 'wasm:Einsum', 'grad:Einsum']);
+    expect(r.kernels.map((k) => k.kernel)).toEqual([...(r.native.live ? ['native:BatchMatMul'] : []), 'wasm:UnsortedSegmentSum', 'wasm:BatchMatMul', 'wasm:Einsum', 'grad:Einsum']);
     expect(r.versions.deepscale).toBe((require('../../../package.json') as { version: string }).version);
     expect(JSON.parse(JSON.stringify(r))).toEqual(r);
   });

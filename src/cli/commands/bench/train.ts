@@ -9,6 +9,7 @@
  * Adam and Adam, compared by wire bytes per phase, total bytes, step time and loss (train_onebit.ts).
  */
 import { execFile } from 'node:child_process';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { CommandModule } from 'yargs';
@@ -17,8 +18,10 @@ import { formatTable } from '../../table.ts';
 import type { MemoryReport } from '../../../runtime/engine/reducer.ts';
 import type { RankArgs } from './train_rank.ts';
 import { formatOneBit, oneBitPlan, summarizeOneBit, type PerStep } from './train_onebit.ts';
+import { formatMfu, machinePeak } from './train_peak.ts';
+import { formatTorch, runTorch } from './train_torch.ts';
 
-interface Args { config: string; 'zero-stage'?: string; zero?: string; num_procs: number; offload: boolean; steps?: number; warmup: number; json: boolean; master_port: number }
+interface Args { config: string; 'zero-stage'?: string; zero?: string; num_procs: number; offload: boolean; steps?: number; warmup: number; json: boolean; master_port: number; 'compare-torch': boolean; 'compare-wasm': boolean }
 
 interface Row {
   stage: number; world_size: number; backend: string; step_ms: number; tokens_per_s: number; model_gflops: number;
@@ -29,11 +32,11 @@ interface Row {
 const RANK_SCRIPT = fileURLToPath(new URL('./train_rank.ts', import.meta.url));
 const LAUNCHER = fileURLToPath(new URL('../../../../bin/ds-launch.js', import.meta.url));
 
-async function runStage(argv: Args, stage: number | null, port: number, extra: Partial<RankArgs> = {}): Promise<Row> {
+async function runStage(argv: Args, stage: number | null, port: number, extra: Partial<RankArgs> = {}, env: Record<string, string> = {}): Promise<Row> {
   const rankArgs: RankArgs = { config: argv.config, stage, zero: parseZero(argv.zero), offload: argv.offload, steps: argv.steps ?? 3, warmup: argv.warmup, ...extra };
   try {
     const { stdout } = await promisify(execFile)('node', [LAUNCHER, '--num_procs', String(argv.num_procs), '--master_port', String(port), RANK_SCRIPT, JSON.stringify(rankArgs)], {
-      encoding: 'utf8', maxBuffer: 1 << 24, env: { ...process.env, DS_LOG_LEVEL: process.env.DS_LOG_LEVEL ?? 'warn' },
+      encoding: 'utf8', maxBuffer: 1 << 24, env: { ...process.env, DS_LOG_LEVEL: process.env.DS_LOG_LEVEL ?? 'warn', ...env },
     });
     const line = stdout.split('\n').find((l) => l.includes('"step_ms"'));
     if (!line) throw new LaunchError(`ds bench train: stage ${stage}: rank 0 printed no result:\n${stdout.slice(-2000)}`);
@@ -71,6 +74,8 @@ export const trainBenchCommand: CommandModule<object, Args> = {
       .option('steps', { type: 'number', describe: 'timed steps (default 3; a OneBitAdam config: train.steps, the whole run)' })
       .option('warmup', { type: 'number', default: 1 })
       .option('master_port', { type: 'number', default: 29610 })
+      .option('compare-torch', { type: 'boolean', default: false, describe: 'also train the same model, batch and AdamW in PyTorch eager (/usr/bin/python3 with torch) and print the ratio' })
+      .option('compare-wasm', { type: 'boolean', default: false, describe: 'also run each stage with DS_NATIVE=0 (tfjs-wasm matmuls, the baseline) and print the ratio' })
       .option('json', { type: 'boolean', default: false }) as never,
   handler: async (argv) => {
     const stages = argv['zero-stage'] === undefined ? [null] : argv['zero-stage'].split(',').map((s) => {
@@ -92,8 +97,9 @@ export const trainBenchCommand: CommandModule<object, Args> = {
     }
     const rows: Row[] = [];
     for (const [i, stage] of stages.entries()) rows.push(await runStage(argv, stage, argv.master_port + i));
+    const extras = await speedComparisons(argv, stages, rows);
     if (argv.json) {
-      process.stdout.write(`${JSON.stringify({ config: argv.config, num_procs: argv.num_procs, rows })}\n`);
+      process.stdout.write(`${JSON.stringify({ config: argv.config, num_procs: argv.num_procs, rows, ...extras.json })}\n`);
       return;
     }
     const base = rows[0]!.step_ms;
@@ -108,5 +114,28 @@ export const trainBenchCommand: CommandModule<object, Args> = {
           mib(m.params), mib(m.grads), mib(m.optimizer), mib(states), (states / m.numel).toFixed(2), mib(m.buffers), mib(r.comm_bytes_per_step), r.final_loss.toFixed(4)];
       }),
     )}\n`);
+    process.stdout.write(`${extras.text}\n`);
   },
 };
+
+/**
+ * MFU against the machine (train_peak.ts), and the runs asked for next to these rows, back to back
+ * in this invocation: the wasm-matmul baseline (--compare-wasm) and PyTorch (--compare-torch).
+ */
+async function speedComparisons(argv: Args, stages: (number | null)[], rows: Row[]): Promise<{ text: string; json: Record<string, unknown> }> {
+  const peak = await machinePeak();
+  const lines = [`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.availableParallelism()} CPUs (figures are ratios within this run)`, formatMfu(peak, rows)];
+  const json: Record<string, unknown> = { peak };
+  if (argv['compare-wasm']) {
+    const wasm: Row[] = [];
+    for (const [i, stage] of stages.entries()) wasm.push(await runStage(argv, stage, argv.master_port + stages.length + i, {}, { DS_NATIVE: '0' }));
+    json.wasm_rows = wasm;
+    lines.push(...wasm.map((w, i) => `stage ${w.stage}: DS_NATIVE=0 (tfjs-wasm matmuls) ${w.tokens_per_s.toFixed(0)} tokens/s; native is ${(rows[i]!.tokens_per_s / w.tokens_per_s).toFixed(2)}× that`));
+  }
+  if (argv['compare-torch']) {
+    const torch = await runTorch(argv.config, argv.steps ?? 3, argv.warmup);
+    json.torch = torch;
+    lines.push(formatTorch(torch, rows));
+  }
+  return { text: lines.join('\n'), json };
+}

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { NativeKernels } from '../native.ts';
 
 /**
  * A faster BatchMatMul for the wasm backend.
@@ -12,6 +13,10 @@ import * as tf from '@tensorflow/tfjs-core';
  * (wasm Transpose, one pass over memory), and a batched product runs as one single-batch product
  * per batch entry over views of the operands — tensor ids registered at offsets inside the
  * existing buffers, so no batch entry is copied.
+ *
+ * With deepscale's native addon loaded (useNativeMatMul), every product instead runs as one call
+ * of its threaded AVX2+FMA sgemm over views of the wasm heap: transposes are read in place while
+ * packing, and the batch is split over threads.
  */
 // The backend's internals this kernel uses (not in tfjs's public types).
 interface WasmBackendInternals {
@@ -20,6 +25,7 @@ interface WasmBackendInternals {
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
   disposeData(dataId: object): boolean;
   wasm: {
+    HEAPU8: Uint8Array;
     cwrap(name: string, ret: null, args: string[]): (...args: unknown[]) => void;
     tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void };
   };
@@ -29,6 +35,23 @@ type MatMulFn = (aId: number, aShape: Uint8Array, aRank: number, bId: number, bS
 
 let wasmMatMul: MatMulFn | null = null;
 let transposeKernel: tf.KernelFunc | null = null;
+let native: NativeKernels | null = null;
+
+/** Routes BatchMatMul to the native sgemm (null: back to XNNPACK). */
+export function useNativeMatMul(kernels: NativeKernels | null): void {
+  native = kernels;
+}
+
+/** The product on the native sgemm, reading a and b (as stored, either layout) in the wasm heap. */
+function nativeBatchMatMul(backend: WasmBackendInternals, a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo,
+  p: { batch: number; batchA: number; batchB: number; M: number; N: number; K: number; transposeA: boolean; transposeB: boolean }): void {
+  // The heap's buffer is read after makeOutput: a memory.grow there detaches earlier views.
+  const heap = backend.wasm.HEAPU8.buffer;
+  const view = (t: tf.TensorInfo, n: number): Float32Array => new Float32Array(heap, backend.dataIdMap.get(t.dataId).memoryOffset, n);
+  const { batch, batchA, batchB, M, N, K } = p;
+  native!.sgemm(view(a, batchA * M * K), view(b, batchB * K * N), view(out, batch * M * N), batch, M, N, K, p.transposeA, p.transposeB,
+    batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N, M * N);
+}
 
 const shapeBytes = (s: number[]): Uint8Array => new Uint8Array(new Int32Array(s).buffer);
 
@@ -61,6 +84,11 @@ function batchMatMul(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
   const batch = Math.max(batchA, batchB);
   const outOuter = batchA >= batchB ? outerA : outerB;
 
+  if (native) {
+    const out = backend.makeOutput([...outOuter, M, N], 'float32');
+    if (batch * M * N > 0) nativeBatchMatMul(backend, a, b, out, { batch, batchA, batchB, M, N, K, transposeA, transposeB });
+    return out;
+  }
   const temps: tf.TensorInfo[] = [];
   const aT = transposeA ? transposeLast2(a, batchA, aRows, aCols, backend) : a; // [batchA, M, K]
   const bT = transposeB ? transposeLast2(b, batchB, bRows, bCols, backend) : b; // [batchB, K, N]

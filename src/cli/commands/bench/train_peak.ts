@@ -1,0 +1,68 @@
+/**
+ * The machine's float32 peak for `ds bench train`'s MFU, two ways, both printed:
+ *   theoretical: cores × SIMD lanes × 2 (an FMA is two FLOPs) × FMA pipes × clock, from /proc/cpuinfo;
+ *   measured: the best sgemm this process has (the native AVX2+FMA sgemm on every core when it
+ *             is built, else tfjs-wasm's XNNPACK on one thread), 1024³, median of timed runs.
+ * Neither is the training run's own single-thread matmul, which flatters the figure.
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { initBackend } from '../../../runtime/backend/index.ts';
+import { measureMatmulGflops } from '../../../runtime/backend/bench.ts';
+
+export interface MachinePeak {
+  readonly cores: number;
+  readonly ghz: number;
+  readonly isa: string;
+  readonly lanes: number;
+  readonly fmaPipes: number;
+  readonly peakGflops: number;
+  /** How the peak was reckoned, as a formula a user can check. */
+  readonly formula: string;
+  readonly sgemmGflops: number;
+  readonly sgemmKernel: string;
+}
+
+/** Lanes and FMA pipes of the widest float32 vector unit the native kernels use (AVX2: 8 lanes). */
+function vectorUnit(flags: Set<string>): { isa: string; lanes: number; fmaPipes: number; fma: boolean } {
+  // x86 since Haswell / Zen 2 issues two 256-bit FMAs per cycle; AVX-512 is not used by the kernels.
+  if (flags.has('avx2') && flags.has('fma')) return { isa: 'avx2+fma', lanes: 8, fmaPipes: 2, fma: true };
+  if (flags.has('avx')) return { isa: 'avx', lanes: 8, fmaPipes: 1, fma: false };
+  return { isa: 'sse/neon (128-bit)', lanes: 4, fmaPipes: 1, fma: flags.has('asimd') };
+}
+
+function cpuinfo(): { flags: Set<string>; mhz: number | null } {
+  try {
+    const text = readFileSync('/proc/cpuinfo', 'utf8');
+    const flags = new Set((/^(flags|Features)\s*:\s*(.*)$/m.exec(text)?.[2] ?? '').split(/\s+/));
+    const mhz = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(text)?.[1]);
+    return { flags, mhz: Number.isFinite(mhz) && mhz > 0 ? mhz : null };
+  } catch {
+    return { flags: new Set(), mhz: null };
+  }
+}
+
+export async function machinePeak(): Promise<MachinePeak> {
+  const { flags, mhz } = cpuinfo();
+  const cores = os.availableParallelism();
+  const ghz = (mhz ?? os.cpus()[0]?.speed ?? 0) / 1000;
+  const v = vectorUnit(flags);
+  const fmaFactor = v.fma ? 2 : 1;
+  const peakGflops = cores * v.lanes * fmaFactor * v.fmaPipes * ghz;
+  const info = await initBackend();
+  const sgemmGflops = await measureMatmulGflops(info.name, 1024, 1024, 1024, { reps: 5, warmup: 2 });
+  return {
+    cores, ghz, isa: v.isa, lanes: v.lanes, fmaPipes: v.fmaPipes, peakGflops,
+    formula: `${cores} cores × ${v.lanes} lanes (${v.isa}) × ${fmaFactor} (FMA) × ${v.fmaPipes} pipes × ${ghz.toFixed(2)} GHz`,
+    sgemmGflops,
+    sgemmKernel: info.native.live ? `native sgemm (${info.native.isa}, ${info.native.threads} threads)` : `${info.name} matMul (${info.threads} thread)`,
+  };
+}
+
+/** The lines bench train prints under its table: MFU of each row's model FLOP rate against both. */
+export function formatMfu(peak: MachinePeak, rows: readonly { stage: number; model_gflops: number }[]): string {
+  return [
+    `machine peak: ${peak.formula} = ${peak.peakGflops.toFixed(0)} GFLOP/s; best sgemm measured (1024³, ${peak.sgemmKernel}): ${peak.sgemmGflops.toFixed(1)} GFLOP/s`,
+    ...rows.map((r) => `stage ${r.stage}: ${r.model_gflops.toFixed(2)} model GFLOP/s = MFU ${(100 * r.model_gflops / peak.peakGflops).toFixed(1)}% of peak, ${(100 * r.model_gflops / peak.sgemmGflops).toFixed(1)}% of the measured sgemm`),
+  ].join('\n');
+}

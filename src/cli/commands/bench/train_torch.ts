@@ -1,0 +1,58 @@
+/**
+ * `ds bench train --compare-torch`: the same architecture, micro-batch, sequence length and AdamW
+ * trained by PyTorch in eager mode on this CPU (torch_train.py), in the same run as deepscale's
+ * rows. A benchmark, not a test: where /usr/bin/python3 has no torch it skips and says why.
+ */
+import { execFile } from 'node:child_process';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { loadConfig } from '../../../runtime/config/index.ts';
+import { modelConfigFromDs } from '../../../runtime/config/index.ts';
+
+const SCRIPT = fileURLToPath(new URL('./torch_train.py', import.meta.url));
+export const TORCH_PYTHON = '/usr/bin/python3';
+
+export interface TorchRow {
+  readonly step_ms: number;
+  readonly tokens_per_s: number;
+  readonly final_loss: number;
+  readonly params: number;
+  readonly sgemm_gflops: number;
+  readonly threads: number;
+  readonly torch: string;
+}
+
+export type TorchResult = { readonly ok: true; readonly row: TorchRow } | { readonly ok: false; readonly why: string };
+
+/** Trains the config's model in PyTorch for `warmup` + `steps` steps on `threads` threads (default: every core). */
+export async function runTorch(configPath: string, steps: number, warmup: number, threads = os.availableParallelism()): Promise<TorchResult> {
+  const cfg = loadConfig(configPath, { worldSize: 1 });
+  const m = modelConfigFromDs(cfg, cfg.model?.vocab_size ?? 258, { bos: null, eos: null });
+  if (m.headDim * m.numHeads !== m.hiddenSize) return { ok: false, why: `torch peer assumes head_dim = hidden/heads, config has ${m.headDim}` };
+  const lr = (cfg.optimizer?.params as { lr?: number } | undefined)?.lr ?? 1e-3;
+  const seq = (cfg as unknown as { data?: { seq_len?: number } }).data?.seq_len ?? m.maxPositionEmbeddings;
+  const args = {
+    vocab: m.vocabSize, hidden: m.hiddenSize, inter: m.intermediateSize, layers: m.numLayers, heads: m.numHeads, kv_heads: m.numKvHeads,
+    seq, batch: cfg.train_micro_batch_size_per_gpu, lr, steps, warmup, threads,
+  };
+  try {
+    const { stdout } = await promisify(execFile)(TORCH_PYTHON, [SCRIPT, JSON.stringify(args)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    return { ok: true, row: JSON.parse(stdout.trim().split('\n').pop()!) as TorchRow };
+  } catch (e) {
+    const err = e as { code?: string; stderr?: string; message: string };
+    if (err.code === 'ENOENT') return { ok: false, why: `${TORCH_PYTHON} not found` };
+    if (/No module named 'torch'/.test(err.stderr ?? '')) return { ok: false, why: `${TORCH_PYTHON} has no torch (apt-get install -y python3-torch)` };
+    return { ok: false, why: `the torch run failed: ${(err.stderr ?? err.message).trim().split('\n').slice(-3).join(' | ')}` };
+  }
+}
+
+/** One line per deepscale row: its tokens/s over torch's, same model and batch, same run. */
+export function formatTorch(t: TorchResult, rows: readonly { stage: number; tokens_per_s: number }[]): string {
+  if (!t.ok) return `--compare-torch skipped: ${t.why}`;
+  const r = t.row;
+  return [
+    `PyTorch ${r.torch} eager, ${r.threads} threads: ${r.tokens_per_s.toFixed(0)} tokens/s (${r.step_ms.toFixed(0)} ms/step, Ψ = ${r.params}), its 1024³ matmul ${r.sgemm_gflops.toFixed(1)} GFLOP/s`,
+    ...rows.map((x) => `stage ${x.stage}: deepscale ${x.tokens_per_s.toFixed(0)} tokens/s = ${(x.tokens_per_s / r.tokens_per_s).toFixed(2)}× PyTorch`),
+  ].join('\n');
+}
