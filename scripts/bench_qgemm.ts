@@ -1,6 +1,6 @@
 /**
  * The runner's products, kernel against kernel: one [N, K] weight in every stored type against
- * the float32 panels (gemm.c), at M = 1, 8, 32 and 512 activation rows. Best of 15 runs each, so a
+ * the float32 panels (gemm.c), at M = 1, 4, 8, 16, 32 and 128 activation rows. Best of 15 runs each, so a
  * busy machine's spikes fall out. Not a test: a measurement.
  *
  *   node --import ./bin/register.js scripts/bench_qgemm.ts [--k 768] [--n 16384]
@@ -37,7 +37,7 @@ const best = (f: () => void) => {
   return t;
 };
 const table: (string | number)[][] = [];
-for (const M of [1, 8, 32, 512]) {
+for (const M of [1, 4, 8, 16, 32, 128]) {
   const a = arena.put(Float32Array.from({ length: M * K }, () => Math.random() - 0.5), 'a');
   const c = arena.alloc(4 * M * N, 'c');
   const q8 = arena.alloc(q8ScratchBytes(M, K), 'q8');

@@ -37,6 +37,6 @@ describe('ds quantize', () => {
   });
 
   it('refuses an unknown --type, naming the presets', () => {
-    expect(() => ds(input, join(dir, 'x.gguf'), '--type', 'q3_k_m')).toThrow(/--type q3_k_m is not one of f32, f16, bf16, q8_0, q4_0/);
+    expect(() => ds(input, join(dir, 'x.gguf'), '--type', 'q1_k')).toThrow(/--type q1_k is not one of f32, f16, bf16, q8_0, q4_0/);
   });
 });

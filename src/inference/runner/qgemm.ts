@@ -25,9 +25,11 @@ const DQGEMM = new URL('./kernels/dqgemm.wasm', import.meta.url);
  * dequantization is 1/M of the work, and the float tile outruns the 8-bit dot kernels on many
  * rows. Measured on a 768 × 16384 product (quiet machine): the Q8_0 / Q4_0 dot kernels beat
  * float32 panels at 8 rows and tie at 32; the k-quant ones trail from 8 rows (Q4_K 1.2×, 2.4× at
- * 32), and F16 / BF16's (widening in registers) from 1 row.
+ * 32), and F16 / BF16's (widening in registers) from 1 row, but less than the panels' scalar
+ * dequantization costs them below 16 rows (25M-parameter F16 model, batch 8: 0.49× float32 on
+ * panels from 4 rows).
  */
-const PANEL_MIN_ROWS: Readonly<Record<number, number>> = { [GgmlType.F16]: 4, [GgmlType.BF16]: 4, [GgmlType.Q4_K]: 16, [GgmlType.Q5_K]: 16, [GgmlType.Q6_K]: 16 };
+const PANEL_MIN_ROWS: Readonly<Record<number, number>> = { [GgmlType.F16]: 16, [GgmlType.BF16]: 16, [GgmlType.Q4_K]: 16, [GgmlType.Q5_K]: 16, [GgmlType.Q6_K]: 16 };
 const LEGACY_PANEL_MIN_ROWS = 32;
 const panelRows = (t: number) => (PANEL_ONLY.has(t) ? 1 : (PANEL_MIN_ROWS[t] ?? LEGACY_PANEL_MIN_ROWS));
 

@@ -72,8 +72,8 @@ function check(types: GgmlTypeId[], K: number, M: number, rowsOf: number[], rng:
     const row = a.subarray(m * K, (m + 1) * K);
     let col = 0;
     parts.forEach((p, i) => {
-      // 8-bit activations below the panel path's rows (16 for k-quants, 32 for the others); float32 on it
-      const panel = [10, 11].includes(p.stored.type) || M >= ([12, 13, 14].includes(p.stored.type) ? 16 : 32);
+      // 8-bit activations below the panel path's rows (16 for k-quants and 16-bit, 32 for the others); float32 on it
+      const panel = [10, 11].includes(p.stored.type) || M >= ([1, 30, 12, 13, 14].includes(p.stored.type) ? 16 : 32);
       const act = tensorType(p.stored.type).elems === 1 || panel ? Float64Array.from(row) : q8Values(row);
       for (let n = 0; n < p.shape[0]!; n++, col++) {
         let want = 0;
