@@ -57,8 +57,10 @@ async function tryWasm(): Promise<string | null> {
     wasm.setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist/');
     if (!(await tf.setBackend('wasm'))) return 'the wasm backend did not initialize';
     registerWasmKernels();
-    // DS_NATIVE=0 keeps XNNPACK (the baseline `ds bench train` compares against).
-    nativeStatus = loadNative({ enabled: process.env.DS_NATIVE !== '0' });
+    // DS_NATIVE=0 keeps XNNPACK (the baseline `ds bench train` compares against). The ranks the
+    // launcher put on this node (LOCAL_SIZE) share its cores: each takes its part, not all of them.
+    const localRanks = Math.max(1, Number(process.env.LOCAL_SIZE) || 1);
+    nativeStatus = loadNative({ enabled: process.env.DS_NATIVE !== '0', threads: Math.max(1, Math.floor(os.availableParallelism() / localRanks)) });
     useNativeMatMul(nativeStatus.kernels);
     // XNNPACK's thread pool as the module reports it: 1 under Node, where tfjs-wasm loads the
     // unthreaded SIMD build (its threaded build starts workers from blob: URLs, tfjs issue 3830).
