@@ -19,7 +19,7 @@ import type { MemoryReport } from '../../../runtime/engine/reducer.ts';
 import type { RankArgs } from './train_rank.ts';
 import { formatOneBit, oneBitPlan, summarizeOneBit, type PerStep } from './train_onebit.ts';
 import { formatMfu, machinePeak } from './train_peak.ts';
-import { formatTorch, runTorch } from './train_torch.ts';
+import { formatTorch, runTorchPeers } from './train_torch.ts';
 
 interface Args { config: string; 'zero-stage'?: string; zero?: string; num_procs: number; offload: boolean; steps?: number; warmup: number; json: boolean; master_port: number; 'compare-torch': boolean; 'compare-wasm': boolean }
 
@@ -133,7 +133,7 @@ async function speedComparisons(argv: Args, stages: (number | null)[], rows: Row
     lines.push(...wasm.map((w, i) => `stage ${w.stage}: DS_NATIVE=0 (tfjs-wasm matmuls) ${w.tokens_per_s.toFixed(0)} tokens/s; native is ${(rows[i]!.tokens_per_s / w.tokens_per_s).toFixed(2)}× that`));
   }
   if (argv['compare-torch']) {
-    const torch = await runTorch(argv.config, argv.steps ?? 3, argv.warmup);
+    const torch = await runTorchPeers(argv.config, argv.steps ?? 3, argv.warmup);
     json.torch = torch;
     lines.push(formatTorch(torch, rows));
   }
