@@ -138,3 +138,20 @@ describe.skipIf(gpuSkipReason !== null)(gpuTitle('WebGpuRunner with a vocabulary
     expect(worstDiff(gpu.execute(step), cpu.execute(step))).toBeLessThan(1e-4);
   }, 120_000);
 });
+
+describe.skipIf(gpuSkipReason !== null)(gpuTitle('WebGpuRunner with matrices past one storage binding'), () => {
+  it('splits the embedding and the LM head by rows (tied and untied) and gives the wasm runner\'s logits', async () => {
+    for (const tieWordEmbeddings of [false, true]) {
+      const m = model({ tieWordEmbeddings }, 17); // embedding [300, 64] float32: 76.8 kB, two parts of a 40 kB binding
+      const gpu = await WebGpuRunner.create(m, { numBlocks: 12, blockSize: B, allowSoftware: true, maxNumBatchedTokens: 32, maxBindingBytes: 40_000 });
+      const cpu = new ModelRunner(m, { numBlocks: 12, blockSize: B });
+      runners.push(gpu, cpu);
+      const step = batchOf([{ req: { ids: [256, 299, 1, 155, 156, 2], table: [3, 4] }, start: 0, len: 6 }]); // rows from both parts
+      expect(worstDiff(gpu.execute(step), cpu.execute(step))).toBeLessThan(1e-4);
+    }
+    // the cap is honoured: at 10 kB a 32-row step's fused q/k/v output [32, (H + 2Hkv)·Dh] no longer fits one binding
+    await expect(WebGpuRunner.create(model({}, 17), { numBlocks: 12, blockSize: B, allowSoftware: true, maxNumBatchedTokens: 32, maxBindingBytes: 10_000 })).rejects.toThrow(
+      /activations 'qkv' for 32-row steps take 16384 B, over the adapter's max storage buffer binding of 10000 B/,
+    );
+  });
+});

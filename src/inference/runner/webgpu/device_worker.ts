@@ -51,7 +51,7 @@ async function init(req: InitRequest): Promise<DeviceReply & { ok: true }> {
     if (!stopping) lost = `the WebGPU device was lost (${info.reason}): ${info.message || 'no message'}`;
   });
   const g = probe.api.globals;
-  const maxBinding = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  const maxBinding = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize, req.maxBindingBytes ?? Infinity);
   device.pushErrorScope('out-of-memory');
   const weights = new GpuWeightStore(device, g, maxBinding);
   const pools = new GpuKvPools(device, g, req.pools, maxBinding);

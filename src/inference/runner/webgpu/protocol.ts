@@ -25,6 +25,7 @@ export interface InitRequest {
   readonly maxModelLen: number;
   readonly pools: KvPoolShape;
   readonly allowSoftware: boolean;
+  readonly maxBindingBytes: number | null;
 }
 
 export type DeviceRequest =

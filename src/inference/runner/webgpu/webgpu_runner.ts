@@ -27,6 +27,11 @@ const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v
 export interface WebGpuRunnerOptions extends ModelRunnerOptions {
   /** Run on a software adapter (llvmpipe/lavapipe) when it is the only one: tests and an explicit --device webgpu; `auto` never does. */
   readonly allowSoftware?: boolean;
+  /**
+   * The largest buffer bound to a kernel, below the adapter's own limit: matrices past it are split
+   * by rows (some drivers allocate a large binding slowly or not at all; tests split small models).
+   */
+  readonly maxBindingBytes?: number;
   /** How long one call (a step, a swap) may take before the device is given up as hung. Default 300 s. */
   readonly stepTimeoutMs?: number;
 }
@@ -142,7 +147,7 @@ export class WebGpuRunner implements Runner {
       return reply;
     };
     try {
-      const init = await call({ kind: 'init', config: c, maxModelLen, pools, allowSoftware: opts.allowSoftware ?? false });
+      const init = await call({ kind: 'init', config: c, maxModelLen, pools, allowSoftware: opts.allowSoftware ?? false, maxBindingBytes: opts.maxBindingBytes ?? null });
       const adapter = init.adapter!;
       const widened: string[] = [];
       for (const name of shapes.keys()) {
