@@ -9,7 +9,8 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import { fileURLToPath } from 'node:url';
 import { assert, ConfigError, FormatError } from '../../../errors.ts';
 import { log } from '../../../runtime/logger.ts';
-import { modelExtras, type ModelConfig } from '../../../models/types.ts';
+import { modelExtras } from '../../../models/types.ts';
+import { expectedLlamaShapes } from '../../loaders/check_weights.ts';
 import type { HostTensor } from '../../loaders/types.ts';
 import { tensorType } from '../../loaders/gguf/tensor_types.ts';
 import type { SchedulerOutput } from '../../scheduler/output.ts';
@@ -39,18 +40,8 @@ export interface WebGpuRunnerOptions extends ModelRunnerOptions {
 const REGISTER = fileURLToPath(new URL('../../../../bin/register.js', import.meta.url));
 const ENTRY = new URL('./device_worker_boot.mjs', import.meta.url);
 
-/** The weights a llama decoder needs, with their shapes (HF names, [out, in]). */
-function expectedShapes(c: ModelConfig): Map<string, number[]> {
-  const { hiddenSize: D, numHeads: H, numKvHeads: Hkv, headDim: Dh, intermediateSize: F, vocabSize: V } = c;
-  const m = new Map<string, number[]>([['model.embed_tokens.weight', [V, D]], ['model.norm.weight', [D]]]);
-  for (let l = 0; l < c.numLayers; l++) {
-    const p = `model.layers.${l}.`;
-    for (const [n, s] of [['input_layernorm', [D]], ['post_attention_layernorm', [D]], ['self_attn.q_proj', [H * Dh, D]], ['self_attn.k_proj', [Hkv * Dh, D]], ['self_attn.v_proj', [Hkv * Dh, D]], ['self_attn.o_proj', [D, H * Dh]], ['mlp.gate_proj', [F, D]], ['mlp.up_proj', [F, D]], ['mlp.down_proj', [D, F]]] as const) {
-      m.set(`${p}${n}.weight`, [...s]);
-    }
-  }
-  return m;
-}
+/** Extras that go up fused or as they are by extraTensors(), not one message each. */
+const isExtra = (name: string) => /\.bias$|\.q_norm\.|\.k_norm\./.test(name);
 
 /** A tensor as the device thread takes it: stored bytes where a kernel reads its type, else float32. */
 function toMessage(name: string, t: HostTensor): { msg: TensorMessage; widened: string | null } {
@@ -119,8 +110,9 @@ export class WebGpuRunner implements Runner {
     const maxModelLen = opts.maxModelLen ?? c.maxPositionEmbeddings;
     if (maxModelLen > c.maxPositionEmbeddings) throw new ConfigError('maxModelLen', `${maxModelLen} exceeds the model's context of ${c.maxPositionEmbeddings}`);
     if ((opts.threads ?? 1) !== 1) throw new ConfigError('threads', `${opts.threads} host threads asked for, but the webgpu runner runs the model on the device; --threads applies to --device cpu`);
-    const shapes = expectedShapes(c);
-    if (!(c.tieWordEmbeddings && !model.weights.has('lm_head.weight'))) shapes.set('lm_head.weight', [c.vocabSize, c.hiddenSize]);
+    const shapes = expectedLlamaShapes(c);
+    // a tied model that still carries an LM head runs it, as the wasm runner does
+    if (model.weights.has('lm_head.weight')) shapes.set('lm_head.weight', [c.vocabSize, c.hiddenSize]);
     for (const [name, shape] of shapes) {
       const t = model.weights.get(name);
       if (!t) throw new FormatError(model.source, `weight ${name} is missing`);
@@ -150,7 +142,7 @@ export class WebGpuRunner implements Runner {
       const init = await call({ kind: 'init', config: c, maxModelLen, pools, allowSoftware: opts.allowSoftware ?? false, maxBindingBytes: opts.maxBindingBytes ?? null });
       const adapter = init.adapter!;
       const widened: string[] = [];
-      for (const name of shapes.keys()) {
+      for (const name of [...shapes.keys()].filter((n) => !isExtra(n))) {
         const { msg, widened: w } = toMessage(name, model.weights.get(name)!);
         if (w) widened.push(`${name} (${w})`);
         await call({ kind: 'tensor', tensor: msg });
