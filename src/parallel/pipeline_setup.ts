@@ -70,28 +70,9 @@ export function pipelineRunner(place: PipelinePlace, stage: ZeroStage, recompute
   });
 }
 
-/** DeepSpeed's partition_method: "parameters" (its default) or "uniform"; "type" (a layer-class regex) has nothing to match here. */
+/** DeepSpeed's partition_method, as validated at load (config/refusals.ts refuses "type"). */
 export function pipelinePartition(cfg: { readonly pipeline: { readonly partition_method: string } }): PartitionMethod {
   const m = cfg.pipeline.partition_method;
   if (m === 'parameters' || m === 'uniform') return m;
-  throw new ConfigError('pipeline.partition_method', `"${m}" balances layers of a named class (DeepSpeed's type:REGEX); deepscale's layer list has one kind per position: use "parameters" or "uniform"`);
-}
-
-/** What pipeline stages do not combine with yet, each refused with the reason. */
-export function refuseWithPipeline(cfg: {
-  readonly gradient_clipping: number;
-  readonly gradient_accumulation_steps: number;
-  readonly pipeline: { readonly micro_batches?: number | undefined };
-  readonly optimizer?: { readonly type: string } | undefined;
-  readonly compression_training?: unknown;
-  readonly distillation?: unknown;
-}): void {
-  if (cfg.gradient_clipping > 0)
-    throw new ConfigError('gradient_clipping', 'with pipeline.stages > 1: the global gradient norm across stages is not built; set gradient_clipping 0');
-  const mb = cfg.pipeline.micro_batches;
-  if (mb !== undefined && mb !== cfg.gradient_accumulation_steps)
-    throw new ConfigError('pipeline.micro_batches', `is ${mb}, but a pipeline step runs gradient_accumulation_steps (${cfg.gradient_accumulation_steps}) micro-batches, as DeepSpeed's does; leave it out or make them equal`);
-  if (cfg.optimizer?.type === 'OneBitAdam') throw new ConfigError('optimizer.type', 'OneBitAdam with pipeline.stages > 1 is not built');
-  if (cfg.compression_training !== undefined) throw new ConfigError('compression_training', 'quantization-aware training with pipeline.stages > 1 is not built');
-  if (cfg.distillation !== undefined) throw new ConfigError('distillation', 'distillation with pipeline.stages > 1 is not built');
+  throw new ConfigError('pipeline.partition_method', `"${m}" is not a partition deepscale builds (use "parameters" or "uniform")`);
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { buildLlama } from '../models/llama.ts';
 import type { Model, ModelConfig } from '../models/types.ts';
-import { openTrainingData, evaluateLoss, type TrainingData, type EvaluateResult } from '../data/arrow/index.ts';
+import { openTrainingData, evaluateLoss, validationNote, type TrainingData, type EvaluateResult } from '../data/arrow/index.ts';
 import { loadTokenizer, tokenizerFiles } from '../data/tokenizer/io.ts';
 import type { Tokenizer } from '../data/tokenizer/types.ts';
 import { initBackend, type BackendInfo } from './backend/index.ts';
@@ -14,9 +14,9 @@ import { setupCompression } from '../compress/setup.ts';
 import { createOneBitStage } from '../compress/onebit/index.ts';
 import { log } from './logger.ts';
 import { Topology } from '../parallel/topology.ts';
-import { initializeLikeWholeModel, pipelinePlace, pipelineRunner, pipelinePartition, refuseWithPipeline } from '../parallel/pipeline_setup.ts';
+import { initializeLikeWholeModel, pipelinePlace, pipelineRunner, pipelinePartition } from '../parallel/pipeline_setup.ts';
 import { EngineMonitor } from './monitor/engine_monitor.ts';
-import { InputError, NotImplementedError } from '../errors.ts';
+import { ConfigError, InputError, NotImplementedError } from '../errors.ts';
 import { baseLr, createOptimizer, createScheduler } from './optim/index.ts';
 
 export interface InitializeOptions {
@@ -115,7 +115,6 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
   // 1-bit Adam owns its communication, so it comes with its own stage.
   // Pipeline parallelism: this rank runs one stage's slice; its ZeRO stage spans the data axis only.
   const pipe = config.pipeline.stages > 1 ? pipelinePlace({ pg: pg!, worldSize: dist.worldSize, rank: dist.rank, stages: config.pipeline.stages, partition: pipelinePartition(config), tp: 1, model }) : null;
-  if (pipe) refuseWithPipeline(config);
   const place = pipe
     ? { pg: pipe.dataPg, rank: dp.rank, worldSize: dp.size, model: pipe.stageModel, seed: config.seed, wire: config.precision.wire }
     : { pg, rank: dist.rank, worldSize: dist.worldSize, model, seed: config.seed, wire: config.precision.wire };
@@ -164,11 +163,17 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
   if (trainingData) engine.attachDataLoader({ next: () => trainingData.next(), state: () => trainingData.state(), restore: (s) => trainingData.restore(s as never) });
 
   // Validation: the split beside the training rows, each rank its share; eval_samples caps the rows.
-  const validation = dataDir === undefined ? null : openTrainingData(dataDir, {
+  // A dataset prepared with no validation rows still trains; evaluate() then says why it cannot.
+  const noValidation = trainingData && trainingData.dataset.manifest.splits.validation.rows === 0
+    ? `${dataDir} has no validation rows${validationNote(trainingData.dataset.manifest) ? ` (${validationNote(trainingData.dataset.manifest)})` : ''}`
+    : null;
+  if (noValidation && config.train.eval_every > 0) throw new ConfigError('train.eval_every', `is ${config.train.eval_every}, but ${noValidation}; prepare the data with a validation split (ds data prepare --val-fraction) or set eval_every 0`);
+  const validation = dataDir === undefined || noValidation ? null : openTrainingData(dataDir, {
     rank: dp.rank, worldSize: dp.size, microBatchSize: config.train_micro_batch_size_per_gpu, seed: config.seed, split: 'validation', shuffle: false,
   });
   const evalBatches = Math.max(1, Math.ceil(config.train.eval_samples / (config.train_micro_batch_size_per_gpu * dp.size)));
   const evaluate = async (o: { maxBatches?: number } = {}): Promise<EvaluateResult> => {
+    if (noValidation) throw new InputError(`evaluate(): ${noValidation}`);
     if (!validation) throw new InputError('evaluate(): there is no training data, so no validation split (give initialize({ trainingData }))');
     return evaluateLoss(validation, (mb) => engine.evalLoss(mb), {
       maxBatches: o.maxBatches,
@@ -182,6 +187,7 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
     dpSize: dp.size,
     totalSteps,
     startStep: 0,
+    samplesPerStep: config.train_batch_size,
     profile: () => engine.profileLastBatch(),
     memory: () => {
       const m = engine.memoryReport();

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { buildLlama } from '../../src/models/llama.ts';
 import { makeModelConfig } from '../../src/models/config.ts';
 import { partitionLayers } from '../../src/parallel/partition.ts';
-import { pipelinePartition, refuseWithPipeline } from '../../src/parallel/pipeline_setup.ts';
 import { loadConfig } from '../../src/runtime/config/index.ts';
 import { ConfigError } from '../../src/errors.ts';
 
@@ -46,11 +45,13 @@ describe('pipeline config', () => {
   it('a world the stages do not divide is a ConfigError naming the numbers', () => {
     expect(() => loadConfig({ train_batch_size: 8, pipeline: { stages: 3 } }, { worldSize: 4 })).toThrow(/world size 4 is not divisible by tensor parallel 1 × pipeline stages 3 = 3/);
   });
-  it('refuses what pipeline stages do not combine with yet', () => {
-    const base = { gradient_clipping: 0, gradient_accumulation_steps: 2, pipeline: {} };
-    expect(() => refuseWithPipeline({ ...base, gradient_clipping: 1 })).toThrow(ConfigError);
-    expect(() => refuseWithPipeline({ ...base, pipeline: { micro_batches: 4 } })).toThrow(/micro_batches: is 4, but a pipeline step runs gradient_accumulation_steps \(2\)/);
-    expect(() => refuseWithPipeline(base)).not.toThrow();
-    expect(() => pipelinePartition({ pipeline: { partition_method: 'type' } })).toThrow(/use "parameters" or "uniform"/);
+  it('refuses at load what pipeline stages do not combine with yet, by key', () => {
+    const load = (extra: object) => () => loadConfig({ train_micro_batch_size_per_gpu: 2, gradient_accumulation_steps: 2, pipeline: { stages: 2 }, ...extra }, { worldSize: 2 });
+    expect(load({ gradient_clipping: 1 })).toThrow(/gradient_clipping: with pipeline.stages 2/);
+    expect(load({ pipeline: { stages: 2, micro_batches: 4 } })).toThrow(/micro_batches: is 4, but a pipeline step runs gradient_accumulation_steps \(2\)/);
+    expect(load({ pipeline: { stages: 2, partition_method: 'type' } })).toThrow(/use "parameters" or "uniform"/);
+    expect(load({ train: { eval_every: 5 } })).toThrow(ConfigError);
+    expect(load({ train: { checkpoint: { save_every: 5 } } })).toThrow(/per-stage checkpoints are not built/);
+    expect(load({})).not.toThrow();
   });
 });

@@ -19,6 +19,37 @@ export function refuseUnhonoured(cfg: RawConfig, where: string): void {
   if (cfg.gradient_predivide_factor !== 1) no('gradient_predivide_factor', `is ${cfg.gradient_predivide_factor}: gradients are already divided by the global token count before the reduce (see prescale_gradients); only 1 is meaningful`);
   if (cfg.zero_allow_untested_optimizer) no('zero_allow_untested_optimizer', 'allows a client optimizer under ZeRO; initialize() takes no client optimizer, and every built-in one is tested with each ZeRO stage');
   if (cfg.flops_profiler.recompute_fwd_factor !== 0) no('flops_profiler.recompute_fwd_factor', 'the profiler reports forward FLOPs of the layers as they ran; a backward estimate scaled by this factor is not built');
+  // tfjs computes in float32: there is no float16 forward or backward to autocast or loss-scale.
+  // DeepSpeed's defaults load (a DeepSpeed fp16 block usually spells them out); other values would do nothing.
+  const f = cfg.fp16;
+  if (f.auto_cast) no('fp16.auto_cast', 'casts the forward to float16; compute here is float32 (fp16 sets what is stored and sent)');
+  if (f.loss_scale !== 0) no('fp16.loss_scale', `is ${f.loss_scale}: loss scaling guards float16 gradients against underflow, and gradients here are float32 (fp16 on the wire is scaled per bucket by a power of two instead)`);
+  const ls: [string, unknown, unknown][] = [['initial_scale_power', f.initial_scale_power, 16], ['loss_scale_window', f.loss_scale_window, 1000], ['hysteresis', f.hysteresis, 2], ['consecutive_hysteresis', f.consecutive_hysteresis, false], ['min_loss_scale', f.min_loss_scale, 1]];
+  for (const [k, v, d] of ls) if (v !== d) no(`fp16.${k}`, `is ${JSON.stringify(v)}: it tunes dynamic loss scaling, which float32 gradients do not need, so only DeepSpeed's default ${JSON.stringify(d)} is accepted`);
+  // Whole-model operations gather every parameter on one rank: not built for sharded parameters (ZeRO-3).
+  if (cfg.zero_optimization.stage === 3) {
+    if (cfg.train.eval_every > 0) no('train.eval_every', 'evaluation during training reads the whole model on each rank, which is not built for ZeRO stage 3 (sharded parameters); use stage ≤ 2, or consolidate a checkpoint and evaluate it');
+    if (cfg.flops_profiler.enabled) no('flops_profiler.enabled', 'the profiler runs the whole model on one rank, which is not built for ZeRO stage 3 (sharded parameters); profile at stage ≤ 2');
+  }
+  if (cfg.pipeline.stages > 1) refusePipelineCombos(cfg, no);
+}
+
+/** What pipeline stages do not combine with yet (a stage holds a slice of the model, see src/parallel). */
+function refusePipelineCombos(cfg: RawConfig, no: (path: string, why: string) => never): void {
+  const stages = `with pipeline.stages ${cfg.pipeline.stages}`;
+  const m = cfg.pipeline.partition_method;
+  if (m !== 'parameters' && m !== 'uniform') no('pipeline.partition_method', `"${m}" balances layers of a named class (DeepSpeed's type:REGEX); deepscale's layer list has one kind per position: use "parameters" or "uniform"`);
+  if (cfg.gradient_clipping > 0) no('gradient_clipping', `${stages}: the global gradient norm across stages is not built; set gradient_clipping 0`);
+  const mb = cfg.pipeline.micro_batches;
+  if (mb !== undefined && mb !== cfg.gradient_accumulation_steps)
+    no('pipeline.micro_batches', `is ${mb}, but a pipeline step runs gradient_accumulation_steps (${cfg.gradient_accumulation_steps ?? 'derived'}) micro-batches, as DeepSpeed's does; leave it out or make them equal`);
+  if (cfg.optimizer?.type === 'OneBitAdam') no('optimizer.type', `OneBitAdam ${stages} is not built`);
+  if (cfg.compression_training !== undefined) no('compression_training', `quantization-aware training ${stages} is not built`);
+  if (cfg.distillation !== undefined) no('distillation', `distillation ${stages} is not built`);
+  // A stage holds a slice of the model: saving, evaluating and profiling the whole model are not built for it.
+  if (cfg.train.checkpoint.save_every > 0) no('train.checkpoint.save_every', `${stages}: per-stage checkpoints are not built`);
+  if (cfg.train.eval_every > 0) no('train.eval_every', `${stages}: evaluation through the pipeline is not built`);
+  if (cfg.flops_profiler.enabled) no('flops_profiler.enabled', `${stages}: profiling a pipeline stage is not built`);
 }
 
 /** Keys whose meaning depends on the backend, checked once it is chosen. */

@@ -87,6 +87,8 @@ export class Engine {
   readonly flat: FlatParams;
   private readonly opts: EngineOptions;
   private globalStep = 0;
+  /** Steps skipped on overflow: the LR schedule does not advance on them (DeepSpeed skips lr_scheduler.step()). */
+  private skippedSteps = 0;
   private loader: ResumableLoader | null = null;
   /** The last micro-batch trained on: what the flops profiler runs. */
   private lastBatch: MicroBatch | null = null;
@@ -163,9 +165,12 @@ export class Engine {
 
     // The stage reduces what is left, clips and steps; its collectives count as optimizer time here.
     t = performance.now();
-    const lr = this.opts.lrAt(this.globalStep);
+    const lr = this.opts.lrAt(this.globalStep - this.skippedSteps);
     const { gradNorm, overflow, commBytes } = await stage.endStep(lr, this.opts.gradientClipping);
-    if (overflow) log.warn(`step ${this.globalStep + 1}: gradient norm is ${gradNorm}; skipping the optimizer step (parameters and optimizer state unchanged)`);
+    if (overflow) {
+      this.skippedSteps++;
+      log.warn(`step ${this.globalStep + 1}: gradient norm is ${gradNorm}; skipping the optimizer step (parameters, optimizer state and the LR schedule unchanged)`);
+    }
     const optimizerMs = performance.now() - t;
     this.globalStep++;
     const result: StepResult = { step: this.globalStep, loss, lr, gradNorm, overflow, commBytes, tokens, timings: { forwardMs, backwardMs, commMs, optimizerMs, ...(idleMs === undefined ? {} : { pipelineIdleMs: idleMs }) } };
@@ -180,7 +185,7 @@ export class Engine {
    */
   async saveCheckpoint(dir: string, tag = `global_step${this.globalStep}`, clientState: Record<string, unknown> = {}): Promise<void> {
     this.wholeModel('saveCheckpoint');
-    const meta: Record<string, unknown> = { client_state: clientState };
+    const meta: Record<string, unknown> = { client_state: clientState, skipped_steps: this.skippedSteps };
     if (this.loader) meta.data_loader = this.loader.state();
     await saveEngineState(dir, tag, this.place, {
       stage: this.opts.stage, step: this.globalStep, meta, model: this.model.config, textFiles: this.opts.checkpointFiles,
@@ -195,6 +200,7 @@ export class Engine {
     this.wholeModel('loadCheckpoint');
     const r = await loadEngineState(dir, tag, this.place, { stage: this.opts.stage, model: this.model.config });
     this.globalStep = r.step;
+    this.skippedSteps = Number(r.meta.skipped_steps ?? 0);
     if (this.loader && r.meta.data_loader !== undefined) this.loader.restore(r.meta.data_loader);
     const clientState = (r.meta.client_state ?? {}) as Record<string, unknown>;
     return { loadPath: `${dir}/${r.tag}`, tag: r.tag, clientState };

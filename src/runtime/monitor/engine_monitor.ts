@@ -44,6 +44,8 @@ export interface EngineMonitorContext {
   /** Steps of the whole run, when known (train.steps or train.epochs): the progress bar's total. */
   readonly totalSteps: number | null;
   readonly startStep: number;
+  /** Sequences per optimizer step over all ranks (train_batch_size): TensorBoard's x axis counts samples. */
+  readonly samplesPerStep: number;
   /** Runs the profiled forward on the step's last micro-batch. */
   readonly profile: () => Promise<{ layers: LayerProfile[]; batchSize: number; seqLen: number }>;
   /** Extra lines for memory_breakdown (the engine's allocated bytes by kind). */
@@ -92,8 +94,8 @@ export class EngineMonitor {
       step: r.step, loss: r.loss, lr: r.lr, grad_norm: r.gradNorm, tokens_per_s: tokensPerSec,
       forward_ms: t.forwardMs, backward_ms: t.backwardMs, comm_ms: t.commMs, optimizer_ms: t.optimizerMs,
     });
-    // DeepSpeed's tags (monitor/monitor.py: Train/Samples/…), with the sample count as x.
-    this.tb?.addScalars(r.step, { 'Train/Samples/train_loss': r.loss, 'Train/Samples/lr': r.lr, 'Train/Samples/grad_norm': r.gradNorm, 'Train/Samples/tokens_per_s': tokensPerSec });
+    // DeepSpeed's tags (monitor/monitor.py: Train/Samples/…), with the samples seen as x, as DeepSpeed writes them.
+    this.tb?.addScalars(r.step * this.ctx.samplesPerStep, { 'Train/Samples/train_loss': r.loss, 'Train/Samples/lr': r.lr, 'Train/Samples/grad_norm': r.gradNorm, 'Train/Samples/tokens_per_s': tokensPerSec });
 
     if (r.step % this.cfg.steps_per_print === 0) {
       log.info(formatStepLine({ step: r.step, total: this.ctx.totalSteps ?? undefined, loss: r.loss, lr: r.lr, tokensPerSec, gradNorm: r.gradNorm }));

@@ -10,17 +10,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import JSON5 from 'json5';
 import { prepareDataset } from '../../../src/data/arrow/index.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const STEPS = 4;
 
-/** The ```ts block under "## Your own training script" in README.md. */
-function readmeScript(): string {
+/** The ```LANG block under "## Your own training script" in README.md. */
+function readmeBlock(lang: 'ts' | 'json5'): string {
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   const section = readme.slice(readme.indexOf('## Your own training script'));
-  const m = /```ts\n([\s\S]*?)```/.exec(section);
-  if (!m) throw new Error('README.md: no ```ts block under "## Your own training script"');
+  const m = new RegExp('```' + lang + '\\n([\\s\\S]*?)```').exec(section);
+  if (!m) throw new Error(`README.md: no \`\`\`${lang} block under "## Your own training script"`);
   return m[1]!;
 }
 
@@ -51,10 +52,13 @@ describe("the README's own-script quickstart under ds-launch (2 ranks)", () => {
     fs.mkdirSync(user);
     fs.writeFileSync(path.join(dir, 'corpus.txt'), corpus());
     await prepareDataset({ input: path.join(dir, 'corpus.txt'), tokenizer: 'train:300', seqLen: 16, out: path.join(user, 'data'), valFraction: 0.1, seed: 3 });
-    fs.writeFileSync(path.join(user, 'train.ts'), readmeScript());
+    fs.writeFileSync(path.join(user, 'train.ts'), readmeBlock('ts'));
+    // The README's ds.json5, shrunk to test size, with every monitor on and writing here.
+    const readmeConfig = JSON5.parse(readmeBlock('json5')) as Record<string, unknown>;
     fs.writeFileSync(
       path.join(user, 'ds.json'),
       JSON.stringify({
+        ...readmeConfig,
         train_batch_size: 8,
         steps_per_print: 2,
         wall_clock_breakdown: true,
