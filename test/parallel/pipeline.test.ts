@@ -11,12 +11,12 @@ const FIXTURE = 'test/parallel/fixtures/pipe_losses.ts';
 let port = 30100 + Math.floor(Math.random() * 300);
 
 /** Rank 0's losses, and how many parameters rank 0 (stage 0) holds. */
-async function run(procs: number, micro: number, gas: number, stages: number, zero = 0): Promise<{ losses: number[]; numel: number }> {
+async function run(procs: number, micro: number, gas: number, stages: number, zero = 0): Promise<{ losses: number[]; numel: number; tensorsAfter: number[] }> {
   const { stdout } = await promisify(execFile)('node', ['bin/ds-launch.js', '--num_procs', String(procs), '--master_port', String(port++), FIXTURE, String(micro), String(gas), String(STEPS), String(stages), String(zero)], {
     encoding: 'utf8', timeout: 240_000, env: { ...process.env, DS_LOG_LEVEL: 'warn' },
   });
   const line = stdout.split('\n').find((l) => l.includes('"losses"'))!;
-  return JSON.parse(line.replace(/^\[rank \d+\] /, '')) as { losses: number[]; numel: number };
+  return JSON.parse(line.replace(/^\[rank \d+\] /, '')) as { losses: number[]; numel: number; tensorsAfter: number[] };
 }
 
 const STEPS = 6;
@@ -29,6 +29,8 @@ describe('pipeline parallelism (1F1B) gives the 1-rank losses', () => {
   const losses = async (procs: number, micro: number, gas: number, stages: number, zero = 0): Promise<number[]> => {
     const r = await run(procs, micro, gas, stages, zero);
     if (stages > 1) expect(r.numel).toBeLessThan(whole);
+    // No tensor outlives a step on stage 0 (activations, received gradients, tapes all freed).
+    expect(new Set(r.tensorsAfter.slice(1)).size).toBe(1);
     return r.losses;
   };
   beforeAll(async () => {
