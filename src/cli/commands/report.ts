@@ -10,7 +10,7 @@ const MiB = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 function formatDevices(d: DeviceReport): string {
   const rows = d.adapters.map((a) => [a.description, a.vendor, a.architecture, a.software ? 'software (never picked by auto)' : 'hardware', MiB(a.maxBufferSize), MiB(a.maxStorageBufferBindingSize), a.shaderF16 ? 'yes' : 'no']);
   return [
-    'serving devices: cpu (wasm runner, always available); webgpu ' + (d.adapters.length > 0 ? `(${d.adapters.length} adapter(s))` : `(none: ${d.reason})`),
+    `serving devices: cpu (wasm runner, always available); webgpu (npm webgpu ${d.package}) ` + (d.adapters.length > 0 ? `(${d.adapters.length} adapter(s))` : `(none: ${d.reason})`),
     ...(rows.length > 0 ? [formatTable(['webgpu adapter', 'vendor', 'architecture', 'kind', 'max buffer', 'max storage binding', 'shader-f16'], rows)] : []),
     `--device auto: ${d.auto}`,
   ].join('\n');

@@ -5,6 +5,7 @@
  *   auto    the WebGpuRunner on a hardware adapter if there is one, else the wasm runner (a software
  *           adapter is a CPU emulation, slower than the wasm kernels, so auto never picks it)
  */
+import { createRequire } from 'node:module';
 import { ConfigError } from '../../errors.ts';
 import { log } from '../../runtime/logger.ts';
 import { ModelRunner } from './model_runner.ts';
@@ -50,6 +51,8 @@ export interface DeviceReport {
   /** Why there are none (package missing, no driver); null when some were found. */
   readonly reason: string | null;
   readonly auto: string;
+  /** The `webgpu` npm package's version (Dawn's Node bindings), or 'not installed'. */
+  readonly package: string;
 }
 
 export async function deviceReport(): Promise<DeviceReport> {
@@ -59,5 +62,11 @@ export async function deviceReport(): Promise<DeviceReport> {
   const auto = hw
     ? `webgpu on ${hw.description}`
     : `cpu (${adapters.length > 0 ? 'the only WebGPU adapters are software ones (a CPU emulation); --device webgpu uses them anyway' : reason})`;
-  return { adapters, reason, auto };
+  let version = 'not installed';
+  try {
+    version = (createRequire(import.meta.url)('webgpu/package.json') as { version: string }).version;
+  } catch {
+    // an optional dependency: absent is a state to report, not an error
+  }
+  return { adapters, reason, auto, package: version };
 }
