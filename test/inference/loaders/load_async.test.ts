@@ -21,7 +21,12 @@ describe('loadModelAsync', () => {
     expect(n).toBeGreaterThanOrEqual(ref.weights.size - 1);
     expect(m.config).toEqual(ref.config);
     expect([...m.weights.keys()]).toEqual([...ref.weights.keys()]);
-    for (const [name, t] of ref.weights) expect(m.weights.get(name)!.data).toEqual(t.data);
+    // Bit-exact, compared as raw bytes: vitest's deep equality walks 6.6M floats one by one (seconds of CPU).
+    for (const [name, t] of ref.weights) {
+      const got = m.weights.get(name)!.data;
+      expect(got.length, name).toBe(t.data.length);
+      expect(Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)), name).toBe(true);
+    }
     expect(m.tokenizer.encode('hello')).toEqual(ref.tokenizer.encode('hello'));
   });
 });
