@@ -2,6 +2,9 @@
  * `ds bench train --compare-torch`: the same architecture, micro-batch, sequence length and AdamW
  * trained by PyTorch in eager mode on this CPU (torch_train.py), in the same run as deepscale's
  * rows. A benchmark, not a test: where /usr/bin/python3 has no torch it skips and says why.
+ * Debian's torch multiplies through the system libblas.so.3: with only the reference BLAS there
+ * (BLAS_INFO=generic) its matmuls run at a few GFLOP/s; `apt-get install libopenblas0-pthread`
+ * gives it OpenBLAS, the peer a user would have. The row prints torch's 1024³ rate so it shows.
  */
 import { execFile } from 'node:child_process';
 import os from 'node:os';
@@ -48,7 +51,9 @@ export async function runTorch(configPath: string, steps: number, warmup: number
     seq, batch: cfg.train_micro_batch_size_per_gpu, lr, steps, warmup, threads,
   };
   try {
-    const { stdout } = await promisify(execFile)(TORCH_PYTHON, [SCRIPT, JSON.stringify(args)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    // OpenBLAS keeps its own thread pool, which torch.set_num_threads does not size.
+    const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+    const { stdout } = await promisify(execFile)(TORCH_PYTHON, [SCRIPT, JSON.stringify(args)], { encoding: 'utf8', maxBuffer: 1 << 20, env });
     return { ok: true, row: JSON.parse(stdout.trim().split('\n').pop()!) as TorchRow };
   } catch (e) {
     const err = e as { code?: string; stderr?: string; message: string };
