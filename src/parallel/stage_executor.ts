@@ -7,10 +7,10 @@
  * runtime/engine/executor.ts; parameter gradients go to the ZeRO stage through its hooks.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ForwardCtx, Layer, ParamMap } from '../models/types.ts';
+import type { ForwardCtx, Layer } from '../models/types.ts';
 import { maskedCrossEntropy } from '../models/loss.ts';
-import type { LayerHooks, MicroBatch } from '../runtime/engine/executor.ts';
-import { recordForward, type RecordedForward } from '../runtime/engine/tape.ts';
+import { layerForward, vjpByRecompute, type LayerHooks, type MicroBatch } from '../runtime/engine/executor.ts';
+import type { RecordedForward } from '../runtime/engine/tape.ts';
 
 /** What a stage keeps of one micro-batch between its forward and its backward. */
 export interface StageActivations {
@@ -21,19 +21,11 @@ export interface StageActivations {
 export function forwardStage(layers: readonly Layer[], hooks: LayerHooks, input: tf.Tensor, ctx: ForwardCtx, recompute: boolean): { output: tf.Tensor; kept: StageActivations } {
   const inputs: tf.Tensor[] = [input];
   const tapes: (RecordedForward | null)[] = [];
-  const pmap = (layer: Layer): ParamMap => Object.fromEntries(layer.params.map((s) => [s.name, hooks.param(s.name)]));
   try {
     for (const layer of layers) {
-      const x = inputs[inputs.length - 1]!;
-      if (recompute) {
-        inputs.push(tf.tidy(() => layer.forward(pmap(layer), x, ctx)));
-        tapes.push(null);
-      } else {
-        const ps = layer.params.map((s) => hooks.param(s.name));
-        const rec = recordForward(layer.input === 'hidden' ? [x, ...ps] : ps, () => layer.forward(pmap(layer), x, ctx));
-        inputs.push(rec.y);
-        tapes.push(rec);
-      }
+      const f = layerForward(layer, hooks, inputs[inputs.length - 1]!, ctx, recompute);
+      inputs.push(f.y);
+      tapes.push(f.tape);
     }
   } catch (err) {
     for (const r of tapes) r?.release();
@@ -69,7 +61,7 @@ export function backwardStage(layers: readonly Layer[], hooks: LayerHooks, kept:
       const withInput = layer.input === 'hidden';
       const rec = kept.tapes[i];
       kept.tapes[i] = null;
-      const out: tf.Tensor[] = rec ? rec.backward(g!) : vjp(layer, hooks, x, g!, ctx);
+      const out: tf.Tensor[] = rec ? rec.backward(g!) : vjpByRecompute(layer, hooks, x, g!, ctx);
       const paramGrads = withInput ? out.slice(1) : out;
       layer.params.forEach((s, j) => hooks.addGrad(s.name, paramGrads[j]!.dataSync() as Float32Array));
       tf.dispose(paramGrads);
@@ -81,16 +73,4 @@ export function backwardStage(layers: readonly Layer[], hooks: LayerHooks, kept:
     for (const r of kept.tapes) r?.release();
     tf.dispose(kept.inputs);
   }
-}
-
-function vjp(layer: Layer, hooks: LayerHooks, x: tf.Tensor, dy: tf.Tensor, ctx: ForwardCtx): tf.Tensor[] {
-  const names = layer.params.map((s) => s.name);
-  const withInput = layer.input === 'hidden';
-  const f = (...args: tf.Tensor[]): tf.Tensor => {
-    const pm: Record<string, tf.Tensor> = {};
-    names.forEach((n, j) => (pm[n] = args[j + (withInput ? 1 : 0)]!));
-    return layer.forward(pm, withInput ? args[0]! : x, ctx);
-  };
-  const ps = names.map((n) => hooks.param(n));
-  return tf.grads(f)(withInput ? [x, ...ps] : ps, dy);
 }

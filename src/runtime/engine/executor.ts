@@ -140,22 +140,15 @@ function* layerLoop(model: Model, hooks: LayerHooks, batch: MicroBatch, denomina
   const ids = tf.tensor2d(batch.input, [B, T], 'int32');
   const inputs: tf.Tensor[] = [ids];
   const tapes: (RecordedForward | null)[] = [];
-  const pmap = (layer: Layer): ParamMap => Object.fromEntries(layer.params.map((s) => [s.name, hooks.param(s.name)]));
   let dy: tf.Tensor | null = null;
   try {
     for (const layer of model.layers) {
       const x = inputs[inputs.length - 1]!;
       yield hooks.acquire(layer, 'forward');
       try {
-        if (recompute) {
-          inputs.push(tf.tidy(() => layer.forward(pmap(layer), x, ctx)));
-          tapes.push(null);
-        } else {
-          const ps = layer.params.map((s) => hooks.param(s.name));
-          const rec = recordForward(layer.input === 'hidden' ? [x, ...ps] : ps, () => layer.forward(pmap(layer), x, ctx));
-          inputs.push(rec.y);
-          tapes.push(rec);
-        }
+        const f = layerForward(layer, hooks, x, ctx, recompute);
+        inputs.push(f.y);
+        tapes.push(f.tape);
       } finally {
         hooks.release(layer, 'forward');
       }
@@ -214,8 +207,21 @@ function* layerLoop(model: Model, hooks: LayerHooks, batch: MicroBatch, denomina
   }
 }
 
+/**
+ * One layer's forward on its acquired parameters: recorded on tfjs's tape for a later backward,
+ * or (recompute) kept as its output only, to be recomputed by vjpByRecompute. Shared by the
+ * engine's layer loop and a pipeline stage's (src/parallel/stage_executor.ts).
+ */
+export function layerForward(layer: Layer, hooks: LayerHooks, x: tf.Tensor, ctx: ForwardCtx, recompute: boolean): { y: tf.Tensor; tape: RecordedForward | null } {
+  const pmap = (): ParamMap => Object.fromEntries(layer.params.map((s) => [s.name, hooks.param(s.name)]));
+  if (recompute) return { y: tf.tidy(() => layer.forward(pmap(), x, ctx)), tape: null };
+  const ps = layer.params.map((s) => hooks.param(s.name));
+  const rec = recordForward(layer.input === 'hidden' ? [x, ...ps] : ps, () => layer.forward(pmap(), x, ctx));
+  return { y: rec.y, tape: rec };
+}
+
 /** The layer's VJP through tf.grads, which runs its forward again from the saved input. */
-function vjpByRecompute(layer: Layer, hooks: LayerHooks, x: tf.Tensor, dy: tf.Tensor, ctx: ForwardCtx): tf.Tensor[] {
+export function vjpByRecompute(layer: Layer, hooks: LayerHooks, x: tf.Tensor, dy: tf.Tensor, ctx: ForwardCtx): tf.Tensor[] {
   const names = layer.params.map((s) => s.name);
   const withInput = layer.input === 'hidden';
   const f = (...args: tf.Tensor[]): tf.Tensor => {
