@@ -110,7 +110,7 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
 
   const schedule = createScheduler(config.scheduler, baseLr(config.optimizer));
   if (schedule.betasAt && config.optimizer?.type === 'SGD')
-    throw new InputError(`${config.source}: scheduler.params.cycle_momentum cycles Adam's beta1; with SGD set it to false (SGD momentum cycling is not built)`);
+    throw new ConfigError('scheduler.params.cycle_momentum', `cycles Adam's beta1; with SGD set it to false (SGD momentum cycling is not built) (${config.source})`);
   // The ZeRO stage owns parameters, gradients and optimizer state (seeded, broadcast from rank 0);
   // 1-bit Adam owns its communication, so it comes with its own stage.
   // Pipeline parallelism: this rank runs one stage's slice; its ZeRO stage spans the data axis only.
