@@ -39,9 +39,10 @@ const MIX: Record<QuantPreset, { base: GgufWriteType; more: GgufWriteType; outpu
   q6_k: { base: 'Q6_K', more: 'Q6_K', output: 'Q6_K' },
 };
 
-/** llama.cpp's use_more_bits: the first and last eighth of the layers, and every third one between. */
+/** llama.cpp's use_more_bits: the first and last eighth of the layers, and every third one between (integer eighths, as its C does). */
 function moreBits(layer: number, layers: number): boolean {
-  return layer < layers / 8 || layer >= (7 * layers) / 8 || (layer - Math.floor(layers / 8)) % 3 === 2;
+  const eighth = Math.floor(layers / 8);
+  return layer < eighth || layer >= Math.floor((7 * layers) / 8) || (layer - eighth) % 3 === 2;
 }
 
 /** A type whose block fits the row: k-quants need rows of 256, falling back to Q8_0 (rows of 32), then F16. */
@@ -50,13 +51,16 @@ function fitting(type: GgufWriteType, rowLen: number): GgufWriteType {
   return rowLen % 32 === 0 ? 'Q8_0' : 'F16';
 }
 
-/** The type `preset` gives tensor `t` of a model with `layers` layers. */
-export function presetType(preset: QuantPreset, t: GgufTensorInfo, layers: number): GgufWriteType {
+/**
+ * The type `preset` gives tensor `t` of a model with `layers` layers. With tied embeddings (no
+ * output.weight) token_embd is also the LM head, so it gets the output type, as llama-quantize does.
+ */
+export function presetType(preset: QuantPreset, t: GgufTensorInfo, layers: number, hasOutput = true): GgufWriteType {
   if (t.shape.length < 2) return 'F32';
   const mix = MIX[preset];
   const layer = /^blk\.(\d+)\./.exec(t.name);
   let type = mix.base;
-  if (t.name === 'output.weight') type = mix.output;
+  if (t.name === 'output.weight' || (!hasOutput && t.name === 'token_embd.weight')) type = mix.output;
   else if (layer && /\.(attn_v|ffn_down)\.weight$/.test(t.name) && moreBits(Number(layer[1]), layers)) type = mix.more;
   return fitting(type, t.shape.at(-1)!);
 }
@@ -87,8 +91,9 @@ export function quantizeGguf(g: GgufFile, preset: QuantPreset): { chunks: Uint8A
     ['general.quantization_version', { type: 'u32' as const, value: 2 }],
   ]);
   const report: { name: string; from: string; to: GgufWriteType }[] = [];
+  const hasOutput = g.tensors.some((t) => t.name === 'output.weight');
   const tensors = g.tensors.map((t) => {
-    const to = presetType(preset, t, layers);
+    const to = presetType(preset, t, layers, hasOutput);
     report.push({ name: t.name, from: TENSOR_TYPES[t.type]?.name ?? String(t.type), to });
     return { name: t.name, shape: t.shape, data: readTensorData(g, t), type: to };
   });
