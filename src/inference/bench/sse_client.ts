@@ -16,7 +16,7 @@ export interface SseResponse {
 }
 
 /** POSTs `body` to `url` and calls onEvent with each event's data; resolves when the stream ends, rejects if onEvent throws. */
-export function postSse(url: string, headers: Record<string, string>, body: string, onEvent: (data: string) => void): Promise<SseResponse> {
+export function postSse(url: string, headers: Record<string, string>, body: string, onEvent: (data: string) => void, idleTimeoutMs = 120_000): Promise<SseResponse> {
   const u = new URL(url);
   const secure = u.protocol === 'https:';
   const send = secure ? httpsRequest : httpRequest;
@@ -25,8 +25,14 @@ export function postSse(url: string, headers: Record<string, string>, body: stri
       const status = res.statusCode ?? 0;
       const utf8 = new TextDecoder();
       let buf = '';
+      let pendingCr = '';
       res.on('data', (bytes: Buffer) => {
-        buf += utf8.decode(bytes, { stream: true });
+        // SSE allows CRLF and CR line ends (sse-starlette sends CRLF): one form before splitting;
+        // a CR at the end of a read waits for the next, which may start with its LF.
+        let text = pendingCr + utf8.decode(bytes, { stream: true });
+        pendingCr = text.endsWith('\r') ? '\r' : '';
+        if (pendingCr) text = text.slice(0, -1);
+        buf += text.replace(/\r\n?/g, '\n');
         if (status < 200 || status >= 300) return;
         let cut: number;
         while ((cut = buf.indexOf('\n\n')) >= 0) {
@@ -47,6 +53,8 @@ export function postSse(url: string, headers: Record<string, string>, body: stri
       res.on('error', reject);
     });
     req.on('error', reject);
+    // A server that stalls mid-stream fails the request instead of hanging the benchmark.
+    req.setTimeout(idleTimeoutMs, () => req.destroy(new Error(`${url}: no bytes for ${idleTimeoutMs / 1000} s`)));
     req.end(body);
   });
 }

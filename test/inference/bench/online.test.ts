@@ -56,7 +56,7 @@ describe('runOnlineBench', () => {
  * Another OpenAI-compatible server, as llama-server answers: no /tokenize this client could use,
  * no usage in the stream, SSE comments between events, text split across reads mid-character.
  */
-function otherServer(prompts: unknown[]): Promise<{ server: Server; url: string }> {
+function otherServer(prompts: unknown[], eol = '\n'): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
@@ -68,13 +68,15 @@ function otherServer(prompts: unknown[]): Promise<{ server: Server; url: string 
       const r = JSON.parse(body) as { prompt: unknown; max_tokens: number };
       prompts.push(r.prompt);
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(': keep-alive\n\n');
+      res.write(`: keep-alive${eol}${eol}`);
       // max_tokens tokens: 'é' (two bytes, no merge: two byte tokens) then 'x' (one) …
       const pieces = ['é', ...Array.from({ length: r.max_tokens - 2 }, () => 'x')];
-      const bytes = Buffer.from(pieces.map((t) => `data: ${JSON.stringify({ choices: [{ index: 0, text: t }] })}\n\n`).join('') + 'data: [DONE]\n\n');
-      const cut = bytes.indexOf(Buffer.from('é')) + 1; // inside 'é'
-      res.write(bytes.subarray(0, cut));
-      setTimeout(() => res.end(bytes.subarray(cut)), 2);
+      const bytes = Buffer.from(pieces.map((t) => `data: ${JSON.stringify({ choices: [{ index: 0, text: t }] })}${eol}${eol}`).join('') + `data: [DONE]${eol}${eol}`);
+      // Reads split inside 'é', and (CRLF) between a CR and its LF.
+      const cuts = [bytes.indexOf(Buffer.from('é')) + 1, ...(eol === '\r\n' ? [bytes.indexOf(Buffer.from('\r\n'), bytes.indexOf(Buffer.from('x'))) + 1] : [])];
+      let from = 0;
+      cuts.forEach((c, i) => setTimeout(() => { res.write(bytes.subarray(from, c)); from = c; }, 2 * i));
+      setTimeout(() => res.end(bytes.subarray(from)), 2 * cuts.length + 2);
     });
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
@@ -90,6 +92,18 @@ describe('runOnlineBench against any OpenAI-compatible server', () => {
       expect(r).toMatchObject({ completed: 6, failed: 0, total_input_tokens: 60, total_output_tokens: 42 });
       expect(prompts).toHaveLength(6);
       for (const p of prompts) expect((p as number[]).length).toBe(10);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('reads CRLF event streams (sse-starlette), a CR and its LF split across reads', async () => {
+    const prompts: unknown[] = [];
+    const { server, url } = await otherServer(prompts, '\r\n');
+    try {
+      const r = await runOnlineBench({ url, numPrompts: 4, requestRate: Infinity, maxConcurrency: 2, inputLen: 10, outputLen: 7, seed: 2, tokenizer: tinyTokenizer() });
+      expect(r.errors).toEqual([]);
+      expect(r).toMatchObject({ completed: 4, failed: 0, total_output_tokens: 28 });
     } finally {
       server.close();
     }
