@@ -1,3 +1,4 @@
+import { endOfGenerationIds } from './end_tokens.ts';
 import { ConfigError, InvalidRequestError } from '../../errors.ts';
 import { log } from '../../runtime/logger.ts';
 import { addsBos, type Tokenizer } from '../../data/tokenizer/types.ts';
@@ -46,6 +47,8 @@ export class LLMEngine {
   readonly maxModelLen: number;
   readonly vocabSize: number;
   readonly eosTokenId: number | null;
+  /** eos and the end-of-turn tokens (end_tokens.ts): any of them ends a sample unless ignore_eos. */
+  readonly endTokenIds: readonly number[];
   readonly runner: Runner;
   readonly manager: KvCacheManager;
   readonly scheduler: Scheduler;
@@ -76,6 +79,7 @@ export class LLMEngine {
     this.maxModelLen = cfg.maxModelLen;
     this.vocabSize = c.vocabSize;
     this.eosTokenId = c.eosTokenId ?? model.tokenizer.special.eos;
+    this.endTokenIds = endOfGenerationIds(model.tokenizer, c.vocabSize, this.eosTokenId);
     log.info(
       `KV cache: budget ${(cfg.kvCacheMemory / MiB).toFixed(1)} MiB, ${perBlock} bytes per block ` +
         `(${cfg.blockSize} tokens × ${c.numLayers} layers × ${c.numKvHeads} kv heads × ${c.headDim} × K,V × 4 B) → ` +
@@ -89,7 +93,7 @@ export class LLMEngine {
       throw new ConfigError('runner', `was made for ${runner.numBlocks} blocks of ${runner.blockSize}, this engine's config gives ${numBlocks} of ${cfg.blockSize}`);
     }
     this.runner = runner ?? new ModelRunner(model, plan.runner);
-    this.sampler = new Sampler({ vocabSize: c.vocabSize, eosTokenId: this.eosTokenId });
+    this.sampler = new Sampler({ vocabSize: c.vocabSize, eosTokenId: this.eosTokenId, endTokenIds: this.endTokenIds });
     this.seeds = new SeedSource(cfg.seed);
   }
 
@@ -113,7 +117,7 @@ export class LLMEngine {
     validateForVocab(params, this.vocabSize);
     if (params.n > this.config.maxNumSeqs) throw new InvalidRequestError(`n = ${params.n} exceeds max_num_seqs ${this.config.maxNumSeqs}`, 'n');
     const req = new RequestState(requestId, text, ids, params, arrivalTime);
-    const stopOpts = { tokenizer: this.tokenizer, params, eosTokenId: this.eosTokenId, promptLen: ids.length, maxModelLen: this.maxModelLen };
+    const stopOpts = { tokenizer: this.tokenizer, params, eosTokenId: this.eosTokenId, endTokenIds: this.endTokenIds, promptLen: ids.length, maxModelLen: this.maxModelLen };
     for (let i = 0; i < params.n; i++) {
       const sample = new SampleState(i, params.n === 1 ? requestId : `${requestId}#${i}`, makeGenerator(params.seed, this.seeds, i), stopOpts);
       req.samples.push(sample);

@@ -20,7 +20,7 @@ export class SampleState {
     readonly index: number,
     readonly seqId: string,
     readonly generator: SamplerRng,
-    opts: { tokenizer: Tokenizer; params: SamplingParams; eosTokenId: number | null; promptLen: number; maxModelLen: number },
+    opts: { tokenizer: Tokenizer; params: SamplingParams; eosTokenId: number | null; endTokenIds?: readonly number[]; promptLen: number; maxModelLen: number },
   ) {
     this.stopper = new SequenceStopper(opts);
     this.logprobs = opts.params.logprobs === null ? null : [];

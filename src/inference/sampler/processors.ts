@@ -12,9 +12,10 @@ export function applyLogitBias(row: Float64Array, params: SamplingParams): void 
 }
 
 /** Before `minTokens` output tokens exist, eos and the stop token ids cannot be sampled. */
-export function applyMinTokens(row: Float64Array, params: SamplingParams, numOutput: number, eosTokenId: number | null): void {
+export function applyMinTokens(row: Float64Array, params: SamplingParams, numOutput: number, eosTokenId: number | null, endTokenIds: readonly number[] = []): void {
   if (numOutput >= params.minTokens) return;
   if (eosTokenId !== null) row[eosTokenId] = -Infinity;
+  for (const id of endTokenIds) row[id] = -Infinity;
   for (const id of params.stopTokenIds) row[id] = -Infinity;
 }
 

@@ -37,11 +37,14 @@ export interface SamplerOptions {
   readonly vocabSize: number;
   /** Masked by min_tokens along with the stop token ids. */
   readonly eosTokenId: number | null;
+  /** The end-of-turn tokens beside eos (engine/end_tokens.ts), masked by min_tokens too. */
+  readonly endTokenIds?: readonly number[];
 }
 
 export class Sampler {
   readonly vocabSize: number;
   readonly eosTokenId: number | null;
+  readonly endTokenIds: readonly number[];
   private readonly row: Float64Array;
   private readonly penalty: PenaltyScratch;
   private readonly trunc: TruncateScratch;
@@ -51,6 +54,7 @@ export class Sampler {
     assert(opts.eosTokenId === null || (opts.eosTokenId >= 0 && opts.eosTokenId < opts.vocabSize), () => `Sampler: eosTokenId ${opts.eosTokenId} is outside the vocabulary of ${opts.vocabSize}`);
     this.vocabSize = opts.vocabSize;
     this.eosTokenId = opts.eosTokenId;
+    this.endTokenIds = opts.endTokenIds ?? [];
     this.row = new Float64Array(opts.vocabSize);
     this.penalty = new PenaltyScratch(opts.vocabSize);
     this.trunc = new TruncateScratch(opts.vocabSize);
@@ -81,7 +85,7 @@ export class Sampler {
     const row = this.row;
     row.set(raw);
     applyLogitBias(row, seq.params);
-    applyMinTokens(row, seq.params, seq.outputTokenIds.length, this.eosTokenId);
+    applyMinTokens(row, seq.params, seq.outputTokenIds.length, this.eosTokenId, this.endTokenIds);
     applyPenalties(row, seq.params, seq.promptTokenIds, seq.outputTokenIds, this.penalty);
   }
 

@@ -54,6 +54,8 @@ export interface SequenceStopperOptions {
   readonly tokenizer: Tokenizer;
   readonly params: SamplingParams;
   readonly eosTokenId: number | null;
+  /** eos and the end-of-turn tokens: each ends the sequence like eos (default: eos alone). */
+  readonly endTokenIds?: readonly number[];
   /** Tokens in the prompt, and the model's context length: the sequence ends at promptLen + output = maxModelLen. */
   readonly promptLen: number;
   readonly maxModelLen: number;
@@ -92,7 +94,7 @@ export class SequenceStopper {
     let finishReason: FinishReason | null = null;
     let stopReason: string | number | null = null;
     let showToken = true;
-    if (canStop && !params.ignoreEos && tokenId === eosTokenId) {
+    if (canStop && !params.ignoreEos && (tokenId === eosTokenId || (this.opts.endTokenIds?.includes(tokenId) ?? false))) {
       finishReason = 'stop';
       showToken = false;
     } else if (canStop && params.stopTokenIds.includes(tokenId)) {
