@@ -15,6 +15,8 @@ export interface ChildServerOptions {
   readonly maxNumSeqs: number;
   readonly maxWaiting: number;
   readonly kvCacheMemory: string;
+  /** Tokens per KV block (ds serve --block-size); the server's default when absent. */
+  readonly blockSize?: number;
   /** How long the model may take to load (ms). */
   readonly readyTimeoutMs?: number;
 }
@@ -37,7 +39,8 @@ async function freePort(): Promise<number> {
 export async function startChildServer(o: ChildServerOptions): Promise<ChildServer> {
   const port = await freePort();
   const args = [DS, 'serve', '--model', o.model, '--port', String(port), '--served-model-name', o.servedModelName, '--threads', String(o.threads),
-    '--max-num-seqs', String(o.maxNumSeqs), '--max-waiting', String(o.maxWaiting), '--kv-cache-memory', o.kvCacheMemory];
+    '--max-num-seqs', String(o.maxNumSeqs), '--max-waiting', String(o.maxWaiting), '--kv-cache-memory', o.kvCacheMemory,
+    ...(o.blockSize === undefined ? [] : ['--block-size', String(o.blockSize)])];
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));

@@ -76,6 +76,10 @@ export const serveBenchCommand: CommandModule<object, Args> = {
       await serveOnlineHandler({ ...argv, 'num-prompts': argv['num-prompts'] ?? ONLINE_DEFAULTS['num-prompts'], 'max-num-seqs': argv['max-num-seqs'] ?? ONLINE_DEFAULTS['max-num-seqs'] });
       return;
     }
+    // The online benchmark's flags mean nothing in-process: refuse them rather than ignore them.
+    const onlineOnly = ['url', 'served-model-name', 'api-key', 'tokenizer', 'request-rate', 'max-concurrency', 'input-len', 'output-len', 'dataset', 'result-file'];
+    const given = onlineOnly.filter((f) => process.argv.some((a) => a === `--${f}` || a.startsWith(`--${f}=`)));
+    if (given.length) throw new InputError(`bench serve --offline: ${given.map((f) => `--${f}`).join(', ')} belong${given.length === 1 ? 's' : ''} to the online benchmark (drop --offline, or drop ${given.length === 1 ? 'it' : 'them'})`);
     if (argv.device !== 'cpu') {
       const device = await chooseDevice(argv.device);
       if (device.device === 'webgpu') {

@@ -62,6 +62,7 @@ export async function serveOnlineHandler(argv: ServeOnlineArgs): Promise<OnlineB
     model ??= 'bench';
     server = await startChildServer({
       model: path, servedModelName: model, threads: argv.threads, maxNumSeqs: argv['max-num-seqs'], maxWaiting: argv['num-prompts'], kvCacheMemory: argv['kv-cache-memory'],
+      blockSize: (argv as { 'block-size'?: number })['block-size'],
     });
     url = server.url;
   }
