@@ -128,20 +128,25 @@ export class TrainingData {
   /** Continue from `s` (from state(), possibly of a run started with another seed: its seed is used). */
   restore(s: TrainingDataState): void {
     if (typeof s !== 'object' || s === null) throw new InputError(`cannot resume the ${this.split} data of ${this.dataset.dir}: the saved data position is not an object (got ${JSON.stringify(s)})`);
-    const here = { worldSize: this.worldSize, microBatchSize: this.microBatchSize, rows: this.dataset.length };
-    for (const k of ['worldSize', 'microBatchSize', 'rows'] as const) {
-      if (s[k] !== here[k]) {
-        throw new InputError(
-          `cannot resume the ${this.split} data of ${this.dataset.dir}: the saved position is for ${k} ${s[k]}, this run has ${here[k]}`,
-        );
+    const where = `cannot resume the ${this.split} data of ${this.dataset.dir}`;
+    if (s.rows !== this.dataset.length) throw new InputError(`${where}: the saved position is for ${s.rows} rows, this dataset has ${this.dataset.length}`);
+    if (!Number.isInteger(s.epoch) || s.epoch < 0 || !Number.isInteger(s.position) || s.position < 0) throw new InputError(`${where}: epoch ${s.epoch}, position ${s.position} is not a position`);
+    // Step k on W ranks × B rows covers rows [k·W·B, (k+1)·W·B) of the epoch's permutation whatever W
+    // and B are (the diagram at the top of this file), so a run saved at another world size or micro-batch resumes
+    // at the same row when the rows consumed fill whole steps of this layout.
+    let position = s.position;
+    if (s.worldSize !== this.worldSize || s.microBatchSize !== this.microBatchSize) {
+      const consumed = s.position * s.worldSize * s.microBatchSize;
+      const perStep = this.worldSize * this.microBatchSize;
+      if (consumed % perStep !== 0) {
+        throw new InputError(`${where}: ${consumed} rows of epoch ${s.epoch} were read (${s.position} steps of ${s.worldSize} ranks × ${s.microBatchSize}), not a whole number of this run's steps of ${this.worldSize} × ${this.microBatchSize} rows`);
       }
+      position = consumed / perStep;
     }
-    if (!Number.isInteger(s.epoch) || s.epoch < 0 || !Number.isInteger(s.position) || s.position < 0 || s.position >= this.stepsPerEpoch) {
-      throw new InputError(`cannot resume the ${this.split} data of ${this.dataset.dir}: epoch ${s.epoch}, position ${s.position} is outside [0, ${this.stepsPerEpoch}) micro-batches per epoch`);
-    }
+    if (position >= this.stepsPerEpoch) throw new InputError(`${where}: epoch ${s.epoch}, position ${position} is outside [0, ${this.stepsPerEpoch}) micro-batches per epoch`);
     if (s.seed !== this.seed) this.sampler = this.makeSampler(s.seed, this.sampler.shuffle);
     this.currentEpoch = s.epoch;
-    this.position = s.position;
+    this.position = position;
     this.order = null;
   }
 

@@ -97,10 +97,22 @@ describe('openTrainingData', () => {
     b.restore(saved);
     expect(b.epoch).toBe(1);
     expect(take(b, 7)).toEqual(after);
-    expect(() => open(1, 4, 2).restore(saved)).toThrow(/saved position is for worldSize 2, this run has 4/);
-    expect(() => open(1, 2, 3).restore(saved)).toThrow(/microBatchSize 2, this run has 3/);
+    expect(() => open(0, 1, 3).restore(saved)).toThrow(/4 rows of epoch 1 were read \(1 steps of 2 ranks × 2\), not a whole number of this run's steps of 1 × 3 rows/);
+    expect(() => open(0, 2, 2).restore({ ...saved, rows: 13 })).toThrow(/saved position is for 13 rows, this dataset has 12/);
     expect(() => b.restore({ ...saved, position: 3 })).toThrow(/position 3 is outside \[0, 3\)/);
     expect(() => b.restore(null as never)).toThrow(/saved data position is not an object/);
+  });
+
+  it('restore() at another world size or micro-batch continues at the same row of the epoch', () => {
+    const r0 = open(0, 2, 2);
+    const r1 = open(1, 2, 2);
+    take(r0, 4);
+    take(r1, 4); // epoch 1, 1 step in: 4 rows of its permutation read
+    const saved = JSON.parse(JSON.stringify(r0.state()));
+    const one = open(0, 1, 4, 99);
+    one.restore(saved); // 1 rank × 4: the same 4 rows per step as 2 ranks × 2 together
+    const sorted = (a: number[]): number[] => [...a].sort((x, y) => x - y);
+    for (let s = 0; s < 4; s++) expect(sorted(take(one, 1)[0]!)).toEqual(sorted([...take(r0, 1)[0]!, ...take(r1, 1)[0]!]));
   });
 
   it('the validation reader covers every row once over the ranks, padding masked, unshuffled', () => {
