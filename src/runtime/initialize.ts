@@ -192,7 +192,7 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
     memory: () => {
       const m = engine.memoryReport();
       const mib = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
-      return `ZeRO-${m.stage} model states: params ${mib(m.params)}, grads ${mib(m.grads)}, optimizer ${mib(m.optimizer)}, buffers ${mib(m.buffers)}`;
+      return `ZeRO-${m.stage} model states: params ${mib(m.params)}, grads ${mib(m.grads)}, optimizer ${mib(m.optimizer)}, buffers ${mib(m.buffers)}; parameter tensors during a step ${mib(m.stepTensors)}`;
     },
   });
   for (const f of monitor.files) log.info(`monitor: writing ${f}`);

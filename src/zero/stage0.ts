@@ -63,7 +63,7 @@ export class Stage0 implements ZeroStage {
     const params = this.flat.data.byteLength;
     const grads = this.flat.grads.byteLength;
     const optimizer = optimizerBytes(this.optimizer);
-    return { stage: 0, worldSize: this.worldSize, numel: this.flat.numel, params, grads, optimizer, buffers: 0, total: params + grads + optimizer, optimizerOffloaded: false };
+    return { stage: 0, worldSize: this.worldSize, numel: this.flat.numel, params, grads, optimizer, buffers: 0, total: params + grads + optimizer, stepTensors: 4 * this.flat.numel, optimizerOffloaded: false };
   }
 
   checkpointFiles(): { files: Record<string, Float32Array>; layout: ZeroLayout } {

@@ -75,7 +75,7 @@ export class Stage1 implements ZeroStage {
     const params = this.flat.data.byteLength;
     const grads = this.flat.grads.byteLength;
     const optimizer = optimizerBytes(this.optimizer);
-    return { stage: 1, worldSize: this.worldSize, numel: this.flat.numel, params, grads, optimizer, buffers: 0, total: params + grads + optimizer, optimizerOffloaded: this.ctx.offload };
+    return { stage: 1, worldSize: this.worldSize, numel: this.flat.numel, params, grads, optimizer, buffers: 0, total: params + grads + optimizer, stepTensors: 4 * this.flat.numel, optimizerOffloaded: this.ctx.offload };
   }
 
   checkpointFiles(): { files: Record<string, Float32Array>; layout: ZeroLayout } {

@@ -85,7 +85,7 @@ export class Stage2 implements ZeroStage {
     const grads = this.ownGrads.byteLength;
     const optimizer = optimizerBytes(this.optimizer);
     const buffers = this.buckets.bufferBytes;
-    return { stage: 2, worldSize: this.worldSize, numel: this.flat.numel, params, grads, optimizer, buffers, total: params + grads + optimizer + buffers, optimizerOffloaded: this.ctx.offload };
+    return { stage: 2, worldSize: this.worldSize, numel: this.flat.numel, params, grads, optimizer, buffers, total: params + grads + optimizer + buffers, stepTensors: 4 * this.flat.numel, optimizerOffloaded: this.ctx.offload };
   }
 
   checkpointFiles(): { files: Record<string, Float32Array>; layout: ZeroLayout } {

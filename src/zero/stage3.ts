@@ -151,7 +151,7 @@ export class Stage3 implements ZeroStage {
     // With prefetch, two layers' gathers can be alive at once.
     const gathers = (this.ctx.prefetchElems > 0 ? 2 : 1) * Math.max(0, ...[...this.layerGathers.values()].map((g) => g.bytes));
     const buffers = this.buckets.bufferBytes + gathers;
-    return { stage: 3, worldSize: this.worldSize, numel: this.flat.numel, params, grads, optimizer, buffers, total: params + grads + optimizer + buffers, optimizerOffloaded: this.ctx.offload };
+    return { stage: 3, worldSize: this.worldSize, numel: this.flat.numel, params, grads, optimizer, buffers, total: params + grads + optimizer + buffers, stepTensors: this.residentValues.byteLength + 4 * Math.max(0, ...[...this.layerGathers.values()].map((g) => g.numel)), optimizerOffloaded: this.ctx.offload };
   }
 
   checkpointFiles(): { files: Record<string, Float32Array>; layout: ZeroLayout } {

@@ -65,3 +65,26 @@ describe('memoryReport: model-state bytes per rank as allocated, against the ZeR
     }
   }, 60_000);
 });
+
+describe('memoryReport.stepTensors: the parameter tensors a step holds on the backend', () => {
+  it('equals what beginStep uploads at stages 0-2 (the whole model, a second copy), and covers stage 3\'s residents', async () => {
+    const tf = await import('@tensorflow/tfjs-core');
+    for (const stage of [0, 1, 2, 3]) {
+      const rts = await startRanks(1, zeroConfig(1, 1, { stage, stage3_param_persistence_threshold: 0 }));
+      try {
+        const rt = rts[0]!;
+        const zero = (rt.engine as unknown as { opts: { stage: { beginStep(): { close(): void } } } }).opts.stage;
+        const before = tf.memory().numBytes;
+        const hooks = zero.beginStep();
+        const held = tf.memory().numBytes - before;
+        hooks.close();
+        const m = rt.engine.memoryReport();
+        if (stage < 3) expect(held).toBe(m.stepTensors);
+        else expect(held).toBeLessThanOrEqual(m.stepTensors);
+        expect(m.stepTensors).toBeGreaterThan(0);
+      } finally {
+        await closeAll(rts);
+      }
+    }
+  }, 60_000);
+});

@@ -70,6 +70,12 @@ export interface MemoryReport {
   /** Reused staging buffers (gradient buckets, gathered layers): not model state. */
   readonly buffers: number;
   readonly total: number;
+  /**
+   * Bytes of parameter tensors the tensor backend holds while a step runs, beside the above: the
+   * whole model uploaded once per step at stages 0-2 (a second copy of the parameters), the
+   * resident parameters and the live layer(s) at stage 3. Freed when the step ends.
+   */
+  readonly stepTensors: number;
   /** true: optimizer state and step live with the host worker threads (ZeRO-Offload); the compute thread keeps parameters. */
   readonly optimizerOffloaded: boolean;
 }
