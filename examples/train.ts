@@ -51,9 +51,14 @@ const t0 = performance.now();
 while (engine.step < steps) {
   const r = await engine.trainBatch(next);
   const every = config.train.eval_every;
-  if (every > 0 && r.step % every === 0 && r.step < steps && dist.rank === 0) log.info(`step ${r.step}: exact match ${(100 * (await evaluate(200))).toFixed(1)}% (200 samples)`);
+  if (every > 0 && r.step % every === 0 && r.step < steps) {
+    await engine.gatherParams(); // every rank: under ZeRO-3 the shards are all-gathered
+    if (dist.rank === 0) log.info(`step ${r.step}: exact match ${(100 * (await evaluate(200))).toFixed(1)}% (200 samples)`);
+    engine.releaseParams();
+  }
 }
 await engine.save_checkpoint(ckptDir, 'final');
+await engine.gatherParams();
 if (dist.rank === 0) {
   const n = config.train.eval_samples;
   const acc = await evaluate(n);

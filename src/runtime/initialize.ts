@@ -175,10 +175,15 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
   const evaluate = async (o: { maxBatches?: number } = {}): Promise<EvaluateResult> => {
     if (noValidation) throw new InputError(`evaluate(): ${noValidation}`);
     if (!validation) throw new InputError('evaluate(): there is no training data, so no validation split (give initialize({ trainingData }))');
-    return evaluateLoss(validation, (mb) => engine.evalLoss(mb), {
-      maxBatches: o.maxBatches,
-      sum: pg ? async (v) => { const b = Float32Array.from(v); await pg.allReduce(b, { op: 'sum' }); return b; } : undefined,
-    });
+    await engine.gatherParams(); // ZeRO-3: every rank gathers the whole model for the evaluation
+    try {
+      return await evaluateLoss(validation, (mb) => engine.evalLoss(mb), {
+        maxBatches: o.maxBatches,
+        sum: pg ? async (v) => { const b = Float32Array.from(v); await pg.allReduce(b, { op: 'sum' }); return b; } : undefined,
+      });
+    } finally {
+      engine.releaseParams();
+    }
   };
 
   monitor = new EngineMonitor(config, {

@@ -43,6 +43,8 @@ export class Stage3 implements ZeroStage {
   /** The layers with something to gather, in the order one micro-batch acquires them. */
   private readonly accessOrder: Layer[];
   private sent = 0;
+  /** The gather plan for the whole model (evaluation), made on first use. */
+  private allGather: ParamGather | null = null;
 
   private constructor(private readonly ctx: ZeroContext) {
     this.flat = FlatParams.forModel(ctx.model, 1, { data: false, grads: false });
@@ -142,6 +144,16 @@ export class Stage3 implements ZeroStage {
     const commBytes = now - this.sent;
     this.sent = now;
     return { ...r, commBytes };
+  }
+
+  /** The whole model [padded]: every non-resident parameter all-gathered, the residents copied. */
+  async gatherFullParams(): Promise<Float32Array> {
+    const all = (this.allGather ??= new ParamGather(this.flat.segments.filter((s) => !this.resident.segments.includes(s)), this.part));
+    const values = await all.gather(this.ctx.pg, this.ownParams);
+    const full = new Float32Array(this.flat.padded);
+    for (const s of all.segments) full.set(all.view(values, s.name), s.offset);
+    for (const s of this.resident.segments) full.set(this.resident.view(this.residentValues, s.name), s.offset);
+    return full;
   }
 
   memoryReport(): MemoryReport {

@@ -26,11 +26,6 @@ export function refuseUnhonoured(cfg: RawConfig, where: string): void {
   if (f.loss_scale !== 0) no('fp16.loss_scale', `is ${f.loss_scale}: loss scaling guards float16 gradients against underflow, and gradients here are float32 (fp16 on the wire is scaled per bucket by a power of two instead)`);
   const ls: [string, unknown, unknown][] = [['initial_scale_power', f.initial_scale_power, 16], ['loss_scale_window', f.loss_scale_window, 1000], ['hysteresis', f.hysteresis, 2], ['consecutive_hysteresis', f.consecutive_hysteresis, false], ['min_loss_scale', f.min_loss_scale, 1]];
   for (const [k, v, d] of ls) if (v !== d) no(`fp16.${k}`, `is ${JSON.stringify(v)}: it tunes dynamic loss scaling, which float32 gradients do not need, so only DeepSpeed's default ${JSON.stringify(d)} is accepted`);
-  // Whole-model operations gather every parameter on one rank: not built for sharded parameters (ZeRO-3).
-  if (cfg.zero_optimization.stage === 3) {
-    if (cfg.train.eval_every > 0) no('train.eval_every', 'evaluation during training reads the whole model on each rank, which is not built for ZeRO stage 3 (sharded parameters); use stage ≤ 2, or consolidate a checkpoint and evaluate it');
-    if (cfg.flops_profiler.enabled) no('flops_profiler.enabled', 'the profiler runs the whole model on one rank, which is not built for ZeRO stage 3 (sharded parameters); profile at stage ≤ 2');
-  }
   if (cfg.pipeline.stages > 1) refusePipelineCombos(cfg, no);
 }
 

@@ -92,6 +92,8 @@ export class Engine {
   private loader: ResumableLoader | null = null;
   /** The last micro-batch trained on: what the flops profiler runs. */
   private lastBatch: MicroBatch | null = null;
+  /** The whole model's parameters while gathered (ZeRO-3), for evaluation, generation and the profiler. */
+  private gathered: Float32Array | null = null;
 
   constructor(model: Model, opts: EngineOptions) {
     this.model = model;
@@ -224,7 +226,7 @@ export class Engine {
   evalLoss(batch: MicroBatch): number {
     this.wholeModel('evalLoss');
     const { batchSize: B, seqLen: T } = batch;
-    const params = uploadParams(this.flat);
+    const params = uploadParams(this.flat, this.gathered ?? this.flat.data);
     try {
       let masked = 0;
       for (let i = 0; i < batch.mask.length; i++) masked += batch.mask[i]!;
@@ -241,23 +243,42 @@ export class Engine {
     }
   }
 
+  /**
+   * Makes the whole model readable on this rank until releaseParams(): a no-op where every rank
+   * holds all parameters; under ZeRO-3 an all-gather of the shards, so every rank must call it
+   * (DeepSpeed's GatheredParameters). evalLoss, generate and the profiler then run.
+   */
+  async gatherParams(): Promise<void> {
+    const stage = this.opts.stage;
+    if (this.flat.data.length >= this.flat.numel || !stage.gatherFullParams) return;
+    this.gathered = await stage.gatherFullParams();
+  }
+
+  /** Frees what gatherParams() gathered (the next step's parameters are the shards again). */
+  releaseParams(): void {
+    this.gathered = null;
+  }
+
   /** Per-layer params, FLOPs and forward time on the last micro-batch trained on (flops_profiler). */
   async profileLastBatch(): Promise<{ layers: LayerProfile[]; batchSize: number; seqLen: number }> {
     this.wholeModel('the flops profiler');
     const batch = this.lastBatch;
     if (!batch) throw new InputError('Engine.profileLastBatch: no step has run yet');
-    const params = uploadParams(this.flat);
+    const own = this.gathered === null;
+    if (own) await this.gatherParams(); // every rank profiles, so every rank gathers
+    const params = uploadParams(this.flat, this.gathered ?? this.flat.data);
     try {
       return { layers: await profileForward(this.model, params, batch), batchSize: batch.batchSize, seqLen: batch.seqLen };
     } finally {
       tf.dispose([...params.values()]);
+      if (own) this.releaseParams();
     }
   }
 
   /** Greedy continuations of token-id prompts (evaluation; no KV cache). */
   generate(prompts: readonly number[][], maxNewTokens: number, eosId: number | null): number[][] {
     this.wholeModel('generate');
-    const params = uploadParams(this.flat);
+    const params = uploadParams(this.flat, this.gathered ?? this.flat.data);
     try {
       return greedyGenerate(this.model, params, prompts, { maxNewTokens, eosId });
     } finally {

@@ -26,12 +26,12 @@ export interface ForwardBackwardResult {
  * Uploads the flat parameter buffer as one tensor per parameter for this step.
  * The tensors are views' copies: the optimizer updates the flat buffer, the next step uploads again.
  */
-export function uploadParams(flat: FlatParams): Map<string, tf.Tensor> {
-  if (flat.data.length < flat.numel) {
-    throw new NotImplementedError('reading the whole model on one rank while parameters are sharded (ZeRO stage 3); consolidate a checkpoint (ds checkpoint consolidate) or use stage ≤ 2 for this');
+export function uploadParams(flat: FlatParams, data: Float32Array = flat.data): Map<string, tf.Tensor> {
+  if (data.length < flat.numel) {
+    throw new NotImplementedError('reading the whole model while parameters are sharded (ZeRO stage 3) needs them gathered first: call `await engine.gatherParams()` on every rank (evaluate() and the profiler do)');
   }
   const out = new Map<string, tf.Tensor>();
-  for (const s of flat.segments) out.set(s.name, tf.tensor(flat.data.subarray(s.offset, s.offset + s.numel), [...s.shape], 'float32'));
+  for (const s of flat.segments) out.set(s.name, tf.tensor(data.subarray(s.offset, s.offset + s.numel), [...s.shape], 'float32'));
   return out;
 }
 

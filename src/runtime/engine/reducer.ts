@@ -32,6 +32,11 @@ export interface ZeroStage {
   endStep(lr: number, maxNorm: number): Promise<StepOutcome>;
   /** Bytes this rank holds, as allocated. */
   memoryReport(): MemoryReport;
+  /**
+   * The whole model's parameters [padded], gathered from every rank's shard: a collective that
+   * every rank calls. Only stages that shard parameters have it (flat.data holds them otherwise).
+   */
+  gatherFullParams?(): Promise<Float32Array>;
   /** This rank's checkpoint buffers (see src/zero/checkpoint.ts for the layout). */
   checkpointFiles(): { files: Record<string, Float32Array>; layout: ZeroLayout };
   /** Restores from full (consolidated) float32 state: params [numel], optimizer buffers [numel]. */
