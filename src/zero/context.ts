@@ -2,7 +2,11 @@
  * What every stage is built from: its slice of the config, the process group, the model. The
  * chooser (choose.ts) fills it once; stages read it and never the whole config.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import type { ProcessGroup, WireDtype } from '../runtime/comm/index.ts';
+import type { FlatParams } from '../runtime/engine/flat_params.ts';
+import type { StepHooks } from '../runtime/engine/reducer.ts';
+import { uploadParams, uploadedHooks } from '../runtime/engine/executor.ts';
 import type { Model } from '../models/types.ts';
 import type { Optimizer } from '../runtime/optim/types.ts';
 import { sumSquares, scaleInPlace, clipFactor } from '../runtime/optim/clip.ts';
@@ -86,4 +90,21 @@ export async function clipAndStep(a: {
 /** Bytes of the optimizer's state buffers as allocated. */
 export function optimizerBytes(opt: Optimizer): number {
   return Object.values(opt.state().buffers).reduce((n, b) => n + b.byteLength, 0);
+}
+
+/**
+ * Stages 0-2 keep whole parameters on every rank: seeded here, rank 0's broadcast so every rank
+ * starts equal. Returns the bytes this rank has sent so far, where the first step's count starts.
+ */
+export async function startReplicated(ctx: ZeroContext, flat: FlatParams): Promise<number> {
+  flat.initialize(ctx.seed);
+  if (ctx.pg) await ctx.pg.broadcast(flat.data, 0);
+  return sentBytes(ctx.pg);
+}
+
+/** Stages 0-1: the step's parameters uploaded once, gradients added into flat.grads (zeroed here). */
+export function uploadedStepHooks(flat: FlatParams): StepHooks {
+  flat.zeroGrads();
+  const params = uploadParams(flat);
+  return { ...uploadedHooks(flat, params), close: () => tf.dispose([...params.values()]) };
 }

@@ -3,13 +3,11 @@
  * optimizer state (16Ψ bytes with float32 Adam); gradients are summed with a bucketed
  * all-reduce, and every rank takes the same step on identical sums.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { FlatParams } from '../runtime/engine/flat_params.ts';
-import { uploadParams, uploadedHooks } from '../runtime/engine/executor.ts';
 import type { FullState, MemoryReport, StepHooks, StepOutcome, ZeroLayout, ZeroStage } from '../runtime/engine/reducer.ts';
 import type { Optimizer } from '../runtime/optim/types.ts';
 import { allReduceBuckets } from './collectives.ts';
-import { clipAndStep, optimizerBytes, sentBytes, sumScalarAcross, type ZeroContext } from './context.ts';
+import { clipAndStep, optimizerBytes, sentBytes, startReplicated, sumScalarAcross, uploadedStepHooks, type ZeroContext } from './context.ts';
 
 export class Stage0 implements ZeroStage {
   readonly stage = 0;
@@ -26,9 +24,7 @@ export class Stage0 implements ZeroStage {
   /** Initialized from the seed; rank 0's parameters are broadcast so every rank starts equal. */
   static async create(ctx: ZeroContext): Promise<Stage0> {
     const s = new Stage0(ctx);
-    s.flat.initialize(ctx.seed);
-    if (ctx.pg) await ctx.pg.broadcast(s.flat.data, 0);
-    s.sent = sentBytes(ctx.pg);
+    s.sent = await startReplicated(ctx, s.flat);
     return s;
   }
 
@@ -41,9 +37,7 @@ export class Stage0 implements ZeroStage {
   }
 
   beginStep(): StepHooks {
-    this.flat.zeroGrads();
-    const params = uploadParams(this.flat);
-    return { ...uploadedHooks(this.flat, params), close: () => tf.dispose([...params.values()]) };
+    return uploadedStepHooks(this.flat);
   }
 
   async endStep(lr: number, maxNorm: number): Promise<StepOutcome> {

@@ -4,13 +4,11 @@
  * reduce-scattered (each rank needs only its shard's sum), each rank clips and steps its shard,
  * and the updated shards are all-gathered into every rank's parameters.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { FlatParams } from '../runtime/engine/flat_params.ts';
-import { uploadParams, uploadedHooks } from '../runtime/engine/executor.ts';
 import type { FullState, MemoryReport, StepHooks, StepOutcome, ZeroLayout, ZeroStage } from '../runtime/engine/reducer.ts';
 import type { Optimizer, ParamRange } from '../runtime/optim/types.ts';
 import { allGatherShards, allReduceBuckets, reduceScatterBuckets } from './collectives.ts';
-import { clipAndStep, optimizerBytes, sentBytes, sumScalarAcross, type ZeroContext } from './context.ts';
+import { clipAndStep, optimizerBytes, sentBytes, startReplicated, sumScalarAcross, uploadedStepHooks, type ZeroContext } from './context.ts';
 import { Partition } from './partition.ts';
 import { loadOptimizerShard, shardFiles, shardOf } from './sharded_state.ts';
 
@@ -34,9 +32,7 @@ export class Stage1 implements ZeroStage {
 
   static async create(ctx: ZeroContext): Promise<Stage1> {
     const s = new Stage1(ctx);
-    s.flat.initialize(ctx.seed);
-    if (ctx.pg) await ctx.pg.broadcast(s.flat.data, 0);
-    s.sent = sentBytes(ctx.pg);
+    s.sent = await startReplicated(ctx, s.flat);
     return s;
   }
 
@@ -49,9 +45,7 @@ export class Stage1 implements ZeroStage {
   }
 
   beginStep(): StepHooks {
-    this.flat.zeroGrads();
-    const params = uploadParams(this.flat);
-    return { ...uploadedHooks(this.flat, params), close: () => tf.dispose([...params.values()]) };
+    return uploadedStepHooks(this.flat);
   }
 
   async endStep(lr: number, maxNorm: number): Promise<StepOutcome> {

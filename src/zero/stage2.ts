@@ -12,7 +12,7 @@ import type { FullState, MemoryReport, StepHooks, StepOutcome, ZeroLayout, ZeroS
 import type { Optimizer, ParamRange } from '../runtime/optim/types.ts';
 import { GradBuckets } from './buckets.ts';
 import { allGatherShards } from './collectives.ts';
-import { clipAndStep, floats, optimizerBytes, sentBytes, sumScalarAcross, type ZeroContext } from './context.ts';
+import { clipAndStep, floats, optimizerBytes, sentBytes, startReplicated, sumScalarAcross, type ZeroContext } from './context.ts';
 import { flatPacking, Partition } from './partition.ts';
 import { loadOptimizerShard, shardFiles, shardOf } from './sharded_state.ts';
 
@@ -37,9 +37,7 @@ export class Stage2 implements ZeroStage {
 
   static async create(ctx: ZeroContext): Promise<Stage2> {
     const s = new Stage2(ctx);
-    s.flat.initialize(ctx.seed);
-    if (ctx.pg) await ctx.pg.broadcast(s.flat.data, 0);
-    s.sent = sentBytes(ctx.pg);
+    s.sent = await startReplicated(ctx, s.flat);
     return s;
   }
 

@@ -17,12 +17,19 @@ import { FormatError } from '../../errors.ts';
 import { loadCheckpoint, readLatest } from './load.ts';
 import { MANIFEST, tagDir, type Manifest } from './layout.ts';
 
-export interface ZeroMeta {
+/** How a checkpoint's buffers are cut, written into its layout (manifest) and meta.zero by the ZeRO stages. */
+export interface ZeroLayout {
   readonly stage: number;
   readonly worldSize: number;
   readonly numel: number;
+  /** Shard length S; each rank's `params` / optimizer buffers are [S] when `sharded`. */
   readonly shardSize: number;
+  /** Which buffers are per-rank shards (the rest are full [numel] copies on every rank). */
   readonly sharded: { readonly params: boolean; readonly optimizer: boolean };
+  /**
+   * How shards are cut: 'flat' (rank r holds [r·S, (r+1)·S) of the flat buffer, stages 1-2) or
+   * 'per-parameter' (rank r holds the r-th ⌈numel/n⌉ piece of every parameter, stage 3). Absent: flat.
+   */
   readonly partition?: 'flat' | 'per-parameter';
 }
 
@@ -46,7 +53,7 @@ export async function consolidateCheckpoint(dir: string, tag?: string): Promise<
   const first = await loadCheckpoint({ dir, tag: t, rank: 0, worldSize: await savedWorldSize(dir, t) });
   const where = join(tagDir(dir, t), MANIFEST);
   const n = first.manifest.worldSize;
-  const zero = first.meta.zero as ZeroMeta | undefined;
+  const zero = first.meta.zero as ZeroLayout | undefined;
   const ranks = [first.files];
   if (zero && (zero.sharded.params || zero.sharded.optimizer)) {
     if (zero.worldSize !== n) throw new FormatError(where, `meta.zero.worldSize ${zero.worldSize} differs from the manifest's ${n}`);

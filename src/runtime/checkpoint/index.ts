@@ -4,4 +4,4 @@ export { listCheckpoints, keepLast, type CheckpointInfo } from './list.ts';
 export { weightDtypeFromConfig, type CheckpointBuffer, type HalfDtype, type StorageDtype } from './dtype.ts';
 export type { FileEntry, Manifest } from './layout.ts';
 export type { WriteHooks } from './atomic.ts';
-export { consolidateCheckpoint, type ConsolidatedState, type ZeroMeta } from './consolidate.ts';
+export { consolidateCheckpoint, type ConsolidatedState, type ZeroLayout } from './consolidate.ts';

@@ -1,6 +1,7 @@
 import type { Optimizer } from '../optim/types.ts';
 import type { FlatParams } from './flat_params.ts';
 import type { LayerHooks } from './executor.ts';
+import type { ZeroLayout } from '../checkpoint/consolidate.ts';
 
 /**
  * What happens to gradients and parameters around a step, across data-parallel ranks: the
@@ -85,21 +86,8 @@ export interface MemoryReport {
   readonly optimizerOffloaded: boolean;
 }
 
-/** How a checkpoint's buffers are cut, written into its layout (manifest and meta). */
-export interface ZeroLayout {
-  readonly stage: number;
-  readonly worldSize: number;
-  readonly numel: number;
-  /** Shard length S; each rank's `params` / optimizer buffers are [S] when `sharded`. */
-  readonly shardSize: number;
-  /** Which buffers are per-rank shards (the rest are full [numel] copies on every rank). */
-  readonly sharded: { readonly params: boolean; readonly optimizer: boolean };
-  /**
-   * How shards are cut: 'flat' (rank r holds [r·S, (r+1)·S) of the flat buffer, stages 1-2) or
-   * 'per-parameter' (rank r holds the r-th ⌈numel/n⌉ piece of every parameter, stage 3). Absent: flat.
-   */
-  readonly partition?: 'flat' | 'per-parameter';
-}
+/** How a checkpoint's buffers are cut: defined with the checkpoint code that reads it. */
+export type { ZeroLayout };
 
 export interface FullState {
   readonly params: Float32Array;
