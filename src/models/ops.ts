@@ -1,6 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../runtime/tf_gradients.ts';
-import type { ModelConfig } from './types.ts';
+import type { ForwardCtx, Layer, ModelConfig, ParamMap } from './types.ts';
+
+/** The layer's output on one rank holding all of it: forward, plus the input for a residual layer. */
+export function applyLayer(layer: Layer, params: ParamMap, x: tf.Tensor, ctx: ForwardCtx): tf.Tensor {
+  if (!layer.residual) return layer.forward(params, x, ctx);
+  return tf.tidy(() => tf.add(x, layer.forward(params, x, ctx)));
+}
 
 /** y = x · Wᵀ for an HF-layout weight W [out, in]; x [N, in] → [N, out]. */
 export function linear(x: tf.Tensor2D, w: tf.Tensor): tf.Tensor2D {

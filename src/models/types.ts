@@ -89,6 +89,27 @@ export interface ParamSpec {
   readonly init: ParamInit;
   /** Dimension tensor parallelism splits (0: rows/out-features, column-parallel; 1: in-features, row-parallel); null = replicated. */
   readonly tpDim: number | null;
+  /**
+   * The indivisible unit along tpDim: headDim for the attention projections (a head is never cut),
+   * 1 (the default) where any row or column may go to any rank (vocabulary, MLP width).
+   */
+  readonly tpUnit?: number;
+  /** In a tensor-parallel rank's model: the part of the full parameter this rank holds (src/parallel/tp_slice.ts). */
+  readonly slice?: TpSlice;
+}
+
+/**
+ * A tensor-parallel rank's part of a full parameter: [start, end) along `dim` of `fullShape`.
+ * `sharedBy` lists the tp ranks holding this same part (just this rank for a split parameter;
+ * every tp rank for a replicated one, such as a norm weight; a group when there are fewer kv
+ * heads than ranks): their gradients are partial sums of the full one, and are summed.
+ */
+export interface TpSlice {
+  readonly fullShape: readonly number[];
+  readonly dim: number;
+  readonly start: number;
+  readonly end: number;
+  readonly sharedBy: readonly number[];
 }
 
 export type ParamMap = Readonly<Record<string, tf.Tensor>>;
@@ -112,6 +133,12 @@ export interface Layer {
   readonly params: readonly ParamSpec[];
   /** Input kind: 'ids' (int32 [B, T]) for the embedding, 'hidden' (float32 [B, T, D]) otherwise. */
   readonly input: 'ids' | 'hidden';
+  /**
+   * true: forward returns a residual branch f(x) and the layer's output is x + f(x), added by the
+   * executor (applyLayer). Under tensor parallelism f(x) is this rank's partial sum and is
+   * all-reduced before the add (Megatron's g), which a traced forward cannot do itself.
+   */
+  readonly residual?: boolean;
   forward(params: ParamMap, x: tf.Tensor, ctx: ForwardCtx): tf.Tensor;
 }
 

@@ -16,11 +16,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ForwardCtx, Model } from '../models/types.ts';
 import type { ProcessGroup } from '../runtime/comm/index.ts';
 import type { MicroBatchRunner } from '../runtime/engine/engine.ts';
-import type { LayerHooks, MicroBatch } from '../runtime/engine/executor.ts';
+import { backwardLayers, drive, evalLayers, evalLoss, forwardLayers, lossAndGrad, readTensor, releaseKept, type KeptActivations, type LayerHooks, type MicroBatch, type TensorParallel } from '../runtime/engine/executor.ts';
 import type { FlatParams } from '../runtime/engine/flat_params.ts';
 import { assert } from '../errors.ts';
 import { trainSchedule } from './schedule.ts';
-import { backwardStage, forwardStage, lossAndGrad, type StageActivations } from './stage_executor.ts';
 
 export interface PipelineRunnerOptions {
   /** This stage's slice of the model (same config as the whole). */
@@ -34,6 +33,8 @@ export interface PipelineRunnerOptions {
   readonly tiedParam: string;
   readonly flat: FlatParams;
   readonly recompute: boolean;
+  /** This rank's tensor-parallel group (null: tp 1); every tp rank of a stage runs the same schedule. */
+  readonly tp: TensorParallel | null;
 }
 
 export class PipelineRunner implements MicroBatchRunner {
@@ -53,7 +54,7 @@ export class PipelineRunner implements MicroBatchRunner {
     const ctx: ForwardCtx = { config: stageModel.config, positionOffset: 0, training: true };
     const layers = stageModel.layers;
     const recvd = new Map<number, tf.Tensor>();
-    const kept = new Map<number, StageActivations>();
+    const kept = new Map<number, KeptActivations>();
     const outs = new Map<number, tf.Tensor>();
     const dys = new Map<number, tf.Tensor>();
     const dxs = new Map<number, tf.Tensor>();
@@ -83,20 +84,23 @@ export class PipelineRunner implements MicroBatchRunner {
           case 'forward': {
             const mb = micro[ins.microBatch]!;
             const input = first ? tf.tensor2d(mb.input, [mb.batchSize, mb.seqLen], 'int32') : take(recvd, ins.microBatch);
-            const f = forwardStage(layers, hooks, input, ctx, this.o.recompute);
+            const f = await drive(forwardLayers(layers, hooks, input, ctx, this.o.recompute, this.o.tp));
             kept.set(ins.microBatch, f.kept);
             if (last) {
-              const r = lossAndGrad(f.output, mb, denominator);
-              f.output.dispose();
-              loss += r.loss;
-              dys.set(ins.microBatch, r.dLogits);
+              try {
+                const r = await drive(lossAndGrad(f.output, mb, denominator, this.o.tp));
+                loss += r.loss;
+                dys.set(ins.microBatch, r.dLogits);
+              } finally {
+                f.output.dispose();
+              }
             } else outs.set(ins.microBatch, f.output);
             forwardMs += performance.now() - t0;
             break;
           }
           case 'sendActivation': {
             const out = take(outs, ins.microBatch);
-            const data = Float32Array.from(out.dataSync() as Float32Array);
+            const data = await drive(readTensor(out));
             out.dispose();
             await pipe.send(data, s + 1);
             break;
@@ -112,14 +116,14 @@ export class PipelineRunner implements MicroBatchRunner {
           case 'backward': {
             const acts = kept.get(ins.microBatch)!;
             kept.delete(ins.microBatch);
-            const dx = backwardStage(layers, hooks, acts, take(dys, ins.microBatch), ctx);
+            const dx = await drive(backwardLayers(layers, hooks, acts, take(dys, ins.microBatch), ctx, this.o.tp));
             if (dx) dxs.set(ins.microBatch, dx);
             backwardMs += performance.now() - t0;
             break;
           }
           case 'sendGrad': {
             const dx = take(dxs, ins.microBatch);
-            const data = Float32Array.from(dx.dataSync() as Float32Array);
+            const data = await drive(readTensor(dx));
             dx.dispose();
             await pipe.send(data, s - 1);
             break;
@@ -133,15 +137,44 @@ export class PipelineRunner implements MicroBatchRunner {
         }
       }
     } finally {
-      for (const k of kept.values()) {
-        for (const r of k.tapes) r?.release();
-        tf.dispose(k.inputs);
-      }
+      for (const k of kept.values()) releaseKept(k);
       tf.dispose([...recvd.values(), ...outs.values(), ...dys.values(), ...dxs.values()]);
     }
-    // Only the last stage has the loss: sum it along the pipe so every stage reports it.
-    const b = Float32Array.of(last ? loss : 0);
-    await pipe.allReduce(b, { op: 'sum' });
-    return { loss: b[0]!, forwardMs, backwardMs, idleMs };
+    return { loss: await this.shareLoss(last ? loss : 0), forwardMs, backwardMs, idleMs };
+  }
+
+  /**
+   * One batch's loss with no gradient, through the stages in turn: each receives the previous
+   * stage's hidden state, runs its slice and passes it on; the last scores it. Every rank of the
+   * pipe calls this with the same batch and gets the loss.
+   */
+  async evalLoss(batch: MicroBatch, params: Map<string, tf.Tensor>, denominator: number): Promise<number> {
+    const { stage: s, stages: P, pipe, stageModel } = this.o;
+    const ctx: ForwardCtx = { config: stageModel.config, positionOffset: 0, training: false };
+    const shape: [number, number, number] = [batch.batchSize, batch.seqLen, stageModel.config.hiddenSize];
+    let input: tf.Tensor;
+    if (s === 0) input = tf.tensor2d(batch.input, [batch.batchSize, batch.seqLen], 'int32');
+    else {
+      const buf = new Float32Array(shape[0] * shape[1] * shape[2]);
+      await pipe.recv(buf, s - 1);
+      input = tf.tensor3d(buf, shape);
+    }
+    let out: tf.Tensor | null = null;
+    let loss = 0;
+    try {
+      out = await drive(evalLayers(stageModel.layers, params, input, ctx, this.o.tp));
+      if (s === P - 1) loss = await drive(evalLoss(out, batch, denominator, this.o.tp));
+      else await pipe.send(await drive(readTensor(out)), s + 1);
+    } finally {
+      tf.dispose([input, ...(out ? [out] : [])]);
+    }
+    return this.shareLoss(loss);
+  }
+
+  /** Only the last stage has the loss: sum it along the pipe so every stage reports it. */
+  private async shareLoss(loss: number): Promise<number> {
+    const b = Float32Array.of(loss);
+    await this.o.pipe.allReduce(b, { op: 'sum' });
+    return b[0]!;
   }
 }

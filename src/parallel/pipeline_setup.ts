@@ -66,7 +66,7 @@ export function initializeLikeWholeModel(model: Model, seed: number, stage: Zero
 
 export function pipelineRunner(place: PipelinePlace, stage: ZeroStage, recompute: boolean): PipelineRunner {
   return new PipelineRunner({
-    stageModel: place.stageModel, stage: place.stage, stages: place.topology.pipe, pipe: place.pipePg, tied: place.tiedPg, tiedParam: TIED, flat: stage.flat, recompute,
+    stageModel: place.stageModel, stage: place.stage, stages: place.topology.pipe, pipe: place.pipePg, tied: place.tiedPg, tiedParam: TIED, flat: stage.flat, recompute, tp: null,
   });
 }
 

@@ -4,8 +4,8 @@ import { applyRope, linear, rmsNorm } from '../ops.ts';
 import { cachedCausalMask, cachedRope } from './constants.ts';
 
 /**
- * The attention half of decoder block i: x + o_proj(attn(rope(q), rope(k), v)) over
- * input_layernorm(x). Grouped-query attention: each of the Hkv key/value heads serves
+ * The attention branch of decoder block i: o_proj(attn(rope(q), rope(k), v)) over
+ * input_layernorm(x); the executor adds it to x (residual layer). Grouped-query attention: each of the Hkv key/value heads serves
  * G = H / Hkv query heads, so queries are grouped as [B·Hkv, G·T, Dh] and no key/value
  * head is copied.
  */
@@ -26,6 +26,7 @@ export function attentionLayer(config: ModelConfig, i: number): Layer {
   return {
     name: `layers.${i}.attn`,
     input: 'hidden',
+    residual: true,
     params: [
       { name: n.norm, shape: [D], init: { kind: 'ones' }, tpDim: null },
       { name: n.q, shape: [H * Dh, D], init, tpDim: 0 },
@@ -52,7 +53,7 @@ export function attentionLayer(config: ModelConfig, i: number): Layer {
       // [B, Hkv, G, T, Dh] → [B, T, Hkv, G, Dh] → [B·T, H·Dh]
       const merged = tf.reshape(tf.transpose(tf.reshape(att, [B, Hkv, G, T, Dh]), [0, 3, 1, 2, 4]), [B * T, H * Dh]);
       const out = linear(merged as tf.Tensor2D, p[n.o]!); // [B·T, D]
-      return tf.add(x, tf.reshape(out, [B, T, D]));
+      return tf.reshape(out, [B, T, D]); // the branch: the executor adds x (applyLayer)
     },
   };
 }

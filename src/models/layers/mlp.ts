@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Layer, ModelConfig } from '../types.ts';
 import { linear, rmsNorm } from '../ops.ts';
 
-/** The MLP half of decoder block i: x + down(silu(gate(h)) ⊙ up(h)), h = post_attention_layernorm(x). */
+/** The MLP branch of decoder block i: down(silu(gate(h)) ⊙ up(h)), h = post_attention_layernorm(x); the executor adds it to x. */
 export function mlpLayer(config: ModelConfig, i: number): Layer {
   const { hiddenSize: D, intermediateSize: F, rmsNormEps: eps } = config;
   const pre = `model.layers.${i}`;
@@ -17,6 +17,7 @@ export function mlpLayer(config: ModelConfig, i: number): Layer {
   return {
     name: `layers.${i}.mlp`,
     input: 'hidden',
+    residual: true,
     params: [
       { name: n.norm, shape: [D], init: { kind: 'ones' }, tpDim: null },
       { name: n.gate, shape: [F, D], init, tpDim: 0 },
@@ -28,7 +29,7 @@ export function mlpLayer(config: ModelConfig, i: number): Layer {
       const h = rmsNorm(tf.reshape(x, [B * T, D]) as tf.Tensor2D, p[n.norm]!, eps); // [B·T, D]
       const g = linear(h, p[n.gate]!); // [B·T, F]
       const act = tf.mul(tf.mul(g, tf.sigmoid(g)), linear(h, p[n.up]!)) as tf.Tensor2D; // silu(g) ⊙ up, [B·T, F]
-      return tf.add(x, tf.reshape(linear(act, p[n.down]!), [B, T, D]));
+      return tf.reshape(linear(act, p[n.down]!), [B, T, D]); // the branch: the executor adds x (applyLayer)
     },
   };
 }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../../models/types.ts';
 import { FlatParams } from './flat_params.ts';
 import type { FlatOptimizer } from '../optim/types.ts';
-import { forwardBackwardWith, forwardLogits, uploadParams, type LayerHooks, type LossHook, type MicroBatch } from './executor.ts';
+import { drive, evalLayers, evalLoss, forwardBackwardWith, forwardLogits, uploadParams, type LayerHooks, type LossHook, type MicroBatch, type TensorParallel } from './executor.ts';
 import { maskedCrossEntropy } from '../../models/loss.ts';
 import { InputError, NotImplementedError } from '../../errors.ts';
 import { profileForward, type LayerProfile } from './profile.ts';
@@ -35,6 +35,8 @@ export interface EngineOptions {
   readonly onStep?: (r: StepResult) => void | Promise<void>;
   /** Runs a step's micro-batches when they do not all run here (pipeline parallelism: src/parallel); default: the layer loop. */
   readonly runner?: MicroBatchRunner;
+  /** This rank's tensor-parallel group: the model's layers hold this rank's slices (src/parallel/tensor_parallel.ts). */
+  readonly tensorParallel?: TensorParallel | null;
 }
 
 /**
@@ -46,6 +48,8 @@ export interface MicroBatchRunner {
   run(micro: readonly MicroBatch[], hooks: LayerHooks, denominator: number): Promise<{ loss: number; forwardMs: number; backwardMs: number; idleMs?: number }>;
   /** Why whole-model operations (evalLoss, generate, the profiler, checkpoints) cannot run on this rank; null when they can. */
   readonly wholeModelUnavailable: string | null;
+  /** One batch's loss with no gradient on `params` (this rank's), every rank of the job taking part (evalBatch). */
+  evalLoss?(batch: MicroBatch, params: Map<string, tf.Tensor>, denominator: number): Promise<number>;
 }
 
 /** What a data loader gives a checkpoint so that a resumed run reads on where the saved one stopped. */
@@ -153,7 +157,7 @@ export class Engine {
     try {
       if (this.opts.runner) ({ loss, forwardMs, backwardMs, idleMs } = await this.opts.runner.run(micro, hooks, denom));
       else for (const mb of micro) {
-        const r = await forwardBackwardWith(this.model, hooks, mb, denom, { recompute: this.opts.recompute ?? false, loss: this.opts.loss });
+        const r = await forwardBackwardWith(this.model, hooks, mb, denom, { recompute: this.opts.recompute ?? false, loss: this.opts.loss, tp: this.opts.tensorParallel });
         loss += r.loss;
         forwardMs += r.forwardMs;
         backwardMs += r.backwardMs;
@@ -244,6 +248,35 @@ export class Engine {
   }
 
   /**
+   * DeepSpeed's eval_batch: the mean masked loss of a batch, forward only, on every layout
+   * (pipeline stages pass the hidden state along, tensor-parallel ranks reduce their partial sums
+   * and score their vocabulary slices): every rank of the job calls it with its data-parallel
+   * replica's batch. Under ZeRO-3, between gatherParams() and releaseParams().
+   */
+  async evalBatch(batch: MicroBatch): Promise<number> {
+    const runner = this.opts.runner;
+    const tp = this.opts.tensorParallel ?? null;
+    if (!runner?.evalLoss && !tp) return this.evalLoss(batch);
+    let masked = 0;
+    for (let i = 0; i < batch.mask.length; i++) masked += batch.mask[i]!;
+    const params = uploadParams(this.flat, this.gathered ?? this.flat.data);
+    try {
+      if (runner?.evalLoss) return await runner.evalLoss(batch, params, Math.max(masked, 1));
+      const ctx = { config: this.model.config, positionOffset: 0, training: false };
+      const ids = tf.tensor2d(batch.input, [batch.batchSize, batch.seqLen], 'int32');
+      let logits: tf.Tensor | null = null;
+      try {
+        logits = await drive(evalLayers(this.model.layers, params, ids, ctx, tp));
+        return await drive(evalLoss(logits, batch, Math.max(masked, 1), tp));
+      } finally {
+        tf.dispose([ids, ...(logits ? [logits] : [])]);
+      }
+    } finally {
+      tf.dispose([...params.values()]);
+    }
+  }
+
+  /**
    * Makes the whole model readable on this rank until releaseParams(): a no-op where every rank
    * holds all parameters; under ZeRO-3 an all-gather of the shards, so every rank must call it
    * (DeepSpeed's GatheredParameters). evalLoss, generate and the profiler then run.
@@ -288,6 +321,8 @@ export class Engine {
 
   private wholeModel(what: string): void {
     const why = this.opts.runner?.wholeModelUnavailable ?? null;
-    if (why !== null) throw new NotImplementedError(`Engine: ${what} ${why}`);
+    if (why !== null) throw new NotImplementedError(`Engine: ${what} ${why}${what === 'evalLoss' ? '; evalBatch() runs on every layout' : ''}`);
+    const tp = this.opts.tensorParallel;
+    if (tp) throw new NotImplementedError(`Engine: ${what} is not built for tensor parallelism (this rank holds tensor-parallel part ${tp.rank} of ${tp.size} of each layer)${what === 'evalLoss' ? '; evalBatch() runs on every layout' : ''}`);
   }
 }

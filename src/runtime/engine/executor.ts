@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ForwardCtx, Layer, Model, ParamMap } from '../../models/types.ts';
 import { maskedCrossEntropy } from '../../models/loss.ts';
+import { applyLayer } from '../../models/ops.ts';
 import type { FlatParams } from './flat_params.ts';
 import { recordForward, type RecordedForward } from './tape.ts';
 import { assert, NotImplementedError } from '../../errors.ts';
@@ -90,6 +91,280 @@ export function uploadedHooks(flat: FlatParams, params: Map<string, tf.Tensor>):
 }
 
 /**
+ * A rank's tensor-parallel group, for the layer loop (src/parallel/tensor_parallel.ts builds it).
+ * Megatron's f and g: a residual branch's output and the embedding's are partial sums over the
+ * group (all-reduced before the residual add), a layer's input gradient is too; the last layer's
+ * logits cover this rank's slice of the vocabulary only, so the loss is vocabulary-parallel.
+ */
+export interface TensorParallel {
+  readonly size: number;
+  readonly rank: number;
+  /** [start, end) of the vocabulary this rank's embedding rows and logits columns hold. */
+  readonly vocab: { readonly start: number; readonly end: number };
+  /** In place over the tp group. */
+  allReduce(buf: Float32Array, op: 'sum' | 'max'): Promise<void>;
+  /** Sums, in place, the gradient of a parameter part held by the tp ranks `sharedBy` (a norm weight: all of them). */
+  sumShared(buf: Float32Array, sharedBy: readonly number[]): Promise<void>;
+}
+
+/**
+ * The layer loop is written once, as generators that yield what must be waited for (a ZeRO-3
+ * gather, a collective, a tensor read on a backend that cannot read synchronously) and are
+ * driven by `drive` (async) or `driveSync` (uploaded hooks, tp 1, a synchronous backend).
+ */
+export type Step<T> = Generator<void | Promise<unknown>, T, unknown>;
+
+export async function drive<T>(gen: Step<T>): Promise<T> {
+  let r = gen.next();
+  while (!r.done) {
+    let value: unknown;
+    let failed = false;
+    let failure: unknown;
+    try {
+      value = await r.value;
+    } catch (err) {
+      failed = true;
+      failure = err;
+    }
+    // A failed wait goes back into the loop, whose finally blocks free its tensors.
+    r = failed ? gen.throw(failure) : gen.next(value);
+  }
+  return r.value;
+}
+
+export function driveSync<T>(gen: Step<T>, what: string): T {
+  for (let r = gen.next(); ; r = gen.next()) {
+    if (r.done) return r.value;
+    assert(!(r.value instanceof Promise), () => `${what}: a step waited (ZeRO-3 gathers, tensor parallelism and the webgpu backend need the async driver)`);
+  }
+}
+
+/** A tensor's values, a copy the caller may change; WebGPU cannot read synchronously, so there it waits. */
+export function* readTensor(t: tf.Tensor): Step<Float32Array> {
+  if (tf.getBackend() !== 'webgpu') return Float32Array.from(t.dataSync() as Float32Array);
+  return Float32Array.from((yield t.data()) as Float32Array);
+}
+
+/** `t` summed over the tp group, as a new tensor of its shape (`t` is disposed). */
+function* allReduceTensor(t: tf.Tensor, tp: TensorParallel): Step<tf.Tensor> {
+  const data = yield* readTensor(t);
+  const shape = t.shape;
+  t.dispose();
+  yield tp.allReduce(data, 'sum');
+  return tf.tensor(data, shape, 'float32');
+}
+
+/** What a forward over a slice of the layer list keeps for its backward. */
+export interface KeptActivations {
+  readonly inputs: tf.Tensor[]; // inputs[i]: the input of layer i; inputs[0] is the slice's input
+  readonly tapes: (RecordedForward | null)[];
+}
+
+/** Frees what a forward kept, when no backward will run (an error, an abandoned step). */
+export function releaseKept(kept: KeptActivations): void {
+  for (const r of kept.tapes) r?.release();
+  tf.dispose(kept.inputs);
+}
+
+/**
+ * Forward over `layers` (the whole list, or a pipeline stage's slice) from `input` (token ids
+ * [B, T] or hidden [B, T, D]; kept, freed with `kept`). recompute = false records each layer on
+ * tfjs's tape until its backward; true keeps only each layer's input (activation checkpointing,
+ * and always when the hooks release parameters between phases, as ZeRO-3's do).
+ */
+export function* forwardLayers(layers: readonly Layer[], hooks: LayerHooks, input: tf.Tensor, ctx: ForwardCtx, recompute: boolean, tp: TensorParallel | null): Step<{ output: tf.Tensor; kept: KeptActivations }> {
+  const kept: KeptActivations = { inputs: [input], tapes: [] };
+  try {
+    for (const layer of layers) {
+      const x = kept.inputs[kept.inputs.length - 1]!;
+      yield hooks.acquire(layer, 'forward');
+      let f: { y: tf.Tensor; tape: RecordedForward | null };
+      try {
+        f = layerForward(layer, hooks, x, ctx, recompute || hooks.releasesParams);
+      } finally {
+        hooks.release(layer, 'forward');
+      }
+      kept.tapes.push(f.tape);
+      let y = f.y;
+      try {
+        // Megatron's g: a row-parallel branch (and the vocab-parallel embedding) is a partial sum.
+        if (tp && (layer.residual || layer.input === 'ids')) y = yield* allReduceTensor(y, tp);
+        if (layer.residual) {
+          const branch = y;
+          y = tf.add(x, branch);
+          branch.dispose();
+        }
+      } catch (err) {
+        if (!y.isDisposed) y.dispose();
+        throw err;
+      }
+      kept.inputs.push(y);
+    }
+  } catch (err) {
+    releaseKept(kept);
+    throw err;
+  }
+  const output = kept.inputs.pop()!;
+  return { output, kept };
+}
+
+/**
+ * Backward through `layers` from dy (the gradient of their output; consumed), freeing what
+ * forward kept; parameter gradients go to the hooks. Returns the gradient of the slice's input,
+ * or null when the slice starts at the embedding (token ids have none).
+ */
+export function* backwardLayers(layers: readonly Layer[], hooks: LayerHooks, kept: KeptActivations, dy: tf.Tensor, ctx: ForwardCtx, tp: TensorParallel | null): Step<tf.Tensor | null> {
+  let g: tf.Tensor | null = dy;
+  try {
+    for (let i = layers.length - 1; i >= 0; i--) {
+      const layer = layers[i]!;
+      const x = kept.inputs[i]!;
+      const withInput = layer.input === 'hidden';
+      const rec = kept.tapes[i];
+      kept.tapes[i] = null;
+      let out: tf.Tensor[];
+      if (rec) out = rec.backward(g!);
+      else {
+        yield hooks.acquire(layer, 'backward');
+        try {
+          out = vjpByRecompute(layer, hooks, x, g!, ctx);
+        } finally {
+          hooks.release(layer, 'backward');
+        }
+      }
+      const paramGrads = withInput ? out.slice(1) : out;
+      try {
+        yield* addParamGrads(layer, hooks, paramGrads, tp);
+      } finally {
+        tf.dispose(paramGrads);
+      }
+      let dx: tf.Tensor | null = withInput ? out[0]! : null;
+      if (dx && tp) dx = yield* allReduceTensor(dx, tp); // Megatron's f: the input's gradient is a partial sum
+      if (dx && layer.residual) {
+        const branch = dx;
+        dx = tf.add(g!, branch);
+        branch.dispose();
+      }
+      g!.dispose();
+      g = dx;
+      x.dispose(); // the layer's input is no longer needed: activation memory falls as backward goes
+      yield hooks.afterBackward(layer);
+      if (!g) break;
+    }
+    return g;
+  } catch (err) {
+    g?.dispose();
+    throw err;
+  } finally {
+    releaseKept(kept);
+  }
+}
+
+/** Hands a layer's parameter gradients to the hooks; under tp the parts several ranks hold are summed over them first. */
+function* addParamGrads(layer: Layer, hooks: LayerHooks, grads: readonly tf.Tensor[], tp: TensorParallel | null): Step<void> {
+  const shared = new Map<string, { ranks: readonly number[]; parts: { name: string; g: Float32Array }[] }>();
+  for (let j = 0; j < layer.params.length; j++) {
+    const s = layer.params[j]!;
+    const g = yield* readTensor(grads[j]!);
+    const by = s.slice?.sharedBy;
+    if (tp && by && by.length > 1) {
+      const key = by.join(',');
+      const e = shared.get(key) ?? { ranks: by, parts: [] };
+      e.parts.push({ name: s.name, g });
+      shared.set(key, e);
+    } else hooks.addGrad(s.name, g);
+  }
+  for (const { ranks, parts } of shared.values()) {
+    const packed = new Float32Array(parts.reduce((n, p) => n + p.g.length, 0));
+    let o = 0;
+    for (const p of parts) (packed.set(p.g, o), (o += p.g.length));
+    yield tp!.sumShared(packed, ranks);
+    o = 0;
+    for (const p of parts) (hooks.addGrad(p.name, packed.subarray(o, o + p.g.length)), (o += p.g.length));
+  }
+}
+
+/**
+ * The loss of the last layer's logits [B, T, V] (or [B, T, V/tp], this rank's vocabulary slice)
+ * over the micro-batch, divided by `denominator`, and the logits' gradient.
+ */
+export function* lossAndGrad(logits: tf.Tensor, batch: MicroBatch, denominator: number, tp: TensorParallel | null, custom?: LossHook): Step<{ loss: number; dLogits: tf.Tensor }> {
+  const { batchSize: B, seqLen: T } = batch;
+  if (tp) {
+    const r = yield* vocabParallelLoss(logits, batch, denominator, tp, true);
+    return { loss: r.loss, dLogits: r.dLogits! };
+  }
+  const V = logits.shape[2]!;
+  const targets = tf.tensor1d(batch.target, 'int32');
+  const mask = tf.tensor1d(batch.mask, 'float32');
+  const hook = custom?.(batch, denominator) ?? null;
+  try {
+    const { value, grads } = tf.valueAndGrads((l: tf.Tensor) => {
+      const l2 = tf.reshape(l, [B * T, V]) as tf.Tensor2D;
+      return hook ? hook.fn(l2) : maskedCrossEntropy(l2, targets, mask, denominator);
+    })([logits]);
+    const loss = (yield* readTensor(value))[0]!;
+    value.dispose();
+    return { loss, dLogits: grads[0]! };
+  } finally {
+    hook?.dispose();
+    tf.dispose([targets, mask]);
+  }
+}
+
+/**
+ * Cross entropy over logits split by vocabulary across the tp group (Megatron's
+ * vocab-parallel cross entropy): the full-vocabulary logits are never gathered. Per token,
+ *   m = max over ranks of the local max, S = Σ_ranks Σ_v exp(l − m), lse = m + log S,
+ *   picked = the target's logit, from the rank that holds it (0 elsewhere),
+ *   loss = Σ mask · (lse − picked) / denominator,   dl = (exp(l − lse) − onehot) · mask / denominator.
+ * Two all-reduces of [N] and [2N] floats per micro-batch.
+ */
+export function* vocabParallelLoss(logits: tf.Tensor, batch: MicroBatch, denominator: number, tp: TensorParallel, withGrad: boolean): Step<{ loss: number; dLogits: tf.Tensor | null }> {
+  const { batchSize: B, seqLen: T } = batch;
+  const N = B * T;
+  const Vr = logits.shape[2]!;
+  const { start, end } = tp.vocab;
+  const l2 = tf.reshape(logits, [N, Vr]) as tf.Tensor2D;
+  const localT = new Int32Array(N);
+  const owned = new Float32Array(N);
+  for (let i = 0; i < N; i++) {
+    const t = batch.target[i]!;
+    if (t >= start && t < end) (localT[i] = t - start), (owned[i] = 1);
+  }
+  const onehot = tf.tidy(() => tf.mul(tf.oneHot(tf.tensor1d(localT, 'int32'), Vr), tf.reshape(tf.tensor1d(owned), [N, 1])));
+  try {
+    const maxT = tf.max(l2, -1);
+    const m = yield* readTensor(maxT);
+    maxT.dispose();
+    yield tp.allReduce(m, 'max');
+    const mT = tf.tensor2d(m, [N, 1]);
+    const sp = tf.tidy(() => tf.concat([tf.sum(tf.exp(tf.sub(l2, mT)), -1), tf.sum(tf.mul(l2, onehot), -1)]));
+    mT.dispose();
+    const sums = yield* readTensor(sp);
+    sp.dispose();
+    yield tp.allReduce(sums, 'sum');
+    const lse = new Float32Array(N);
+    let loss = 0;
+    for (let i = 0; i < N; i++) {
+      lse[i] = m[i]! + Math.log(sums[i]!);
+      loss += batch.mask[i]! * (lse[i]! - sums[N + i]!);
+    }
+    loss /= denominator;
+    if (!withGrad) return { loss, dLogits: null };
+    const dLogits = tf.tidy(() => {
+      const p = tf.exp(tf.sub(l2, tf.tensor2d(lse, [N, 1])));
+      const w = tf.reshape(tf.div(tf.tensor1d(batch.mask), denominator), [N, 1]);
+      return tf.reshape(tf.mul(tf.sub(p, onehot), w), [B, T, Vr]);
+    });
+    return { loss, dLogits };
+  } finally {
+    onehot.dispose();
+    if (l2 !== logits) l2.dispose();
+  }
+}
+
+/**
  * Forward layer by layer, then backward layer by layer: a vector-Jacobian product per layer.
  * Parameter gradients are added into `flat.grads` (so calls accumulate over micro-batches).
  *
@@ -107,104 +382,64 @@ export function forwardBackward(
   denominator: number,
   opts: { recompute: boolean } = { recompute: false },
 ): ForwardBackwardResult {
-  const gen = layerLoop(model, uploadedHooks(flat, params), batch, denominator, opts.recompute);
-  for (let r = gen.next(); ; r = gen.next()) {
-    if (r.done) return r.value;
-    assert(!(r.value instanceof Promise), 'forwardBackward: uploaded hooks never wait');
-  }
+  return driveSync(layerLoop(model, uploadedHooks(flat, params), batch, denominator, opts.recompute, null), 'forwardBackward');
 }
 
-/** forwardBackward through hooks that may wait between layers (ZeRO stages). */
-export async function forwardBackwardWith(model: Model, hooks: LayerHooks, batch: MicroBatch, denominator: number, opts: { recompute: boolean; loss?: LossHook }): Promise<ForwardBackwardResult> {
-  const gen = layerLoop(model, hooks, batch, denominator, opts.recompute, opts.loss);
-  let r = gen.next();
-  while (!r.done) {
-    let failure: unknown = null;
-    try {
-      await r.value;
-    } catch (err) {
-      failure = err;
-    }
-    // A failed wait goes back into the loop, whose finally blocks free its tensors.
-    r = failure === null ? gen.next() : gen.throw(failure);
-  }
-  return r.value;
+/** forwardBackward through hooks that may wait between layers (ZeRO stages), and across a tp group. */
+export async function forwardBackwardWith(model: Model, hooks: LayerHooks, batch: MicroBatch, denominator: number, opts: { recompute: boolean; loss?: LossHook; tp?: TensorParallel | null }): Promise<ForwardBackwardResult> {
+  return drive(layerLoop(model, hooks, batch, denominator, opts.recompute, opts.tp ?? null, opts.loss));
 }
 
-/** The layer loop; it yields what a hook returned, so one body serves the sync and async drivers. */
-function* layerLoop(model: Model, hooks: LayerHooks, batch: MicroBatch, denominator: number, recomputeOpt: boolean, lossHook?: LossHook): Generator<void | Promise<void>, ForwardBackwardResult, void> {
+/** One micro-batch through the whole layer list: forward, loss, backward. */
+function* layerLoop(model: Model, hooks: LayerHooks, batch: MicroBatch, denominator: number, recompute: boolean, tp: TensorParallel | null, lossHook?: LossHook): Step<ForwardBackwardResult> {
   const { batchSize: B, seqLen: T } = batch;
-  const recompute = recomputeOpt || hooks.releasesParams;
   const ctx: ForwardCtx = { config: model.config, positionOffset: 0, training: true };
   const t0 = performance.now();
   const ids = tf.tensor2d(batch.input, [B, T], 'int32');
-  const inputs: tf.Tensor[] = [ids];
-  const tapes: (RecordedForward | null)[] = [];
-  let dy: tf.Tensor | null = null;
+  const f = yield* forwardLayers(model.layers, hooks, ids, ctx, recompute, tp);
+  let r: { loss: number; dLogits: tf.Tensor };
   try {
-    for (const layer of model.layers) {
-      const x = inputs[inputs.length - 1]!;
-      yield hooks.acquire(layer, 'forward');
-      try {
-        const f = layerForward(layer, hooks, x, ctx, recompute);
-        inputs.push(f.y);
-        tapes.push(f.tape);
-      } finally {
-        hooks.release(layer, 'forward');
-      }
-    }
-    const logits = inputs.pop()!; // [B, T, V]
-    const V = logits.shape[2]!;
-    const targets = tf.tensor1d(batch.target, 'int32');
-    const mask = tf.tensor1d(batch.mask, 'float32');
-    const custom = lossHook?.(batch, denominator) ?? null;
-    let value: tf.Scalar;
-    let grads: tf.Tensor[];
-    try {
-      ({ value, grads } = tf.valueAndGrads((l: tf.Tensor) => {
-        const l2 = tf.reshape(l, [B * T, V]) as tf.Tensor2D;
-        return custom ? custom.fn(l2) : maskedCrossEntropy(l2, targets, mask, denominator);
-      })([logits]));
-    } finally {
-      custom?.dispose();
-    }
-    const loss = value.dataSync()[0]!;
-    tf.dispose([logits, value, targets, mask]);
-    const t1 = performance.now();
-
-    dy = grads[0]!; // [B, T, V]
-    for (let i = model.layers.length - 1; i >= 0; i--) {
-      const layer = model.layers[i]!;
-      const x = inputs[i]!;
-      const withInput = layer.input === 'hidden';
-      const rec = tapes[i];
-      let g: tf.Tensor[];
-      if (rec) {
-        tapes[i] = null;
-        g = rec.backward(dy);
-      } else {
-        yield hooks.acquire(layer, 'backward');
-        try {
-          g = vjpByRecompute(layer, hooks, x, dy, ctx);
-        } finally {
-          hooks.release(layer, 'backward');
-        }
-      }
-      const paramGrads = withInput ? g.slice(1) : g;
-      layer.params.forEach((s, j) => hooks.addGrad(s.name, paramGrads[j]!.dataSync() as Float32Array));
-      tf.dispose(paramGrads);
-      dy.dispose();
-      x.dispose();
-      dy = withInput ? g[0]! : null;
-      yield hooks.afterBackward(layer);
-      if (!dy) break;
-    }
-    return { loss, forwardMs: t1 - t0, backwardMs: performance.now() - t1 };
+    r = yield* lossAndGrad(f.output, batch, denominator, tp, lossHook);
+  } catch (err) {
+    releaseKept(f.kept);
+    throw err;
   } finally {
-    for (const rec of tapes) rec?.release();
-    tf.dispose(inputs);
-    dy?.dispose();
+    f.output.dispose();
   }
+  const t1 = performance.now();
+  yield* backwardLayers(model.layers, hooks, f.kept, r.dLogits, ctx, tp);
+  return { loss: r.loss, forwardMs: t1 - t0, backwardMs: performance.now() - t1 };
+}
+
+/**
+ * The loss of one micro-batch with no gradient (evaluation): the layer list on uploaded
+ * parameters, its logits' masked cross entropy (vocabulary-parallel under tp), divided by `denominator`.
+ */
+export function* evalLayers(layers: readonly Layer[], params: Map<string, tf.Tensor>, input: tf.Tensor, ctx: ForwardCtx, tp: TensorParallel | null): Step<tf.Tensor> {
+  let x = input;
+  for (const layer of layers) {
+    const p = paramsOf(layer, params);
+    let y = tf.tidy(() => layer.forward(p, x, ctx));
+    if (tp && (layer.residual || layer.input === 'ids')) y = yield* allReduceTensor(y, tp);
+    if (layer.residual) {
+      const branch = y;
+      y = tf.add(x, branch);
+      branch.dispose();
+    }
+    if (x !== input) x.dispose();
+    x = y;
+  }
+  return x;
+}
+
+/** Masked cross entropy of logits [B, T, V or V/tp] with no gradient, divided by `denominator`. */
+export function* evalLoss(logits: tf.Tensor, batch: MicroBatch, denominator: number, tp: TensorParallel | null): Step<number> {
+  if (tp) return (yield* vocabParallelLoss(logits, batch, denominator, tp, false)).loss;
+  const { batchSize: B, seqLen: T } = batch;
+  const loss = tf.tidy(() => maskedCrossEntropy(tf.reshape(logits, [B * T, logits.shape[2]!]) as tf.Tensor2D, tf.tensor1d(batch.target, 'int32'), tf.tensor1d(batch.mask, 'float32'), denominator));
+  const v = (yield* readTensor(loss))[0]!;
+  loss.dispose();
+  return v;
 }
 
 /**
@@ -239,7 +474,7 @@ export function forwardLogits(model: Model, params: Map<string, tf.Tensor>, ids:
   const ctx: ForwardCtx = { config: model.config, positionOffset: 0, training: false };
   return tf.tidy(() => {
     let x: tf.Tensor = ids;
-    for (const layer of model.layers) x = layer.forward(paramsOf(layer, params), x, ctx);
+    for (const layer of model.layers) x = applyLayer(layer, paramsOf(layer, params), x, ctx);
     return x as tf.Tensor3D;
   });
 }

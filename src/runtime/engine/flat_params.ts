@@ -1,6 +1,6 @@
 import { assert } from '../../errors.ts';
 import { Rng } from '../../data/rng.ts';
-import type { Model, ParamInit, ParamSpec } from '../../models/types.ts';
+import type { Model, ParamInit, ParamSpec, TpSlice } from '../../models/types.ts';
 
 /**
  * DeepSpeed's flat buffers: every parameter of the model lives in one Float32Array, in the
@@ -31,6 +31,8 @@ export interface ParamSegment {
   readonly numel: number;
   readonly init: ParamInit;
   readonly tpDim: number | null;
+  /** Under tensor parallelism: the part of the full parameter this segment holds (ParamSpec.slice). */
+  readonly slice?: TpSlice;
 }
 
 export class FlatParams {
@@ -52,7 +54,7 @@ export class FlatParams {
         assert(seen.numel === numel, () => `parameter ${s.name} is declared twice with shapes [${seen.shape}] and [${s.shape}]`);
         continue;
       }
-      const seg = { name: s.name, shape: [...s.shape], offset, numel, init: s.init, tpDim: s.tpDim };
+      const seg = { name: s.name, shape: [...s.shape], offset, numel, init: s.init, tpDim: s.tpDim, ...(s.slice ? { slice: s.slice } : {}) };
       byName.set(s.name, seg);
       segments.push(seg);
       offset += numel;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ForwardCtx, Layer, Model, ParamMap } from '../../models/types.ts';
 import type { MicroBatch } from './executor.ts';
+import { applyLayer } from '../../models/ops.ts';
 
 /** One layer of a profiled forward pass (DeepSpeed's flops profiler reports these per module). */
 export interface LayerProfile {
@@ -44,11 +45,11 @@ export async function profileForward(model: Model, params: Map<string, tf.Tensor
   for (const layer of model.layers) {
     const p = paramsOf(layer, params);
     const t0 = performance.now();
-    const y = tf.tidy(() => layer.forward(p, x, ctx));
+    const y = tf.tidy(() => applyLayer(layer, p, x, ctx));
     y.dataSync();
     const fwdMs = performance.now() - t0;
     // A second run, for the kernel list only: the profiler's own bookkeeping would inflate the time.
-    const info = await tf.profile(() => tf.tidy(() => layer.forward(p, x, ctx)));
+    const info = await tf.profile(() => tf.tidy(() => applyLayer(layer, p, x, ctx)));
     tf.dispose(info.result as tf.Tensor);
     let macs = 0;
     let other = 0;

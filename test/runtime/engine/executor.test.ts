@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { buildLlama } from '../../../src/models/llama.ts';
 import { makeModelConfig } from '../../../src/models/config.ts';
 import { maskedCrossEntropy } from '../../../src/models/loss.ts';
+import { applyLayer } from '../../../src/models/ops.ts';
 import { FlatParams } from '../../../src/runtime/engine/flat_params.ts';
 import { forwardBackward, uploadParams, type MicroBatch } from '../../../src/runtime/engine/executor.ts';
 import type { ModelConfig } from '../../../src/models/types.ts';
@@ -30,7 +31,7 @@ function wholeModelGrads(config: ModelConfig, flat: FlatParams, batch: MicroBatc
     for (const layer of model.layers) {
       const p: Record<string, tf.Tensor> = {};
       for (const s of layer.params) p[s.name] = pm.get(s.name)!;
-      x = layer.forward(p, x, ctx);
+      x = applyLayer(layer, p, x, ctx);
     }
     return maskedCrossEntropy(tf.reshape(x, [B * T, V]) as tf.Tensor2D, tf.tensor1d(batch.target, 'int32'), tf.tensor1d(batch.mask), denom);
   };
