@@ -1,45 +1,55 @@
 /*
  * Float32 batched matrix product for training: C[b] = op(A[b]) · op(B[b]), op = identity or
- * transpose, on `threads` POSIX threads, with an AVX2+FMA micro-kernel where the CPU has them
+ * transpose, on the thread pool, with an AVX-512 or AVX2+FMA micro-kernel where the CPU has one
  * (chosen at run time) and portable C otherwise.
  *
- * Blocking (Goto/BLIS style): K in blocks of KC; per K block, op(B) is packed once into panels of
- * NR = 16 columns ([ceil(N/16), KC, 16], zero-padded), shared by all threads; each thread takes
- * a range of MR = 6 row blocks, packs op(A) rows into [KC, 6] and runs the 6×16 micro-kernel
- * (12 ymm accumulators) over every panel, adding into C after the first K block. Packing reads
- * either layout, so a transposed operand costs no extra pass.
+ * Blocking as BLIS does (Goto's algorithm):
+ *   for jc (NC columns): for pc (KC deep):
+ *     pack op(B)[pc.., jc..] once, shared, as panels [ceil(nc/NR), kc, NR]   (stays in L3)
+ *     tasks over (MC-row blocks × chunks of B panels), each:
+ *       pack op(A)[ic.., pc..] as [ceil(mc/MR), kc, MR]                        (stays in L2)
+ *       for each B panel (kc×NR, stays in L1): for each MR-row sliver: MR×NR micro-kernel
+ * Packing reads either layout, so a transposed operand costs no extra pass; tails are packed
+ * zero-padded and the micro-kernel then writes a scratch tile.
  */
-#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "pool.h"
 #include "sgemm.h"
 
-#define MR 6
-#define NR 16
 #define KC 256
+#define NC 3072
+#define MAX_MR 12
+#define MAX_NR 32
+#define MAX_THREADS 256
 
-typedef void (*micro_fn)(int kc, const float *a, const float *b, float *c, int ldc, int accumulate);
+/* c[MR, NR] (= or +=) Σ_k a[k, :]ᵀ b[k, :] over packed a [kc, MR] and b [kc, NR]. */
+typedef void (*micro_fn)(int kc, const float *a, const float *b, float *c, size_t ldc, int accumulate);
 
-/* c[6, 16] (= or +=) a[kc, 6]ᵀ-packed · b[kc, 16]-packed. */
-static void micro_c(int kc, const float *a, const float *b, float *c, int ldc, int accumulate) {
-  float acc[MR][NR] = {{0}};
+typedef struct {
+  int mr, nr, mc;
+  micro_fn fn;
+  const char *name;
+} Micro;
+
+static void micro_c(int kc, const float *a, const float *b, float *c, size_t ldc, int accumulate) {
+  float acc[4][16] = {{0}};
   for (int k = 0; k < kc; k++)
-    for (int i = 0; i < MR; i++) {
-      float av = a[k * MR + i];
-      for (int j = 0; j < NR; j++) acc[i][j] += av * b[k * NR + j];
-    }
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+    for (int i = 0; i < 4; i++)
+      for (int j = 0; j < 16; j++) acc[i][j] += a[k * 4 + i] * b[k * 16 + j];
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 16; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
 }
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-__attribute__((target("avx2,fma"))) static void micro_avx2(int kc, const float *a, const float *b, float *c, int ldc, int accumulate) {
+__attribute__((target("avx2,fma"))) static void micro_avx2(int kc, const float *a, const float *b, float *c, size_t ldc, int accumulate) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int k = 0; k < kc; k++) {
-    __m256 b0 = _mm256_loadu_ps(b + k * NR), b1 = _mm256_loadu_ps(b + k * NR + 8);
-    const float *ak = a + k * MR;
+    __m256 b0 = _mm256_load_ps(b + k * 16), b1 = _mm256_load_ps(b + k * 16 + 8);
+    const float *ak = a + k * 6;
     __m256 a0 = _mm256_broadcast_ss(ak + 0); c00 = _mm256_fmadd_ps(a0, b0, c00); c01 = _mm256_fmadd_ps(a0, b1, c01);
     __m256 a1 = _mm256_broadcast_ss(ak + 1); c10 = _mm256_fmadd_ps(a1, b0, c10); c11 = _mm256_fmadd_ps(a1, b1, c11);
     __m256 a2 = _mm256_broadcast_ss(ak + 2); c20 = _mm256_fmadd_ps(a2, b0, c20); c21 = _mm256_fmadd_ps(a2, b1, c21);
@@ -47,124 +57,243 @@ __attribute__((target("avx2,fma"))) static void micro_avx2(int kc, const float *
     __m256 a4 = _mm256_broadcast_ss(ak + 4); c40 = _mm256_fmadd_ps(a4, b0, c40); c41 = _mm256_fmadd_ps(a4, b1, c41);
     __m256 a5 = _mm256_broadcast_ss(ak + 5); c50 = _mm256_fmadd_ps(a5, b0, c50); c51 = _mm256_fmadd_ps(a5, b1, c51);
   }
-  __m256 r[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-  for (int i = 0; i < MR; i++)
+  __m256 r[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  for (int i = 0; i < 6; i++)
     for (int h = 0; h < 2; h++) {
       float *p = c + i * ldc + 8 * h;
       _mm256_storeu_ps(p, accumulate ? _mm256_add_ps(_mm256_loadu_ps(p), r[i][h]) : r[i][h]);
     }
 }
+
+/* 12 rows × 32 columns: 24 zmm accumulators, two B vectors, A broadcast from memory. */
+__attribute__((target("avx512f"))) static void micro_avx512(int kc, const float *a, const float *b, float *c, size_t ldc, int accumulate) {
+  __m512 acc[12][2];
+  for (int i = 0; i < 12; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int k = 0; k < kc; k++) {
+    __m512 b0 = _mm512_load_ps(b + k * 32), b1 = _mm512_load_ps(b + k * 32 + 16);
+    const float *ak = a + k * 12;
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) {
+      __m512 ai = _mm512_set1_ps(ak[i]);
+      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+    }
+  }
+#pragma GCC unroll 12
+  for (int i = 0; i < 12; i++) {
+    float *p = c + i * ldc;
+    if (accumulate) {
+      acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(p), acc[i][0]);
+      acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(p + 16), acc[i][1]);
+    }
+    _mm512_storeu_ps(p, acc[i][0]);
+    _mm512_storeu_ps(p + 16, acc[i][1]);
+  }
+}
 #endif
 
-static micro_fn micro = micro_c;
-static const char *isa = "c";
+static Micro micro = {4, 16, 128, micro_c, "c"};
 
 const char *sgemm_init(void) {
 #if defined(__x86_64__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { micro = micro_avx2; isa = "avx2+fma"; }
+  const char *cap = getenv("DS_NATIVE_ISA"); /* lowers the choice: "avx2+fma" or "c" */
+  int allow512 = !cap || strcmp(cap, "avx512") == 0, allow2 = allow512 || (cap && strcmp(cap, "avx2+fma") == 0);
+  if (allow512 && __builtin_cpu_supports("avx512f")) micro = (Micro){12, 32, 144, micro_avx512, "avx512"};
+  else if (allow2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) micro = (Micro){6, 16, 144, micro_avx2, "avx2+fma"};
 #endif
-  return isa;
+  return micro.name;
 }
 
-/* One thread's share: batch entries [b0, b1), and in each the row blocks [rb0, rb1). */
+/* ---- packing ---- */
+
+/* op(A)[i0 .. i0+mc, k0 .. k0+kc] → [ceil(mc/MR), kc, MR], zero-padded rows. */
+static void pack_a(const float *A, int transA, int M, int K, int i0, int mc, int k0, int kc, float *dst) {
+  const int mr = micro.mr;
+  for (int s = 0; s < mc; s += mr) {
+    float *d = dst + (size_t)s * kc;
+    int rows = mc - s < mr ? mc - s : mr;
+    if (transA) {
+      /* A stored [K, M]: op(A)[i, k] = A[k, i], rows contiguous in i. */
+      for (int k = 0; k < kc; k++) {
+        const float *src = A + (size_t)(k0 + k) * M + i0 + s;
+        for (int i = 0; i < rows; i++) d[k * mr + i] = src[i];
+        for (int i = rows; i < mr; i++) d[k * mr + i] = 0.0f;
+      }
+    } else {
+      for (int i = 0; i < rows; i++) {
+        const float *src = A + (size_t)(i0 + s + i) * K + k0;
+        for (int k = 0; k < kc; k++) d[k * mr + i] = src[k];
+      }
+      for (int i = rows; i < mr; i++)
+        for (int k = 0; k < kc; k++) d[k * mr + i] = 0.0f;
+    }
+  }
+}
+
+/* One B panel: op(B)[k0 .. k0+kc, j0 .. j0+NR] → [kc, NR], zero-padded columns. */
+static void pack_b_panel(const float *B, int transB, int N, int K, int j0, int k0, int kc, float *d) {
+  const int nr = micro.nr;
+  int cols = N - j0 < nr ? N - j0 : nr;
+  if (transB) {
+    /* B stored [N, K]: op(B)[k, j] = B[j, k]. */
+    for (int j = 0; j < cols; j++) {
+      const float *src = B + (size_t)(j0 + j) * K + k0;
+      for (int k = 0; k < kc; k++) d[k * nr + j] = src[k];
+    }
+    for (int j = cols; j < nr; j++)
+      for (int k = 0; k < kc; k++) d[k * nr + j] = 0.0f;
+  } else {
+    for (int k = 0; k < kc; k++) {
+      const float *src = B + (size_t)(k0 + k) * N + j0;
+      memcpy(d + k * nr, src, sizeof(float) * cols);
+      for (int j = cols; j < nr; j++) d[k * nr + j] = 0.0f;
+    }
+  }
+}
+
+/* ---- scratch: per-thread A blocks, the shared B panels ---- */
+
+static float *scratch_a[MAX_THREADS], *scratch_b_serial[MAX_THREADS], *shared_b;
+static size_t size_a[MAX_THREADS], size_b_serial[MAX_THREADS], size_shared_b;
+
+static float *grow(float **buf, size_t *have, size_t need) {
+  if (*have >= need) return *buf;
+  free(*buf);
+  *buf = aligned_alloc(64, (need * sizeof(float) + 63) / 64 * 64);
+  *have = *buf ? need : 0;
+  return *buf;
+}
+
+/* ---- one K block of one product: the macro-kernel ---- */
+
 typedef struct {
   const SgemmArgs *g;
-  int b0, b1, rb0, rb1;
+  const float *A, *B;
+  float *C;
+  int jc, nc, pc, kc, accumulate;
+  const float *bpack;
+  int mblocks, chunks, panels;
   int failed;
-} Work;
+} Block;
 
-/* op(A)[i, k] for the row-major stored A. */
-static inline float a_at(const SgemmArgs *g, const float *A, int i, int k) {
-  return g->transA ? A[(size_t)k * g->M + i] : A[(size_t)i * g->K + k];
-}
-
-/* Packs op(B)[k0 .. k0+kc, :] into [panels, kc, 16]. */
-static void pack_b(const SgemmArgs *g, const float *B, int k0, int kc, float *dst) {
-  int panels = (g->N + NR - 1) / NR;
-  for (int pnl = 0; pnl < panels; pnl++)
-    for (int k = 0; k < kc; k++) {
-      float *d = dst + ((size_t)pnl * kc + k) * NR;
-      for (int j = 0; j < NR; j++) {
-        int n = pnl * NR + j;
-        d[j] = n >= g->N ? 0.0f : g->transB ? B[(size_t)n * g->K + k0 + k] : B[(size_t)(k0 + k) * g->N + n];
-      }
-    }
-}
-
-static void rows(const SgemmArgs *g, const float *A, const float *bpack, float *C, int k0, int kc, int rb0, int rb1) {
-  float apack[KC * MR];
-  float tile[MR * NR];
-  int panels = (g->N + NR - 1) / NR;
-  for (int rb = rb0; rb < rb1; rb++) {
-    int i0 = rb * MR, mr = g->M - i0 < MR ? g->M - i0 : MR;
-    for (int k = 0; k < kc; k++)
-      for (int i = 0; i < MR; i++) apack[k * MR + i] = i < mr ? a_at(g, A, i0 + i, k0 + k) : 0.0f;
-    for (int pnl = 0; pnl < panels; pnl++) {
-      int j0 = pnl * NR, nr = g->N - j0 < NR ? g->N - j0 : NR;
-      const float *bp = bpack + (size_t)pnl * kc * NR;
-      float *c = C + (size_t)i0 * g->N + j0;
-      if (mr == MR && nr == NR) {
-        micro(kc, apack, bp, c, g->N, k0 > 0);
-      } else {
-        micro(kc, apack, bp, tile, NR, 0);
-        for (int i = 0; i < mr; i++)
-          for (int j = 0; j < nr; j++) c[(size_t)i * g->N + j] = (k0 > 0 ? c[(size_t)i * g->N + j] : 0.0f) + tile[i * NR + j];
-      }
-    }
-  }
-}
-
-static void *run(void *p) {
-  Work *w = p;
+/* Rows [ic, ic+mc) × panels [p0, p1) of the block, on packed B. */
+static int macro(const Block *w, int ic, int mc, int p0, int p1, int thread) {
   const SgemmArgs *g = w->g;
-  int panels = (g->N + NR - 1) / NR;
-  float *bpack = malloc(sizeof(float) * (size_t)panels * KC * NR);
-  if (!bpack) { w->failed = 1; return NULL; }
-  for (int b = w->b0; b < w->b1; b++) {
-    const float *A = g->A + (size_t)b * g->strideA, *B = g->B + (size_t)b * g->strideB;
-    float *C = g->C + (size_t)b * g->strideC;
-    if (g->K == 0) {
-      for (int i = w->rb0 * MR; i < g->M && i < w->rb1 * MR; i++) memset(C + (size_t)i * g->N, 0, sizeof(float) * g->N);
-      continue;
-    }
-    for (int k0 = 0; k0 < g->K; k0 += KC) {
-      int kc = g->K - k0 < KC ? g->K - k0 : KC;
-      pack_b(g, B, k0, kc, bpack);
-      rows(g, A, bpack, C, k0, kc, w->rb0, w->rb1);
+  const int mr = micro.mr, nr = micro.nr;
+  float *apack = grow(&scratch_a[thread], &size_a[thread], (size_t)((mc + mr - 1) / mr * mr) * w->kc);
+  if (!apack) return -1;
+  pack_a(w->A, g->transA, g->M, g->K, ic, mc, w->pc, w->kc, apack);
+  float tile[MAX_MR * MAX_NR] __attribute__((aligned(64)));
+  for (int p = p0; p < p1; p++) {
+    int j0 = w->jc + p * nr, cols = g->N - j0 < nr ? g->N - j0 : nr;
+    const float *bp = w->bpack + (size_t)p * w->kc * nr;
+    for (int s = 0; s < mc; s += mr) {
+      int rows = mc - s < mr ? mc - s : mr;
+      float *c = w->C + (size_t)(ic + s) * g->N + j0;
+      const float *ap = apack + (size_t)s * w->kc;
+      if (rows == mr && cols == nr) {
+        micro.fn(w->kc, ap, bp, c, g->N, w->accumulate);
+      } else {
+        micro.fn(w->kc, ap, bp, tile, nr, 0);
+        for (int i = 0; i < rows; i++)
+          for (int j = 0; j < cols; j++) c[(size_t)i * g->N + j] = (w->accumulate ? c[(size_t)i * g->N + j] : 0.0f) + tile[i * nr + j];
+      }
     }
   }
-  free(bpack);
-  return NULL;
+  return 0;
 }
 
-#define MAX_THREADS 64
+static void pack_task(void *ctx, int p, int thread) {
+  (void)thread;
+  Block *w = ctx;
+  pack_b_panel(w->B, w->g->transB, w->g->N, w->g->K, w->jc + p * micro.nr, w->pc, w->kc, (float *)w->bpack + (size_t)p * w->kc * micro.nr);
+}
+
+static void macro_task(void *ctx, int t, int thread) {
+  Block *w = ctx;
+  int mb = t % w->mblocks, ch = t / w->mblocks;
+  int ic = mb * micro.mc, mc = w->g->M - ic < micro.mc ? w->g->M - ic : micro.mc;
+  int p0 = w->panels * ch / w->chunks, p1 = w->panels * (ch + 1) / w->chunks;
+  if (macro(w, ic, mc, p0, p1, thread) != 0) w->failed = 1;
+}
+
+static void zero_rows(float *C, int M, int N, int accumulate) {
+  if (!accumulate) memset(C, 0, sizeof(float) * (size_t)M * N);
+}
+
+/* One product (one batch entry) across the pool. */
+static int gemm_parallel(const SgemmArgs *g, const float *A, const float *B, float *C) {
+  if (g->K == 0) { zero_rows(C, g->M, g->N, g->accumulate); return 0; }
+  const int nr = micro.nr, threads = pool_threads();
+  for (int jc = 0; jc < g->N; jc += NC) {
+    int nc = g->N - jc < NC ? g->N - jc : NC, panels = (nc + nr - 1) / nr;
+    float *bpack = grow(&shared_b, &size_shared_b, (size_t)panels * nr * KC);
+    if (!bpack) return -1;
+    for (int pc = 0; pc < g->K; pc += KC) {
+      int kc = g->K - pc < KC ? g->K - pc : KC;
+      int mblocks = (g->M + micro.mc - 1) / micro.mc;
+      /* Enough tasks for every thread (twice over, for balance), each at least 4 panels wide. */
+      int chunks = 1;
+      if (mblocks < 2 * threads) {
+        chunks = (2 * threads + mblocks - 1) / mblocks;
+        if (chunks > panels / 4) chunks = panels / 4 > 0 ? panels / 4 : 1;
+      }
+      Block w = {g, A, B, C, jc, nc, pc, kc, g->accumulate || pc > 0, bpack, mblocks, chunks, panels, 0};
+      pool_run(panels, pack_task, &w);
+      pool_run(mblocks * chunks, macro_task, &w);
+      if (w.failed) return -1;
+    }
+  }
+  return 0;
+}
+
+/* One product on one thread, with that thread's own B panels. */
+static int gemm_serial(const SgemmArgs *g, const float *A, const float *B, float *C, int thread) {
+  if (g->K == 0) { zero_rows(C, g->M, g->N, g->accumulate); return 0; }
+  const int nr = micro.nr;
+  for (int jc = 0; jc < g->N; jc += NC) {
+    int nc = g->N - jc < NC ? g->N - jc : NC, panels = (nc + nr - 1) / nr;
+    float *bpack = grow(&scratch_b_serial[thread], &size_b_serial[thread], (size_t)panels * nr * KC);
+    if (!bpack) return -1;
+    for (int pc = 0; pc < g->K; pc += KC) {
+      int kc = g->K - pc < KC ? g->K - pc : KC;
+      Block w = {g, A, B, C, jc, nc, pc, kc, g->accumulate || pc > 0, bpack, 1, 1, panels, 0};
+      for (int p = 0; p < panels; p++) pack_task(&w, p, thread);
+      for (int ic = 0; ic < g->M; ic += micro.mc)
+        if (macro(&w, ic, g->M - ic < micro.mc ? g->M - ic : micro.mc, 0, panels, thread) != 0) return -1;
+    }
+  }
+  return 0;
+}
+
+int sgemm_serial(const SgemmArgs *g, int thread) {
+  for (int b = 0; b < g->batch; b++)
+    if (gemm_serial(g, g->A + b * g->strideA, g->B + b * g->strideB, g->C + b * g->strideC, thread) != 0) return -1;
+  return 0;
+}
+
+typedef struct {
+  const SgemmArgs *g;
+  int failed;
+} Batch;
+
+static void batch_task(void *ctx, int b, int thread) {
+  Batch *w = ctx;
+  const SgemmArgs *g = w->g;
+  if (gemm_serial(g, g->A + b * g->strideA, g->B + b * g->strideB, g->C + b * g->strideC, thread) != 0) w->failed = 1;
+}
 
 int sgemm(const SgemmArgs *g) {
-  int rowBlocks = (g->M + MR - 1) / MR;
-  int threads = g->threads < 1 ? 1 : g->threads > MAX_THREADS ? MAX_THREADS : g->threads;
-  /* Below ~2 MFLOP a thread start (tens of µs) costs more than it saves. */
-  if ((double)g->batch * g->M * g->N * g->K < 1e6) threads = 1;
-  Work work[MAX_THREADS];
-  pthread_t tid[MAX_THREADS];
-  int started[MAX_THREADS] = {0};
-  int n = 0;
-  if (g->batch >= threads) {
-    /* Many small products (attention's [B·H, T, Dh]): whole batch entries per thread. */
-    for (int t = 0; t < threads; t++) work[n++] = (Work){g, g->batch * t / threads, g->batch * (t + 1) / threads, 0, rowBlocks, 0};
-  } else {
-    /* Few large products: every thread takes a slice of each entry's rows. */
-    int per = threads / g->batch;
-    for (int b = 0; b < g->batch; b++)
-      for (int t = 0; t < per; t++) work[n++] = (Work){g, b, b + 1, rowBlocks * t / per, rowBlocks * (t + 1) / per, 0};
+  if (g->M == 0 || g->N == 0) return 0;
+  double flops = 2.0 * g->M * g->N * g->K;
+  /* Many products (attention's [B·H, T, Dh]), or products too small to split: one per task. */
+  if (g->batch >= pool_threads() || flops * g->batch < 4e5) {
+    Batch w = {g, 0};
+    pool_run(g->batch, batch_task, &w);
+    return w.failed ? -1 : 0;
   }
-  for (int t = 1; t < n; t++) started[t] = pthread_create(&tid[t], NULL, run, &work[t]) == 0;
-  run(&work[0]);
-  int failed = work[0].failed;
-  for (int t = 1; t < n; t++) {
-    if (started[t]) pthread_join(tid[t], NULL);
-    else run(&work[t]);
-    failed |= work[t].failed;
-  }
-  return failed ? -1 : 0;
+  for (int b = 0; b < g->batch; b++)
+    if (gemm_parallel(g, g->A + b * g->strideA, g->B + b * g->strideB, g->C + b * g->strideC) != 0) return -1;
+  return 0;
 }

@@ -5,11 +5,15 @@
 typedef struct {
   const float *A, *B;
   float *C;
-  int batch, M, N, K, transA, transB, threads;
+  int batch, M, N, K, transA, transB;
   size_t strideA, strideB, strideC; /* elements between batch entries (0 broadcasts one operand) */
+  int accumulate;                   /* 1: C += op(A)·op(B) */
 } SgemmArgs;
-/* Picks the micro-kernel for this CPU; returns its name ("avx2+fma" or "c"). */
+/* Picks the micro-kernel for this CPU (DS_NATIVE_ISA may lower it); returns its name
+ * ("avx512", "avx2+fma" or "c"). */
 const char *sgemm_init(void);
-/* 0, or -1 when the packing buffer cannot be allocated. */
+/* 0, or -1 when a packing buffer cannot be allocated. Runs on the pool (pool.h). */
 int sgemm(const SgemmArgs *args);
+/* The same product on the calling thread only (for use inside a pool task). */
+int sgemm_serial(const SgemmArgs *args, int thread);
 #endif

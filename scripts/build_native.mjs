@@ -3,7 +3,7 @@
 // it says so and training keeps to the wasm kernels (`ds report` names which are live).
 // Compiled directly with cc rather than node-gyp, which would download Node's headers.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,8 +29,11 @@ if (!include) {
 } else {
   try {
     mkdirSync(path.dirname(out), { recursive: true });
-    execFileSync(cc, ['-O3', '-fPIC', '-shared', `-I${include}`, '-DNODE_GYP_MODULE_NAME=ds_native',
-      path.join(root, 'native', 'sgemm.c'), path.join(root, 'native', 'addon.c'), '-o', out, '-lpthread'], { stdio: 'pipe' });
+    // Every native/*.c; the vector kernels carry their own target attributes (chosen at run time),
+    // so the addon is built for the baseline ISA and still runs on an older CPU.
+    const sources = readdirSync(path.join(root, 'native')).filter((f) => f.endsWith('.c')).sort().map((f) => path.join(root, 'native', f));
+    execFileSync(cc, ['-O3', '-fPIC', '-shared', '-std=gnu11', `-I${include}`, '-DNODE_GYP_MODULE_NAME=ds_native',
+      ...sources, '-o', out, '-lpthread', '-lm'], { stdio: 'pipe' });
     console.log(`deepscale: built ${path.relative(root, out)}`);
   } catch (err) {
     const msg = (err.stderr?.toString() || err.message).split('\n')[0];

@@ -6,7 +6,7 @@ import '../tf_gradients.ts';
 import { DeepscaleError } from '../../errors.ts';
 import { registerGradients, registerWasmKernels } from './kernels/index.ts';
 import { useNativeMatMul } from './kernels/batch_mat_mul_wasm.ts';
-import { loadNative, type NativeStatus } from './native.ts';
+import { loadNative, nativeThreadCount, type NativeStatus } from './native.ts';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
@@ -52,15 +52,16 @@ async function tryTensorflow(pkg: string): Promise<string | null> {
 }
 
 async function tryWasm(): Promise<string | null> {
+  // A bad DS_NUM_THREADS is the user's error, not a reason to fall back to another backend.
+  const nativeThreads = nativeThreadCount(process.env);
   try {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     wasm.setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist/');
     if (!(await tf.setBackend('wasm'))) return 'the wasm backend did not initialize';
     registerWasmKernels();
-    // DS_NATIVE=0 keeps XNNPACK (the baseline `ds bench train` compares against). The ranks the
-    // launcher put on this node (LOCAL_SIZE) share its cores: each takes its part, not all of them.
-    const localRanks = Math.max(1, Number(process.env.LOCAL_SIZE) || 1);
-    nativeStatus = loadNative({ enabled: process.env.DS_NATIVE !== '0', threads: Math.max(1, Math.floor(os.availableParallelism() / localRanks)) });
+    // DS_NATIVE=0 keeps XNNPACK (the baseline `ds bench train` compares against). DS_NUM_THREADS
+    // sizes the native pool; else the ranks the launcher put on this node (LOCAL_SIZE) share its cores.
+    nativeStatus = loadNative({ enabled: process.env.DS_NATIVE !== '0', threads: nativeThreads });
     useNativeMatMul(nativeStatus.kernels);
     // XNNPACK's thread pool as the module reports it: 1 under Node, where tfjs-wasm loads the
     // unthreaded SIMD build (its threaded build starts workers from blob: URLs, tfjs issue 3830).

@@ -28,7 +28,7 @@ describe('initBackend', () => {
     expect(info.simd).toBe(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
     // One XNNPACK thread, or every core when the native sgemm carries the matmuls.
     expect(info.threads).toBe(info.native.live ? Math.max(1, Math.floor(os.availableParallelism() / (Number(process.env.LOCAL_SIZE) || 1))) : 1);
-    expect(info.native.why).toMatch(info.native.live ? /loaded native\/build\/ds_native\.node \((avx2\+fma|c), \d+ threads\)/ : /not built|disabled|failed/);
+    expect(info.native.why).toMatch(info.native.live ? /loaded native\/build\/ds_native\.node \((avx512|avx2\+fma|c), \d+ threads\)/ : /not built|disabled|failed/);
     expect(info.versions['@tensorflow/tfjs-core']).toBe((require('@tensorflow/tfjs-core/package.json') as { version: string }).version);
   });
 

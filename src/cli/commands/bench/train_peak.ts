@@ -1,7 +1,7 @@
 /**
  * The machine's float32 peak for `ds bench train`'s MFU, two ways, both printed:
  *   theoretical: cores × SIMD lanes × 2 (an FMA is two FLOPs) × FMA pipes × clock, from /proc/cpuinfo;
- *   measured: the best sgemm this process has (the native AVX2+FMA sgemm on every core when it
+ *   measured: the best sgemm this process has (the native AVX-512/AVX2 sgemm on every core when it
  *             is built, else tfjs-wasm's XNNPACK on one thread), 1024³, best of three medians.
  * Neither is the training run's own single-thread matmul, which flatters the figure.
  */
@@ -23,9 +23,12 @@ export interface MachinePeak {
   readonly sgemmKernel: string;
 }
 
-/** Lanes and FMA pipes of the widest float32 vector unit the native kernels use (AVX2: 8 lanes). */
+/** Lanes and FMA pipes of the machine's widest float32 vector unit (the native kernels use it too). */
 function vectorUnit(flags: Set<string>): { isa: string; lanes: number; fmaPipes: number; fma: boolean } {
-  // x86 since Haswell / Zen 2 issues two 256-bit FMAs per cycle; AVX-512 is not used by the kernels.
+  // Two FMA pipes: Skylake-SP / Ice Lake-SP Gold and Platinum (AVX-512), x86 since Haswell / Zen 2
+  // (256-bit). Some Xeon Silver/Bronze have one 512-bit pipe: there the theoretical peak is half
+  // of what is printed, and the measured sgemm line shows it.
+  if (flags.has('avx512f')) return { isa: 'avx512', lanes: 16, fmaPipes: 2, fma: true };
   if (flags.has('avx2') && flags.has('fma')) return { isa: 'avx2+fma', lanes: 8, fmaPipes: 2, fma: true };
   if (flags.has('avx')) return { isa: 'avx', lanes: 8, fmaPipes: 1, fma: false };
   return { isa: 'sse/neon (128-bit)', lanes: 4, fmaPipes: 1, fma: flags.has('asimd') };
