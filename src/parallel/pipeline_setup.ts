@@ -1,33 +1,43 @@
 /**
- * Where this rank sits in a pipe × data grid (tensor parallelism is not built: model axis 1),
- * the process groups it needs, and its stage's slice of the model with the parameters the
- * whole model would start from (so a pipelined run from a seed equals the 1-rank run from it).
+ * Where this rank sits in the pipe × data × model grid, the process groups it needs (created in
+ * one order on every rank), and its share of the model: its pipeline stage's slice of the layer
+ * list, each layer on its tensor-parallel part, with the parameters the whole model would start
+ * from (so a 3D run from a seed equals the 1-rank run from it).
  */
-import { ConfigError, NotImplementedError } from '../errors.ts';
+import { ConfigError } from '../errors.ts';
+import { buildLlama } from '../models/llama.ts';
 import type { Model } from '../models/types.ts';
 import type { ProcessGroup } from '../runtime/comm/index.ts';
+import type { TensorParallel } from '../runtime/engine/executor.ts';
 import { FlatParams } from '../runtime/engine/flat_params.ts';
 import type { ZeroStage } from '../runtime/engine/reducer.ts';
 import { partitionLayers, stageModel, type PartitionMethod } from './partition.ts';
 import { PipelineRunner } from './pipeline_runner.ts';
-import { Topology } from './topology.ts';
+import { sliceValues, tensorParallelGroup, tensorParallelLlama } from './tensor_parallel.ts';
+import { Topology, type Coord } from './topology.ts';
 
-export interface PipelinePlace {
+export interface ParallelPlace {
   readonly topology: Topology;
+  readonly coord: Coord;
   readonly stage: number;
   readonly dpRank: number;
   readonly dpSize: number;
-  /** The data-parallel group of this stage (null when dp = 1). */
+  /** The data-parallel group of this (stage, tp rank) (null when dp = 1): the ZeRO stage spans it. */
   readonly dataPg: ProcessGroup | null;
-  readonly pipePg: ProcessGroup;
+  /** The pipe group (null when pp = 1): group rank = stage index. */
+  readonly pipePg: ProcessGroup | null;
   readonly tiedPg: ProcessGroup | null;
+  /** The tensor-parallel group's operations for the layer loop (null when tp = 1). */
+  readonly tp: TensorParallel | null;
+  readonly tpPg: ProcessGroup | null;
+  /** What this rank runs: its stage's layers, each on its tp part. */
   readonly stageModel: Model;
   readonly bounds: readonly number[];
 }
 
 const TIED = 'model.embed_tokens.weight';
 
-export function pipelinePlace(opts: {
+export function parallelPlace(opts: {
   readonly pg: ProcessGroup;
   readonly worldSize: number;
   readonly rank: number;
@@ -35,38 +45,50 @@ export function pipelinePlace(opts: {
   readonly partition: PartitionMethod;
   readonly tp: number;
   readonly model: Model;
-}): PipelinePlace {
-  if (opts.tp > 1) throw new NotImplementedError('tensor_parallel.autotp_size > 1 (tensor parallelism is not built; pipeline.stages is)');
-  const topology = Topology.fromWorld(opts.worldSize, 1, opts.stages);
+}): ParallelPlace {
+  const topology = Topology.fromWorld(opts.worldSize, opts.tp, opts.stages);
   const c = topology.coordOf(opts.rank);
+  let local = opts.model;
+  let tpPart: { tp: TensorParallel; group: ProcessGroup } | null = null;
+  if (opts.tp > 1) {
+    const plain = buildLlama(opts.model.config);
+    if (plain.layers.map((l) => l.name).join() !== opts.model.layers.map((l) => l.name).join())
+      throw new ConfigError('tensor_parallel.autotp_size', `tensor parallelism splits deepscale's Llama layers; this model's layer list (${opts.model.layers.map((l) => l.name).join(', ')}) is not buildLlama's: pass initialize({ model }) a ModelConfig`);
+    const t = tensorParallelLlama(opts.model.config, opts.tp, c.model);
+    local = t.model;
+    tpPart = tensorParallelGroup(opts.pg, topology.groupOf(opts.rank, 'model'), c.model, local, t.vocab);
+  }
+  // Cut on the whole model's layers, so every tp rank of a stage gets the same layers.
   const bounds = partitionLayers(opts.model.layers, opts.stages, opts.partition);
-  const sm = stageModel(opts.model, bounds, c.pipe);
+  const sm = opts.stages > 1 ? stageModel(local, bounds, c.pipe) : local;
   const pipeRanks = topology.groupOf(opts.rank, 'pipe');
   const dataRanks = topology.groupOf(opts.rank, 'data');
-  const pipePg = opts.pg.newGroup(pipeRanks);
+  const pipePg = opts.stages > 1 ? opts.pg.newGroup(pipeRanks) : null;
   const dataPg = dataRanks.length > 1 ? opts.pg.newGroup(dataRanks) : null;
-  const tiedRanks = [pipeRanks[0]!, pipeRanks[pipeRanks.length - 1]!];
-  const tied = opts.model.config.tieWordEmbeddings && (c.pipe === 0 || c.pipe === opts.stages - 1);
-  const tiedPg = tied ? opts.pg.newGroup(tiedRanks) : null;
-  return { topology, stage: c.pipe, dpRank: c.data, dpSize: topology.data, dataPg, pipePg, tiedPg, stageModel: sm, bounds };
+  const tied = opts.stages > 1 && opts.model.config.tieWordEmbeddings && (c.pipe === 0 || c.pipe === opts.stages - 1);
+  const tiedPg = tied ? opts.pg.newGroup([pipeRanks[0]!, pipeRanks[pipeRanks.length - 1]!]) : null;
+  return {
+    topology, coord: c, stage: c.pipe, dpRank: c.data, dpSize: topology.data, dataPg, pipePg, tiedPg,
+    tp: tpPart?.tp ?? null, tpPg: tpPart?.group ?? null, stageModel: sm, bounds,
+  };
 }
 
 /**
- * The parameters of the whole model initialized from the seed, copied by name into the stage's
- * flat buffer (the flat buffer's own initialization walks only the stage's slice, so it would
- * draw other numbers).
+ * The parameters of the whole model initialized from the seed, copied by name into this rank's
+ * flat buffer, each cut to its tensor-parallel part (the flat buffer's own initialization walks
+ * only this rank's parameters, so it would draw other numbers).
  */
 export function initializeLikeWholeModel(model: Model, seed: number, stage: ZeroStage): void {
   const whole = FlatParams.forModel(model);
   whole.initialize(seed);
   const flat = stage.flat;
-  if (flat.data.length < flat.numel) throw new ConfigError('zero_optimization.stage', `pipeline parallelism keeps each stage's parameters whole: ZeRO stage ${stage.stage} shards them (use stage 0 or 1)`);
-  for (const s of flat.segments) flat.data.set(whole.view(s.name), s.offset);
+  if (flat.data.length < flat.numel) throw new ConfigError('zero_optimization.stage', `pipeline and tensor parallelism keep each rank's parameters whole: ZeRO stage ${stage.stage} shards them (use stage 0, 1 or 2)`);
+  for (const s of flat.segments) flat.data.set(s.slice ? sliceValues(whole.view(s.name), s.slice) : whole.view(s.name), s.offset);
 }
 
-export function pipelineRunner(place: PipelinePlace, stage: ZeroStage, recompute: boolean): PipelineRunner {
+export function pipelineRunner(place: ParallelPlace, stage: ZeroStage, recompute: boolean): PipelineRunner {
   return new PipelineRunner({
-    stageModel: place.stageModel, stage: place.stage, stages: place.topology.pipe, pipe: place.pipePg, tied: place.tiedPg, tiedParam: TIED, flat: stage.flat, recompute, tp: null,
+    stageModel: place.stageModel, stage: place.stage, stages: place.topology.pipe, pipe: place.pipePg!, tied: place.tiedPg, tiedParam: TIED, flat: stage.flat, recompute, tp: place.tp,
   });
 }
 

@@ -14,7 +14,7 @@ import { setupCompression } from '../compress/setup.ts';
 import { createOneBitStage } from '../compress/onebit/index.ts';
 import { log } from './logger.ts';
 import { Topology } from '../parallel/topology.ts';
-import { initializeLikeWholeModel, pipelinePlace, pipelineRunner, pipelinePartition } from '../parallel/pipeline_setup.ts';
+import { initializeLikeWholeModel, parallelPlace, pipelineRunner, pipelinePartition } from '../parallel/pipeline_setup.ts';
 import { EngineMonitor } from './monitor/engine_monitor.ts';
 import { ConfigError, InputError, NotImplementedError } from '../errors.ts';
 import { baseLr, createOptimizer, createScheduler } from './optim/index.ts';
@@ -79,14 +79,14 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
   // ds-launch's local launcher prefixes each rank's lines itself.
   log.configure({ rank: dist.rank, worldSize: dist.worldSize, prefix: env.DS_LAUNCHER !== 'local' });
   const config = loadConfig(opts.config ?? configFromArgs(process.argv, env), { worldSize: dist.worldSize });
-  refuseUnbuilt(config);
   const backend = await initBackend({ force: config.backend });
   refuseForBackend(config, backend.name);
   log.info(`deepscale: backend ${backend.name}${backend.simd ? ' (SIMD)' : ''}, rank ${dist.rank}/${dist.worldSize}, compute float32${config.precision.wire !== 'fp32' ? `, ${config.precision.wire} on the wire` : ''}`);
   if (config.dump_state) log.info(`config (${config.source}), as validated with every default filled:\n${JSON.stringify(config, null, 2)}`);
 
-  // The data axis of the pipe × data grid: ranks of one pipe read the same micro-batches.
-  const gridCoord = Topology.fromWorld(dist.worldSize, 1, config.pipeline.stages);
+  // The data axis of the pipe × data × model grid: the ranks of one pipe and one tp group read the same micro-batches.
+  const tpSize = tensorParallelSize(config);
+  const gridCoord = Topology.fromWorld(dist.worldSize, tpSize, config.pipeline.stages);
   const dp = { rank: gridCoord.coordOf(dist.rank).data, size: gridCoord.data };
   const dataDir = opts.trainingData ?? (config.data.task === 'arrow' ? config.data.path : undefined);
   if (config.data.task === 'arrow' && dataDir === undefined) throw new InputError(`${config.source}: data.task "arrow" needs data.path (a dir from ds data prepare) or initialize({ trainingData })`);
@@ -113,17 +113,20 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
     throw new ConfigError('scheduler.params.cycle_momentum', `cycles Adam's beta1; with SGD set it to false (SGD momentum cycling is not built) (${config.source})`);
   // The ZeRO stage owns parameters, gradients and optimizer state (seeded, broadcast from rank 0);
   // 1-bit Adam owns its communication, so it comes with its own stage.
-  // Pipeline parallelism: this rank runs one stage's slice; its ZeRO stage spans the data axis only.
-  const pipe = config.pipeline.stages > 1 ? pipelinePlace({ pg: pg!, worldSize: dist.worldSize, rank: dist.rank, stages: config.pipeline.stages, partition: pipelinePartition(config), tp: 1, model }) : null;
-  const place = pipe
-    ? { pg: pipe.dataPg, rank: dp.rank, worldSize: dp.size, model: pipe.stageModel, seed: config.seed, wire: config.precision.wire }
+  // Pipeline and tensor parallelism: this rank runs one stage's slice of the layers, each on its
+  // tensor-parallel part; its ZeRO stage spans the data axis only.
+  const grid = config.pipeline.stages > 1 || tpSize > 1
+    ? parallelPlace({ pg: pg!, worldSize: dist.worldSize, rank: dist.rank, stages: config.pipeline.stages, partition: pipelinePartition(config), tp: tpSize, model })
+    : null;
+  const place = grid
+    ? { pg: grid.dataPg, rank: dp.rank, worldSize: dp.size, model: grid.stageModel, seed: config.seed, wire: config.precision.wire }
     : { pg, rank: dist.rank, worldSize: dist.worldSize, model, seed: config.seed, wire: config.precision.wire };
   const betasAt = schedule.betasAt ? (s: number) => schedule.betasAt!(s) : undefined;
   const opt = config.optimizer;
   const stage = opt?.type === 'OneBitAdam'
     ? await createOneBitStage(opt.params, config.zero_optimization, place, { betasAt })
     : await createZeroStage(config.zero_optimization, { ...place, createOptimizer: (n) => createOptimizer(opt, n, { betasAt }), optimizerBlock: opt, betasAt });
-  if (pipe) initializeLikeWholeModel(model, config.seed, stage);
+  if (grid) initializeLikeWholeModel(model, config.seed, stage);
   // QAT decorates the stage; distillation brings a frozen teacher and its loss (src/compress).
   const compression = await setupCompression(config, { model, stage, tokenizer, stepNow: () => engine.step });
   const ckpt = config.train.checkpoint;
@@ -131,7 +134,7 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
   // The monitor needs the engine (for the profiler) and the engine calls the monitor: tie the knot late.
   let monitor: EngineMonitor | null = null;
   const engine = new Engine(
-    model,
+    grid?.tp ? grid.stageModel : model,
     {
       gradAccumSteps: config.gradient_accumulation_steps,
       gradientClipping: config.gradient_clipping,
@@ -140,7 +143,8 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
       stage: compression.stage,
       loss: compression.loss,
       recompute: config.activation_checkpointing.enabled === true,
-      runner: pipe ? pipelineRunner(pipe, stage, config.activation_checkpointing.enabled === true) : undefined,
+      runner: grid && config.pipeline.stages > 1 ? pipelineRunner(grid, stage, config.activation_checkpointing.enabled === true) : undefined,
+      tensorParallel: grid?.tp ?? null,
       place: {
         rank: dist.rank,
         worldSize: dist.worldSize,
@@ -177,9 +181,11 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
     if (!validation) throw new InputError('evaluate(): there is no training data, so no validation split (give initialize({ trainingData }))');
     await engine.gatherParams(); // ZeRO-3: every rank gathers the whole model for the evaluation
     try {
-      return await evaluateLoss(validation, (mb) => engine.evalLoss(mb), {
+      // Every rank of a pipe and of a tp group scores the same batch; the data axis sums the replicas' shares.
+      const sumPg = grid ? grid.dataPg : pg;
+      return await evaluateLoss(validation, (mb) => engine.evalBatch(mb), {
         maxBatches: o.maxBatches,
-        sum: pg ? async (v) => { const b = Float32Array.from(v); await pg.allReduce(b, { op: 'sum' }); return b; } : undefined,
+        sum: sumPg ? async (v) => { const b = Float32Array.from(v); await sumPg.allReduce(b, { op: 'sum' }); return b; } : undefined,
       });
     } finally {
       engine.releaseParams();
@@ -240,7 +246,7 @@ function defaultModel(config: DsConfig, tokenizer: Tokenizer | null): ModelConfi
   return modelConfigFromDs(config, tokenizer.vocabSize, tokenizer.special);
 }
 
-/** Config blocks whose features are not built yet: a clear error rather than a silent single-rank run. */
-function refuseUnbuilt(cfg: DsConfig): void {
-  if ((cfg.tensor_parallel?.tp_size ?? cfg.tensor_parallel?.autotp_size ?? 1) > 1) throw new NotImplementedError('tensor_parallel.tp_size > 1');
+function tensorParallelSize(cfg: DsConfig): number {
+  return cfg.tensor_parallel.autotp_size ?? cfg.tensor_parallel.tp_size ?? 1;
 }
+

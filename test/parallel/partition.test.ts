@@ -50,7 +50,8 @@ describe('pipeline config', () => {
     expect(load({ gradient_clipping: 1 })).toThrow(/gradient_clipping: with pipeline.stages 2/);
     expect(load({ pipeline: { stages: 2, micro_batches: 4 } })).toThrow(/micro_batches: is 4, but a pipeline step runs gradient_accumulation_steps \(2\)/);
     expect(load({ pipeline: { stages: 2, partition_method: 'type' } })).toThrow(/use "parameters" or "uniform"/);
-    expect(load({ train: { eval_every: 5 } })).toThrow(ConfigError);
+    expect(load({ zero_optimization: { stage: 2 } })).toThrow(/zero_optimization.stage: ZeRO-2 and ZeRO-3 are incompatible with pipeline parallelism \(stage 2, pipeline.stages 2\)/);
+    expect(load({ train: { eval_every: 5 } })).not.toThrow(); // evaluation runs through the stages (engine.evalBatch)
     expect(load({ train: { checkpoint: { save_every: 5 } } })).toThrow(/per-stage checkpoints are not built/);
     expect(load({})).not.toThrow();
   });

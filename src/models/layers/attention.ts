@@ -29,10 +29,10 @@ export function attentionLayer(config: ModelConfig, i: number): Layer {
     residual: true,
     params: [
       { name: n.norm, shape: [D], init: { kind: 'ones' }, tpDim: null },
-      { name: n.q, shape: [H * Dh, D], init, tpDim: 0 },
-      { name: n.k, shape: [Hkv * Dh, D], init, tpDim: 0 },
-      { name: n.v, shape: [Hkv * Dh, D], init, tpDim: 0 },
-      { name: n.o, shape: [D, H * Dh], init: outInit, tpDim: 1 },
+      { name: n.q, shape: [H * Dh, D], init, tpDim: 0, tpUnit: Dh },
+      { name: n.k, shape: [Hkv * Dh, D], init, tpDim: 0, tpUnit: Dh },
+      { name: n.v, shape: [Hkv * Dh, D], init, tpDim: 0, tpUnit: Dh },
+      { name: n.o, shape: [D, H * Dh], init: outInit, tpDim: 1, tpUnit: Dh },
     ],
     forward(p, x, ctx) {
       const [B, T] = x.shape as [number, number, number];

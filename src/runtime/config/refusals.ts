@@ -27,6 +27,20 @@ export function refuseUnhonoured(cfg: RawConfig, where: string): void {
   const ls: [string, unknown, unknown][] = [['initial_scale_power', f.initial_scale_power, 16], ['loss_scale_window', f.loss_scale_window, 1000], ['hysteresis', f.hysteresis, 2], ['consecutive_hysteresis', f.consecutive_hysteresis, false], ['min_loss_scale', f.min_loss_scale, 1]];
   for (const [k, v, d] of ls) if (v !== d) no(`fp16.${k}`, `is ${JSON.stringify(v)}: it tunes dynamic loss scaling, which float32 gradients do not need, so only DeepSpeed's default ${JSON.stringify(d)} is accepted`);
   if (cfg.pipeline.stages > 1) refusePipelineCombos(cfg, no);
+  const tp = cfg.tensor_parallel.autotp_size ?? cfg.tensor_parallel.tp_size ?? 1;
+  if (tp > 1) refuseTensorParallelCombos(cfg, tp, no);
+}
+
+/** What tensor parallelism does not combine with yet (a rank holds a slice of each layer, see src/parallel/tensor_parallel.ts). */
+function refuseTensorParallelCombos(cfg: RawConfig, tp: number, no: (path: string, why: string) => never): void {
+  const w = `with tensor_parallel.autotp_size ${tp}`;
+  if (cfg.zero_optimization.stage === 3) no('zero_optimization.stage', `3 ${w}: ZeRO-3 would shard the parameter slices a tensor-parallel rank keeps whole; use stage 0, 1 or 2`);
+  if (cfg.optimizer?.type === 'OneBitAdam') no('optimizer.type', `OneBitAdam ${w} is not built`);
+  if (cfg.compression_training !== undefined) no('compression_training', `${w}: quantization-aware training would quantize each rank's slice on its own scale, unlike the 1-rank run; not built`);
+  if (cfg.distillation !== undefined) no('distillation', `${w}: the distillation loss reads full-vocabulary logits, which tensor parallelism never gathers; not built`);
+  if (cfg.gradient_clipping > 0) no('gradient_clipping', `${w}: the global gradient norm across tensor-parallel ranks is not built; set gradient_clipping 0`);
+  if (cfg.train.checkpoint.save_every > 0) no('train.checkpoint.save_every', `${w}: per-rank tensor-parallel checkpoints are not built`);
+  if (cfg.flops_profiler.enabled) no('flops_profiler.enabled', `${w}: profiling a tensor-parallel rank is not built`);
 }
 
 /** What pipeline stages do not combine with yet (a stage holds a slice of the model, see src/parallel). */
@@ -43,7 +57,6 @@ function refusePipelineCombos(cfg: RawConfig, no: (path: string, why: string) =>
   if (cfg.distillation !== undefined) no('distillation', `distillation ${stages} is not built`);
   // A stage holds a slice of the model: saving, evaluating and profiling the whole model are not built for it.
   if (cfg.train.checkpoint.save_every > 0) no('train.checkpoint.save_every', `${stages}: per-stage checkpoints are not built`);
-  if (cfg.train.eval_every > 0) no('train.eval_every', `${stages}: evaluation through the pipeline is not built`);
   if (cfg.flops_profiler.enabled) no('flops_profiler.enabled', `${stages}: profiling a pipeline stage is not built`);
 }
 
