@@ -1,13 +1,13 @@
 /**
  * A training checkpoint → the full model in host memory: the weights by HF name, the model
  * config from meta.json and the tokenizer saved beside it. consolidateCheckpoint gives the full
- * float32 parameters of any world size and ZeRO stage (rank 0's copy at stage 0, the ranks'
- * shards concatenated otherwise; the fp32 master where weights were stored in half).
+ * float32 parameters of any layout: pipeline stages, tensor-parallel slices and ZeRO shards put
+ * back together (the fp32 master where weights were stored in half).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { FormatError, InputError, NotImplementedError } from '../errors.ts';
-import { consolidateCheckpoint, readLatest, type StorageDtype } from '../runtime/checkpoint/index.ts';
+import { consolidateCheckpoint, readLatest, type LayoutEntry as ConsolidatedLayoutEntry, type StorageDtype } from '../runtime/checkpoint/index.ts';
 import { MANIFEST, META, type Manifest } from '../runtime/checkpoint/layout.ts';
 import { validateModelConfig } from '../models/config.ts';
 import type { ModelConfig } from '../models/types.ts';
@@ -29,12 +29,8 @@ export interface CheckpointModel {
   readonly storedDtype: StorageDtype;
 }
 
-/** One entry of meta.layout: a parameter's place in the flat buffer. */
-interface LayoutEntry {
-  readonly name: string;
-  readonly shape: readonly number[];
-  readonly offset: number;
-}
+/** A parameter's place in the whole model's flat buffer. */
+type LayoutEntry = ConsolidatedLayoutEntry;
 
 /** `path` is the checkpoint directory (the one holding `latest`), or one tag's folder in it. */
 export async function readFullWeights(path: string, tag?: string): Promise<CheckpointModel> {
@@ -54,12 +50,13 @@ export async function readFullWeights(path: string, tag?: string): Promise<Check
   const source = `${dir}/${t}`;
   const metaPath = join(tagPath, META);
 
-  const layout = parseLayout(ck.meta.layout, metaPath);
+  // The whole model's parameters (any pipeline stages and tensor-parallel slices put together).
+  const layout = parseLayout(ck.layout, metaPath);
   const total = layout.reduce((a, e) => a + numel(e.shape), 0);
   const params = ck.params;
   if (params.length !== total) {
-    const zero = ck.meta.zero === undefined ? '' : ` (saved by ${ck.savedWorldSize} ranks at ZeRO stage ${ck.savedStage})`;
-    throw new FormatError(manifestPath, `the checkpoint's parameters are ${params.length} values${zero}, meta.layout lists ${total}`);
+    const how = ` (saved by ${ck.savedWorldSize} ranks: pipe ${ck.savedGrid.pipe} × data ${ck.savedGrid.data} × tensor ${ck.savedGrid.model}, ZeRO stage ${ck.savedStage})`;
+    throw new FormatError(manifestPath, `the checkpoint's parameters are ${params.length} values${how}, its layout lists ${total}`);
   }
 
   const weights = new Map<string, HostTensor>();

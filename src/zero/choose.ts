@@ -10,6 +10,7 @@ import type { ZeroStage } from '../runtime/engine/reducer.ts';
 import type { Optimizer } from '../runtime/optim/types.ts';
 import type { Model } from '../models/types.ts';
 import type { ZeroContext } from './context.ts';
+import type { ModelParallelNorm } from './norm.ts';
 import { HostAdam } from './offload/host_adam.ts';
 import { optimizer as optimizerSchema } from '../runtime/config/blocks.ts';
 import type { OptimizerBlock } from '../runtime/optim/index.ts';
@@ -33,6 +34,11 @@ export interface ZeroPlace {
   /** The optimizer block and the scheduler's betas, for the host workers' Adam (offload_optimizer cpu). */
   readonly optimizerBlock?: OptimizerBlock;
   readonly betasAt?: (step: number) => readonly [number, number] | null;
+  /**
+   * When this rank holds part of a model replica (pipeline stages, tensor-parallel slices): the
+   * group and the counting rule that make the clipping norm global (norm.ts; modelParallelNorm).
+   */
+  readonly modelParallel?: ModelParallelNorm;
 }
 
 /** Offload's Adam from the config's optimizer block (config/zero_checks.ts allows Adam and AdamW only). */

@@ -9,8 +9,9 @@ import type { StepHooks } from '../runtime/engine/reducer.ts';
 import { uploadParams, uploadedHooks } from '../runtime/engine/executor.ts';
 import type { Model } from '../models/types.ts';
 import type { Optimizer } from '../runtime/optim/types.ts';
-import { sumSquares, scaleInPlace, clipFactor } from '../runtime/optim/clip.ts';
+import { scaleInPlace, clipFactor } from '../runtime/optim/clip.ts';
 import type { ParamRange } from '../runtime/optim/types.ts';
+import { countedSumSquares, type ModelParallelNorm, type NormPlan } from './norm.ts';
 
 export interface ZeroContext {
   readonly pg: ProcessGroup | null;
@@ -36,6 +37,8 @@ export interface ZeroContext {
   readonly prefetchElems: number;
   /** offload_optimizer cpu: the optimizer steps on host workers, so shard buffers live in SharedArrayBuffers. */
   readonly offload: boolean;
+  /** Pipeline stages / tensor-parallel ranks: the group whose partial norms make the global one (norm.ts). */
+  readonly modelParallel?: ModelParallelNorm;
 }
 
 /** [n] floats, in a SharedArrayBuffer when the optimizer runs on host workers. */
@@ -65,8 +68,9 @@ export const sentBytes = (pg: ProcessGroup | null): number => pg?.stats().total.
 
 /**
  * The boundary's last part, the same for every stage: the global L2 norm from this rank's sum of
- * squares (`across` adds the other ranks' partial sums; null when `grads` already is the whole
- * gradient), then DeepSpeed's overflow rule (a non-finite norm skips the step and touches
+ * squares (`across` adds the other data-parallel ranks' partial sums, null when `grads` already is
+ * the whole gradient; `norm` counts shared parts once and adds the other model-parallel ranks'
+ * sums, see norm.ts), then DeepSpeed's overflow rule (a non-finite norm skips the step and touches
  * nothing), clipping, and the optimizer step on the local buffers.
  */
 export async function clipAndStep(a: {
@@ -77,9 +81,11 @@ export async function clipAndStep(a: {
   lr: number;
   maxNorm: number;
   across: ((x: number) => Promise<number>) | null;
+  norm: NormPlan;
 }): Promise<{ gradNorm: number; overflow: boolean }> {
-  const local = sumSquares(a.grads);
-  const gradNorm = Math.sqrt(a.across ? await a.across(local) : local);
+  const local = countedSumSquares(a.grads, a.norm.counted);
+  const data = a.across ? await a.across(local) : local;
+  const gradNorm = Math.sqrt(a.norm.acrossModel ? await a.norm.acrossModel(data) : data);
   if (!Number.isFinite(gradNorm)) return { gradNorm, overflow: true };
   scaleInPlace(a.grads, clipFactor(gradNorm, a.maxNorm));
   if (a.optimizer.stepAsync) await a.optimizer.stepAsync(a.params, a.grads, a.lr, a.segments);

@@ -7,18 +7,22 @@ import { FlatParams } from '../runtime/engine/flat_params.ts';
 import type { FullState, MemoryReport, StepHooks, StepOutcome, ZeroLayout, ZeroStage } from '../runtime/engine/reducer.ts';
 import type { Optimizer } from '../runtime/optim/types.ts';
 import { allReduceBuckets } from './collectives.ts';
+import { normPlan, type NormPlan } from './norm.ts';
 import { clipAndStep, optimizerBytes, sentBytes, startReplicated, sumScalarAcross, uploadedStepHooks, type ZeroContext } from './context.ts';
 
 export class Stage0 implements ZeroStage {
   readonly stage = 0;
   readonly flat: FlatParams;
   readonly optimizer: Optimizer;
+  /** Which gradients count in the clipping norm, and the model-parallel sum (norm.ts). */
+  private readonly norm: NormPlan;
   private sent: number;
 
   private constructor(private readonly ctx: ZeroContext) {
     this.flat = FlatParams.forModel(ctx.model);
     this.optimizer = ctx.createOptimizer(this.flat.numel);
     this.sent = 0;
+    this.norm = normPlan(ctx.modelParallel, this.flat, this.flat.segments, this.flat.numel);
   }
 
   /** Initialized from the seed; rank 0's parameters are broadcast so every rank starts equal. */
@@ -45,7 +49,7 @@ export class Stage0 implements ZeroStage {
     const { flat } = this;
     if (pg) await allReduceBuckets(pg, flat.grads, flat.numel, reduceBucketElems, wire);
     const r = await clipAndStep({
-      params: flat.data, grads: flat.grads.subarray(0, flat.numel), optimizer: this.optimizer, segments: flat.segments, lr, maxNorm, across: null,
+      params: flat.data, grads: flat.grads.subarray(0, flat.numel), optimizer: this.optimizer, segments: flat.segments, lr, maxNorm, across: null, norm: this.norm,
     });
     const now = sentBytes(pg);
     const commBytes = now - this.sent;

@@ -8,6 +8,7 @@ import { FlatParams } from '../runtime/engine/flat_params.ts';
 import type { FullState, MemoryReport, StepHooks, StepOutcome, ZeroLayout, ZeroStage } from '../runtime/engine/reducer.ts';
 import type { Optimizer, ParamRange } from '../runtime/optim/types.ts';
 import { allGatherShards, allReduceBuckets, reduceScatterBuckets } from './collectives.ts';
+import { normPlan, type NormPlan } from './norm.ts';
 import { clipAndStep, optimizerBytes, sentBytes, startReplicated, sumScalarAcross, uploadedStepHooks, type ZeroContext } from './context.ts';
 import { Partition } from './partition.ts';
 import { loadOptimizerShard, shardFiles, shardOf } from './sharded_state.ts';
@@ -16,6 +17,8 @@ export class Stage1 implements ZeroStage {
   readonly stage = 1;
   readonly flat: FlatParams;
   readonly optimizer: Optimizer;
+  /** Which gradients count in the clipping norm, and the model-parallel sum (norm.ts). */
+  private readonly norm: NormPlan;
   private readonly part: Partition;
   private readonly segments: readonly ParamRange[];
   /** This rank's shard of the full gradient, where the reduce-scatter leaves its sum: a view. */
@@ -28,6 +31,7 @@ export class Stage1 implements ZeroStage {
     this.segments = this.part.localSegments(this.flat.segments);
     this.optimizer = ctx.createOptimizer(this.part.shardSize);
     this.ownGrads = this.flat.grads.subarray(this.part.lo, this.part.hi);
+    this.norm = normPlan(ctx.modelParallel, this.flat, this.segments, this.part.shardSize);
   }
 
   static async create(ctx: ZeroContext): Promise<Stage1> {
@@ -56,7 +60,7 @@ export class Stage1 implements ZeroStage {
     else if (pg) await allReduceBuckets(pg, flat.grads, flat.padded, reduceBucketElems, wire);
     const r = await clipAndStep({
       params: flat.data.subarray(part.lo, part.hi), grads: this.ownGrads, optimizer: this.optimizer, segments: this.segments, lr, maxNorm,
-      across: pg ? (x) => sumScalarAcross(pg, x) : null,
+      across: pg ? (x) => sumScalarAcross(pg, x) : null, norm: this.norm,
     });
     if (pg && !r.overflow) await allGatherShards(pg, flat.data, part, allgatherBucketElems);
     const now = sentBytes(pg);

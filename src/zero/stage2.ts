@@ -12,6 +12,7 @@ import type { FullState, MemoryReport, StepHooks, StepOutcome, ZeroLayout, ZeroS
 import type { Optimizer, ParamRange } from '../runtime/optim/types.ts';
 import { GradBuckets } from './buckets.ts';
 import { allGatherShards } from './collectives.ts';
+import { normPlan, type NormPlan } from './norm.ts';
 import { clipAndStep, floats, optimizerBytes, sentBytes, startReplicated, sumScalarAcross, type ZeroContext } from './context.ts';
 import { flatPacking, Partition } from './partition.ts';
 import { loadOptimizerShard, shardFiles, shardOf } from './sharded_state.ts';
@@ -20,6 +21,8 @@ export class Stage2 implements ZeroStage {
   readonly stage = 2;
   readonly flat: FlatParams;
   readonly optimizer: Optimizer;
+  /** Which gradients count in the clipping norm, and the model-parallel sum (norm.ts). */
+  private readonly norm: NormPlan;
   private readonly part: Partition;
   private readonly segments: readonly ParamRange[];
   private readonly ownGrads: Float32Array;
@@ -33,6 +36,7 @@ export class Stage2 implements ZeroStage {
     this.optimizer = ctx.createOptimizer(this.part.shardSize);
     this.ownGrads = floats(ctx, this.part.shardSize);
     this.buckets = new GradBuckets(ctx.pg, flatPacking(this.part), this.ownGrads, { bucketElems: ctx.reduceBucketElems, wire: ctx.wire, reduceScatter: ctx.reduceScatter, overlap: ctx.overlap });
+    this.norm = normPlan(ctx.modelParallel, this.flat, this.segments, this.part.shardSize);
   }
 
   static async create(ctx: ZeroContext): Promise<Stage2> {
@@ -69,7 +73,7 @@ export class Stage2 implements ZeroStage {
     await this.buckets.flush();
     const r = await clipAndStep({
       params: flat.data.subarray(part.lo, part.hi), grads: this.ownGrads, optimizer: this.optimizer, segments: this.segments, lr, maxNorm,
-      across: pg ? (x) => sumScalarAcross(pg, x) : null,
+      across: pg ? (x) => sumScalarAcross(pg, x) : null, norm: this.norm,
     });
     if (pg && !r.overflow) await allGatherShards(pg, flat.data, part, allgatherBucketElems);
     const now = sentBytes(pg);

@@ -20,6 +20,7 @@ import { FlatParams, type ParamSegment } from '../runtime/engine/flat_params.ts'
 import type { FullState, MemoryReport, StepHooks, StepOutcome, ZeroLayout, ZeroStage } from '../runtime/engine/reducer.ts';
 import type { Optimizer, ParamRange } from '../runtime/optim/types.ts';
 import { GradBuckets } from './buckets.ts';
+import { normPlan, type NormPlan } from './norm.ts';
 import { clipAndStep, floats, optimizerBytes, sentBytes, sumScalarAcross, type ZeroContext } from './context.ts';
 import { ParamGather } from './layer_gather.ts';
 import { ParamPartition } from './param_partition.ts';
@@ -30,6 +31,8 @@ export class Stage3 implements ZeroStage {
   readonly stage = 3;
   readonly flat: FlatParams;
   readonly optimizer: Optimizer;
+  /** Which gradients count in the clipping norm, and the model-parallel sum (norm.ts). */
+  private readonly norm: NormPlan;
   private readonly part: ParamPartition;
   private readonly segments: readonly ParamRange[];
   private readonly ownParams: Float32Array;
@@ -63,6 +66,7 @@ export class Stage3 implements ZeroStage {
     }
     const gathered = ctx.model.layers.filter((l) => this.layerGathers.get(l)!.segments.length > 0);
     this.accessOrder = [...gathered, ...[...gathered].reverse()];
+    this.norm = normPlan(ctx.modelParallel, this.flat, this.segments, this.part.shardSize);
   }
 
   /** Every rank initializes the full model from the seed once (transient [padded]), keeps its shard, broadcast from rank 0 first. */
@@ -137,7 +141,7 @@ export class Stage3 implements ZeroStage {
     await this.buckets.flush();
     const r = await clipAndStep({
       params: this.ownParams, grads: this.ownGrads, optimizer: this.optimizer, segments: this.segments, lr, maxNorm,
-      across: pg ? (x) => sumScalarAcross(pg, x) : null,
+      across: pg ? (x) => sumScalarAcross(pg, x) : null, norm: this.norm,
     });
     if (!r.overflow) await this.resident.gather(pg, this.ownParams, this.residentValues);
     const now = sentBytes(pg);

@@ -1,6 +1,7 @@
 /**
  * `ds checkpoint consolidate CKPT [--tag T] --out model.safetensors`: the full float32 weights of
- * a training checkpoint of any world size and ZeRO stage (DeepSpeed's zero_to_fp32.py), one
+ * a training checkpoint of any layout (pipeline stages, tensor-parallel slices, ZeRO shards:
+ * DeepSpeed's zero_to_fp32.py), one
  * tensor per parameter under its HF name and shape, from the float32 master where weights were
  * stored in half.
  */
@@ -41,9 +42,11 @@ const consolidate: CommandModule<object, Args> = {
     if (!existsSync(a.checkpoint)) throw new InputError(`ds checkpoint consolidate: checkpoint directory ${a.checkpoint} does not exist`);
     if (existsSync(a.out) && !a.force) throw new InputError(`ds checkpoint consolidate: ${a.out} exists; pass --force to replace it`);
     const s = await consolidateCheckpoint(a.checkpoint, a.tag);
-    const tensors = layoutTensors(s.params, s.meta.layout, `${a.checkpoint}/${s.tag}/meta.json`);
-    writeSafetensors(a.out, tensors, { format: 'pt', source: `deepscale checkpoint ${s.tag}, step ${s.step}, world size ${s.savedWorldSize}, ZeRO stage ${s.savedStage}` });
-    process.stdout.write(`consolidated ${a.checkpoint} tag ${s.tag} (world size ${s.savedWorldSize}, ZeRO stage ${s.savedStage}): ${s.params.length} float32 parameters in ${tensors.size} tensors → ${a.out}\n`);
+    const tensors = layoutTensors(s.params, s.layout, `${a.checkpoint}/${s.tag}/meta.json`);
+    const g = s.savedGrid;
+    const saved = `world size ${s.savedWorldSize}${g.pipe > 1 || g.model > 1 ? ` (pipe ${g.pipe} × data ${g.data} × tensor ${g.model})` : ''}, ZeRO stage ${s.savedStage}`;
+    writeSafetensors(a.out, tensors, { format: 'pt', source: `deepscale checkpoint ${s.tag}, step ${s.step}, ${saved}` });
+    process.stdout.write(`consolidated ${a.checkpoint} tag ${s.tag} (${saved}): ${s.params.length} float32 parameters in ${tensors.size} tensors → ${a.out}\n`);
   },
 };
 

@@ -31,6 +31,67 @@ export interface FileEntry {
 export interface RankFiles {
   readonly rank: number;
   readonly files: Record<string, FileEntry>;
+  /** What this rank's buffers hold (absent in checkpoints written before 3D layouts). */
+  readonly layout?: RankLayout;
+}
+
+/** Sizes of the pipe × data × model grid, or one rank's coordinates in it (src/parallel/topology.ts). */
+export interface GridCoord {
+  readonly pipe: number;
+  readonly data: number;
+  readonly model: number;
+}
+
+/**
+ * A tensor-parallel rank's part of a parameter: [start, end) along `dim` of `fullShape`;
+ * `sharedBy` lists the tp ranks holding this same part (models/types.ts TpSlice, as plain data).
+ */
+export interface SliceRecord {
+  readonly fullShape: readonly number[];
+  readonly dim: number;
+  readonly start: number;
+  readonly end: number;
+  readonly sharedBy: readonly number[];
+}
+
+/** A parameter in one rank's flat buffer: its local shape at `offset`, and the part of the full tensor it is. */
+export interface SegmentRecord {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly offset: number;
+  /** Absent: the whole parameter. */
+  readonly slice?: SliceRecord;
+}
+
+/** How a checkpoint's buffers are cut, written into its layout (manifest) and meta.zero by the ZeRO stages. */
+export interface ZeroLayout {
+  readonly stage: number;
+  /** Ranks of the ZeRO (data-parallel) group that cut these buffers. */
+  readonly worldSize: number;
+  /** Elements of the flat buffer being cut (this pipeline stage's and tensor-parallel rank's part of the model). */
+  readonly numel: number;
+  /** Shard length S; each rank's `params` / optimizer buffers are [S] when `sharded`. */
+  readonly shardSize: number;
+  /** Which buffers are per-rank shards (the rest are full [numel] copies on every rank). */
+  readonly sharded: { readonly params: boolean; readonly optimizer: boolean };
+  /**
+   * How shards are cut: 'flat' (rank r holds [r·S, (r+1)·S) of the flat buffer, stages 1-2) or
+   * 'per-parameter' (rank r holds the r-th ⌈numel/n⌉ piece of every parameter, stage 3). Absent: flat.
+   */
+  readonly partition?: 'flat' | 'per-parameter';
+}
+
+/**
+ * What one rank's buffers are, so that any (pipe, data, model) × ZeRO layout can be put back
+ * together: ranks with the same pipe and model coordinates hold one flat buffer (`segments`),
+ * cut over the data axis as `zero` says; the flat buffers of all (pipe, model) pairs together
+ * hold every parameter of the model (consolidate.ts).
+ */
+export interface RankLayout {
+  readonly grid: GridCoord;
+  readonly coord: GridCoord;
+  readonly segments: readonly SegmentRecord[];
+  readonly zero: ZeroLayout;
 }
 
 export interface Manifest {
@@ -45,6 +106,8 @@ export interface Manifest {
   readonly meta: { readonly file: string; readonly bytes: number; readonly sha256: string };
   /** ranks[r][name] */
   readonly ranks: readonly Record<string, FileEntry>[];
+  /** rankLayouts[r]: what rank r's buffers hold (absent in checkpoints written before 3D layouts). */
+  readonly rankLayouts?: readonly RankLayout[];
 }
 
 export const LATEST = 'latest';

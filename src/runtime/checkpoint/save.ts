@@ -13,7 +13,7 @@ import { writeFileAtomic, type WriteHooks } from './atomic.ts';
 import { encode, kindOf, type CheckpointBuffer, type HalfDtype } from './dtype.ts';
 import {
   FORMAT, LATEST, MANIFEST, META, VERSION, checkBufferName, checkTag, rankFileName, rankIndexName, tagDir,
-  type FileEntry, type Manifest, type RankFiles,
+  type FileEntry, type Manifest, type RankFiles, type RankLayout,
 } from './layout.ts';
 
 export interface SaveOptions extends WriteHooks {
@@ -25,6 +25,8 @@ export interface SaveOptions extends WriteHooks {
   files: Record<string, CheckpointBuffer>;
   /** JSON: step, lr, seed, data-loader position, config, `layout` (segments, dtypes, ZeRO stage). Rank 0's is written. */
   meta: Record<string, unknown>;
+  /** What this rank's buffers hold (its grid place, segments, ZeRO cut); recorded in the manifest's rankLayouts. */
+  rankLayout?: RankLayout;
   /** Storage per float32 buffer name (e.g. { params: 'bf16' }); others are stored as float32. */
   dtypes?: Record<string, HalfDtype>;
   /**
@@ -73,14 +75,16 @@ export async function saveCheckpoint(opts: SaveOptions): Promise<SaveResult> {
     const w = await writeFileAtomic(join(path, file), bytes, opts);
     entries[name] = { file, kind: kindOf(buf), dtype, numel: buf.length, bytes: w.bytes, sha256: w.sha256 };
   }
-  const own: RankFiles = { rank, files: entries };
+  const own: RankFiles = { rank, files: entries, ...(opts.rankLayout ? { layout: opts.rankLayout } : {}) };
   await writeFileAtomic(join(path, rankIndexName(rank)), utf8(JSON.stringify(own, null, 2)), opts);
 
   if (opts.barrier) await opts.barrier();
   let manifest: Manifest | null = null;
   if (rank === 0) {
-    const ranks = [entries];
-    for (let r = 1; r < worldSize; r++) ranks.push((await readRankFiles(path, r, opts.barrier ? 0 : (opts.waitTimeoutMs ?? 300_000))).files);
+    const all = [own];
+    for (let r = 1; r < worldSize; r++) all.push(await readRankFiles(path, r, opts.barrier ? 0 : (opts.waitTimeoutMs ?? 300_000)));
+    const ranks = all.map((f) => f.files);
+    const layouts = all.map((f) => f.layout);
     for (const [name, text] of Object.entries(opts.textFiles ?? {})) {
       checkBufferName(name, 'saveCheckpoint');
       await writeFileAtomic(join(path, name), utf8(text), opts);
@@ -91,6 +95,7 @@ export async function saveCheckpoint(opts: SaveOptions): Promise<SaveResult> {
       layout: opts.meta.layout ?? null,
       meta: { file: META, ...metaFile },
       ranks,
+      ...(layouts.every((l) => l !== undefined) ? { rankLayouts: layouts as RankLayout[] } : {}),
     };
     await writeFileAtomic(join(path, MANIFEST), utf8(JSON.stringify(manifest, null, 2)), opts);
     await writeFileAtomic(join(dir, LATEST), utf8(`${tag}\n`), opts);

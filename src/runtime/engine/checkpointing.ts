@@ -1,4 +1,6 @@
 import { keepLast, consolidateCheckpoint, loadCheckpoint, saveCheckpoint, type HalfDtype } from '../checkpoint/index.ts';
+import { cutLocal } from '../checkpoint/assemble.ts';
+import type { GridCoord, RankLayout } from '../checkpoint/layout.ts';
 import { ConfigError } from '../../errors.ts';
 import type { ZeroStage } from './reducer.ts';
 import type { ModelConfig } from '../../models/types.ts';
@@ -13,12 +15,31 @@ export interface CheckpointPlace {
   readonly weightDtype: HalfDtype;
   /** train.checkpoint.keep_last: after a save, rank 0 deletes all but the newest this many complete tags. */
   readonly keepLast?: number;
+  /**
+   * The pipe × data × model grid and this rank's coordinates in it (src/parallel/topology.ts).
+   * Absent: no tensor parallelism, the ZeRO stage's group is the data axis and the rest of the
+   * world the pipe axis (rank = pipe · D + data), as initialize() lays out pipeline stages.
+   */
+  readonly grid?: { readonly sizes: GridCoord; readonly coord: GridCoord };
 }
+
+/** This rank's place in the grid: the given one, or pipe × data from the ZeRO group's size. */
+function gridOf(place: CheckpointPlace, stage: ZeroStage): { sizes: GridCoord; coord: GridCoord } {
+  if (place.grid) return place.grid;
+  const sliced = stage.flat.segments.find((s) => s.slice);
+  if (sliced) throw new ConfigError('tensor_parallel', `checkpoint: parameter ${sliced.name} is a tensor-parallel slice, but the engine's checkpoint place has no grid (CheckpointPlace.grid) to record whose slice it is`);
+  const D = stage.worldSize;
+  if (place.worldSize % D !== 0) throw new ConfigError('pipeline.stages', `checkpoint: world size ${place.worldSize} is not a multiple of the ZeRO group's ${D} ranks`);
+  return { sizes: { pipe: place.worldSize / D, data: D, model: 1 }, coord: { pipe: Math.floor(place.rank / D), data: place.rank % D, model: 0 } };
+}
+
+const layoutName = (g: GridCoord): string => `(pipe ${g.pipe}, data ${g.data}, tensor ${g.model})`;
 
 /**
  * Saves parameters, optimizer state and the step (DeepSpeed's layout: dir/latest, dir/<tag>/
- * manifest + per-rank files), atomically. Each rank writes what its ZeRO stage holds: full copies
- * at stage 0, its shard of parameters and optimizer state at stages 1-3 (meta.zero says which).
+ * manifest + per-rank files), atomically. Each rank writes what it holds: its pipeline stage's
+ * parameters, each its tensor-parallel slice, as its ZeRO stage cuts them over the data axis
+ * (full copies at stage 0, its shard at 1-3); the manifest's rankLayouts record which.
  */
 export async function saveEngineState(
   dir: string,
@@ -40,12 +61,19 @@ export async function saveEngineState(
   // As DeepSpeed does with bf16/fp16: the weights are stored in half, the optimizer keeps an
   // fp32 master copy, so a resumed run continues exactly.
   if (place.weightDtype !== 'fp32') files['optim.fp32_master'] = params;
+  const grid = gridOf(place, state.stage);
+  const segments = state.stage.flat.segments.map((s) => ({ name: s.name, shape: s.shape, offset: s.offset, ...(s.slice ? { slice: s.slice } : {}) }));
+  const rankLayout: RankLayout = { grid: grid.sizes, coord: grid.coord, segments, zero };
+  // meta.layout and meta.zero describe every rank only on a data-parallel grid; otherwise the
+  // manifest's rankLayouts say what each rank holds.
+  const dataOnly = grid.sizes.pipe === 1 && grid.sizes.model === 1;
   await saveCheckpoint({
     dir,
     tag,
     rank: place.rank,
     worldSize: place.worldSize,
     files,
+    rankLayout,
     dtypes: place.weightDtype === 'fp32' ? {} : { params: place.weightDtype },
     barrier: place.barrier,
     textFiles: place.rank === 0 ? state.textFiles : undefined,
@@ -54,8 +82,8 @@ export async function saveEngineState(
       model_config: state.model,
       step: state.step,
       optimizer_step: opt.step,
-      zero,
-      layout: state.stage.flat.segments.map((s) => ({ name: s.name, shape: s.shape, offset: s.offset })),
+      grid: grid.sizes,
+      ...(dataOnly ? { zero, layout: segments.map(({ name, shape, offset }) => ({ name, shape, offset })) } : {}),
     },
   });
   // After the save's last barrier every rank's files are in place; only rank 0 deletes.
@@ -63,8 +91,9 @@ export async function saveEngineState(
 }
 
 /**
- * Restores what saveEngineState wrote, at any world size and stage: the saved shards are read
- * whole (consolidateCheckpoint) and this rank's stage takes its part. Returns the step and meta.
+ * Restores what saveEngineState wrote, at any layout: the saved parts are put together whole
+ * (consolidateCheckpoint) and this rank cuts out its stage's parameters, its tensor-parallel
+ * slices, and its ZeRO stage takes its shard. Returns the step and meta.
  */
 export async function loadEngineState(
   dir: string,
@@ -73,13 +102,30 @@ export async function loadEngineState(
   target: { stage: ZeroStage; model: ModelConfig },
 ): Promise<{ tag: string; step: number; meta: Record<string, unknown> }> {
   const ck = await consolidateCheckpoint(dir, tag);
-  checkModelConfig(ck.meta.model_config, target.model, `checkpoint ${dir}/${ck.tag}`);
-  const numel = target.stage.flat.numel;
-  if (ck.params.length !== numel)
-    throw new ConfigError('model', `checkpoint ${dir}/${ck.tag} holds ${ck.params.length} parameters, the model has ${numel}: a different model config`);
-  target.stage.loadFull({ params: ck.params, optimizer: ck.optimizer, optimizerStep: ck.optimizerStep });
+  const where = `checkpoint ${dir}/${ck.tag}`;
+  checkModelConfig(ck.meta.model_config, target.model, where);
+  const flat = target.stage.flat;
+  const grid = gridOf(place, target.stage);
+  let params: Float32Array;
+  let optimizer: Record<string, Float32Array>;
+  if (ck.layout === null) {
+    // Saved without a layout (saveCheckpoint by hand): only the same flat buffer can take it.
+    if (ck.params.length !== flat.numel || flat.segments.some((s) => s.slice))
+      throw new ConfigError('model', `${where} holds ${ck.params.length} parameters with no layout, this rank's model has ${flat.numel}: a different model config`);
+    ({ params, optimizer } = ck);
+  } else {
+    const mismatch = (why: string): never => {
+      throw new ConfigError('model', `${where}, saved at layout ${layoutName(ck.savedGrid)}, does not fit this rank's model at layout ${layoutName(grid.sizes)}: ${why}`);
+    };
+    const cut = (full: Float32Array): Float32Array => cutLocal(ck.layout!, full, flat.segments, flat.numel, mismatch);
+    params = cut(ck.params);
+    optimizer = Object.fromEntries(Object.entries(ck.optimizer).map(([k, v]) => [k, cut(v)]));
+  }
+  target.stage.loadFull({ params, optimizer, optimizerStep: ck.optimizerStep });
   if (target.stage.loadRankFiles) {
-    const own = ck.savedWorldSize === place.worldSize ? (await loadCheckpoint({ dir, tag: ck.tag, rank: place.rank, worldSize: place.worldSize })).files : null;
+    const g = ck.savedGrid;
+    const sameLayout = ck.savedWorldSize === place.worldSize && g.pipe === grid.sizes.pipe && g.data === grid.sizes.data && g.model === grid.sizes.model;
+    const own = sameLayout ? (await loadCheckpoint({ dir, tag: ck.tag, rank: place.rank, worldSize: place.worldSize })).files : null;
     target.stage.loadRankFiles(own);
   }
   return { tag: ck.tag, step: ck.step, meta: ck.meta };

@@ -190,7 +190,6 @@ export class Engine {
    * (dir/latest names the tag). `clientState` is whatever the script needs back on resume.
    */
   async saveCheckpoint(dir: string, tag = `global_step${this.globalStep}`, clientState: Record<string, unknown> = {}): Promise<void> {
-    this.wholeModel('saveCheckpoint');
     const meta: Record<string, unknown> = { client_state: clientState, skipped_steps: this.skippedSteps };
     if (this.loader) meta.data_loader = this.loader.state();
     await saveEngineState(dir, tag, this.place, {
@@ -203,7 +202,6 @@ export class Engine {
    * dir/latest), refusing a checkpoint of a different model; returns the client state.
    */
   async loadCheckpoint(dir: string, tag?: string): Promise<LoadedCheckpointInfo> {
-    this.wholeModel('loadCheckpoint');
     const r = await loadEngineState(dir, tag, this.place, { stage: this.opts.stage, model: this.model.config });
     this.globalStep = r.step;
     this.skippedSteps = Number(r.meta.skipped_steps ?? 0);
