@@ -9,7 +9,7 @@ import { initProcessGroup, readDistEnv, type DistEnv, type ProcessGroup } from '
 import { loadConfig, modelConfigFromDs, type DsConfig } from './config/index.ts';
 import { refuseForBackend } from './config/refusals.ts';
 import { Engine } from './engine/engine.ts';
-import { createZeroStage } from '../zero/index.ts';
+import { createZeroStage, modelParallelNorm } from '../zero/index.ts';
 import { setupCompression } from '../compress/setup.ts';
 import { createOneBitStage } from '../compress/onebit/index.ts';
 import { log } from './logger.ts';
@@ -63,8 +63,20 @@ export interface TrainingRuntime {
   readonly totalSteps: number | null;
   /** Mean loss and perplexity over the validation split (all ranks; each scores its share). */
   evaluate(opts?: { maxBatches?: number }): Promise<EvaluateResult>;
+  /** The pipe × data × model grid this rank is in, and the bytes it has sent along each axis. */
+  readonly grid: ParallelGrid;
   /** Leaves the process group (call at the end of the script). */
   close(): Promise<void>;
+}
+
+export interface ParallelGrid {
+  readonly dp: number;
+  readonly tp: number;
+  readonly pp: number;
+  /** This rank's coordinates (pipe stage, data replica, tp rank). */
+  readonly coord: { readonly pipe: number; readonly data: number; readonly model: number };
+  /** Bytes this rank has sent so far in each axis's collectives (pipe: activations, gradients, tied embeddings, the loss). */
+  sentBytes(): { readonly data: number; readonly model: number; readonly pipe: number };
 }
 
 /**
@@ -86,8 +98,8 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
 
   // The data axis of the pipe × data × model grid: the ranks of one pipe and one tp group read the same micro-batches.
   const tpSize = tensorParallelSize(config);
-  const gridCoord = Topology.fromWorld(dist.worldSize, tpSize, config.pipeline.stages);
-  const dp = { rank: gridCoord.coordOf(dist.rank).data, size: gridCoord.data };
+  const topology = Topology.fromWorld(dist.worldSize, tpSize, config.pipeline.stages);
+  const dp = { rank: topology.coordOf(dist.rank).data, size: topology.data };
   const dataDir = opts.trainingData ?? (config.data.task === 'arrow' ? config.data.path : undefined);
   if (config.data.task === 'arrow' && dataDir === undefined) throw new InputError(`${config.source}: data.task "arrow" needs data.path (a dir from ds data prepare) or initialize({ trainingData })`);
   const trainingData = dataDir === undefined ? null : openTrainingData(dataDir, {
@@ -115,18 +127,24 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
   // 1-bit Adam owns its communication, so it comes with its own stage.
   // Pipeline and tensor parallelism: this rank runs one stage's slice of the layers, each on its
   // tensor-parallel part; its ZeRO stage spans the data axis only.
-  const grid = config.pipeline.stages > 1 || tpSize > 1
+  const layout = config.pipeline.stages > 1 || tpSize > 1
     ? parallelPlace({ pg: pg!, worldSize: dist.worldSize, rank: dist.rank, stages: config.pipeline.stages, partition: pipelinePartition(config), tp: tpSize, model })
     : null;
-  const place = grid
-    ? { pg: grid.dataPg, rank: dp.rank, worldSize: dp.size, model: grid.stageModel, seed: config.seed, wire: config.precision.wire }
+  // The clipping norm of a replica spread over stages and tp ranks: the partial sums of all its
+  // ranks (this data coordinate), each shared part counted once (zero/norm.ts).
+  const replica = (t: Topology, data: number): number[] => Array.from({ length: t.pipe * t.model }, (_, i) => t.rankOf({ pipe: Math.floor(i / t.model), data, model: i % t.model }));
+  const place = layout
+    ? {
+        pg: layout.dataPg, rank: dp.rank, worldSize: dp.size, model: layout.stageModel, seed: config.seed, wire: config.precision.wire,
+        modelParallel: modelParallelNorm(pg!.newGroup(replica(layout.topology, layout.coord.data)), { tpRank: layout.coord.model, earlierLayers: model.layers.slice(0, layout.bounds[layout.stage]) }),
+      }
     : { pg, rank: dist.rank, worldSize: dist.worldSize, model, seed: config.seed, wire: config.precision.wire };
   const betasAt = schedule.betasAt ? (s: number) => schedule.betasAt!(s) : undefined;
   const opt = config.optimizer;
   const stage = opt?.type === 'OneBitAdam'
     ? await createOneBitStage(opt.params, config.zero_optimization, place, { betasAt })
     : await createZeroStage(config.zero_optimization, { ...place, createOptimizer: (n) => createOptimizer(opt, n, { betasAt }), optimizerBlock: opt, betasAt });
-  if (grid) initializeLikeWholeModel(model, config.seed, stage);
+  if (layout) initializeLikeWholeModel(model, config.seed, stage);
   // QAT decorates the stage; distillation brings a frozen teacher and its loss (src/compress).
   const compression = await setupCompression(config, { model, stage, tokenizer, stepNow: () => engine.step });
   const ckpt = config.train.checkpoint;
@@ -134,7 +152,7 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
   // The monitor needs the engine (for the profiler) and the engine calls the monitor: tie the knot late.
   let monitor: EngineMonitor | null = null;
   const engine = new Engine(
-    grid?.tp ? grid.stageModel : model,
+    layout?.tp ? layout.stageModel : model,
     {
       gradAccumSteps: config.gradient_accumulation_steps,
       gradientClipping: config.gradient_clipping,
@@ -143,14 +161,15 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
       stage: compression.stage,
       loss: compression.loss,
       recompute: config.activation_checkpointing.enabled === true,
-      runner: grid && config.pipeline.stages > 1 ? pipelineRunner(grid, stage, config.activation_checkpointing.enabled === true) : undefined,
-      tensorParallel: grid?.tp ?? null,
+      runner: layout && config.pipeline.stages > 1 ? pipelineRunner(layout, stage, config.activation_checkpointing.enabled === true) : undefined,
+      tensorParallel: layout?.tp ?? null,
       place: {
         rank: dist.rank,
         worldSize: dist.worldSize,
         barrier: pg ? () => pg.barrier() : undefined,
         weightDtype: config.precision.storage,
         keepLast: ckpt.keep_last,
+        grid: { sizes: { pipe: topology.pipe, data: topology.data, model: topology.model }, coord: topology.coordOf(dist.rank) },
       },
       checkpointFiles: tokenizer?.toTokenizerJson ? tokenizerFiles(tokenizer, { withConfig: true }) : undefined,
       onStep: async (r) => {
@@ -182,7 +201,7 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
     await engine.gatherParams(); // ZeRO-3: every rank gathers the whole model for the evaluation
     try {
       // Every rank of a pipe and of a tp group scores the same batch; the data axis sums the replicas' shares.
-      const sumPg = grid ? grid.dataPg : pg;
+      const sumPg = layout ? layout.dataPg : pg;
       return await evaluateLoss(validation, (mb) => engine.evalBatch(mb), {
         maxBatches: o.maxBatches,
         sum: sumPg ? async (v) => { const b = Float32Array.from(v); await sumPg.allReduce(b, { op: 'sum' }); return b; } : undefined,
@@ -207,11 +226,22 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
     },
   });
   for (const f of monitor.files) log.info(`monitor: writing ${f}`);
+  const sent = (g: ProcessGroup | null | undefined): number => g?.stats().total.sentBytes ?? 0;
+  const grid: ParallelGrid = {
+    dp: dp.size,
+    tp: tpSize,
+    pp: config.pipeline.stages,
+    coord: topology.coordOf(dist.rank),
+    sentBytes: () => layout
+      ? { data: sent(layout.dataPg), model: sent(layout.tpPg), pipe: sent(layout.pipePg) + sent(layout.tiedPg) }
+      : { data: sent(pg), model: 0, pipe: 0 },
+  };
   return {
     engine,
     config,
     dist,
     pg,
+    grid,
     backend,
     tokenizer,
     dataParallel: dp,

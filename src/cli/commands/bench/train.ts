@@ -1,5 +1,7 @@
 /**
- * `ds bench train [--config C] [--zero-stage S[,S…]] [--zero JSON] [--num_procs N] [--offload] [--steps N] [--json]`:
+ * `ds bench train [--config C] [--zero-stage S[,S…]] [--zero JSON] [--num_procs N] [--offload] [--steps N] [--json]`
+ * `ds bench train --tp N --pp M [--num_procs K] [--micro-batches G]`: a 3D layout (train_layout.ts).
+ *
  * training step time, tokens/s, per-rank bytes by kind (ZeRO's model states, as allocated),
  * communication bytes per step and the final loss, one row per ZeRO stage. Each row is a real
  * run: ds-launch starts N ranks of train_rank.ts, which go through initialize() as a user's
@@ -20,22 +22,25 @@ import type { RankArgs } from './train_rank.ts';
 import { formatOneBit, oneBitPlan, summarizeOneBit, type PerStep } from './train_onebit.ts';
 import { formatMfu, machinePeak } from './train_peak.ts';
 import { formatTorch, runTorchPeers } from './train_torch.ts';
+import { layoutBench } from './train_layout.ts';
 
-interface Args { config: string; 'zero-stage'?: string; zero?: string; num_procs: number; offload: boolean; steps?: number; warmup: number; json: boolean; master_port: number; 'compare-torch': boolean; 'compare-wasm': boolean }
+export interface Args { config: string; 'zero-stage'?: string; zero?: string; num_procs?: number; offload: boolean; steps?: number; warmup: number; json: boolean; master_port: number; 'compare-torch': boolean; 'compare-wasm': boolean; tp?: number; pp?: number; 'micro-batches'?: number }
 
-interface Row {
+export interface Row {
   stage: number; world_size: number; backend: string; step_ms: number; tokens_per_s: number; model_gflops: number;
   forward_ms: number; backward_ms: number; boundary_ms: number; comm_bytes_per_step: number; memory: MemoryReport; final_loss: number;
   held_out_loss: number | null; per_step: PerStep;
+  layout: { dp: number; tp: number; pp: number; micro_batches: number }; pipeline_idle_ms: number;
+  sent_bytes_per_step: { data: number; model: number; pipe: number };
 }
 
 const RANK_SCRIPT = fileURLToPath(new URL('./train_rank.ts', import.meta.url));
 const LAUNCHER = fileURLToPath(new URL('../../../../bin/ds-launch.js', import.meta.url));
 
-async function runStage(argv: Args, stage: number | null, port: number, extra: Partial<RankArgs> = {}, env: Record<string, string> = {}): Promise<Row> {
+export async function runStage(argv: Args, stage: number | null, port: number, extra: Partial<RankArgs> = {}, env: Record<string, string> = {}, procs = argv.num_procs ?? 1): Promise<Row> {
   const rankArgs: RankArgs = { config: argv.config, stage, zero: parseZero(argv.zero), offload: argv.offload, steps: argv.steps ?? 3, warmup: argv.warmup, ...extra };
   try {
-    const { stdout } = await promisify(execFile)('node', [LAUNCHER, '--num_procs', String(argv.num_procs), '--master_port', String(port), RANK_SCRIPT, JSON.stringify(rankArgs)], {
+    const { stdout } = await promisify(execFile)('node', [LAUNCHER, '--num_procs', String(procs), '--master_port', String(port), RANK_SCRIPT, JSON.stringify(rankArgs)], {
       encoding: 'utf8', maxBuffer: 1 << 24, env: { ...process.env, DS_LOG_LEVEL: process.env.DS_LOG_LEVEL ?? 'warn', ...env },
     });
     const line = stdout.split('\n').find((l) => l.includes('"step_ms"'));
@@ -69,7 +74,10 @@ export const trainBenchCommand: CommandModule<object, Args> = {
       .option('config', { type: 'string', default: 'configs/bench_reference.json5' })
       .option('zero-stage', { type: 'string', describe: 'ZeRO stage, or a list (0,1,2,3); default: the config\'s' })
       .option('zero', { type: 'string', describe: 'JSON merged into the config\'s zero_optimization block (e.g. stage3_param_persistence_threshold)' })
-      .option('num_procs', { type: 'number', default: 1, describe: 'data-parallel ranks' })
+      .option('num_procs', { type: 'number', describe: 'ranks (default 1; with --tp/--pp: tp × pp, one data-parallel replica)' })
+      .option('tp', { type: 'number', describe: 'tensor-parallel ranks (tensor_parallel.autotp_size): a 3D layout row beside its 1-stage, tp-1 baseline' })
+      .option('pp', { type: 'number', describe: 'pipeline stages (pipeline.stages)' })
+      .option('micro-batches', { type: 'number', describe: 'micro-batches per step (gradient_accumulation_steps; default the config\'s, 4 × pp with --pp)' })
       .option('offload', { type: 'boolean', default: false, describe: 'offload_optimizer device cpu: Adam on host worker threads (stages 1-3)' })
       .option('steps', { type: 'number', describe: 'timed steps (default 3; a OneBitAdam config: train.steps, the whole run)' })
       .option('warmup', { type: 'number', default: 1 })
@@ -83,7 +91,14 @@ export const trainBenchCommand: CommandModule<object, Args> = {
       if (!Number.isInteger(n) || n < 0 || n > 3) throw new InputError(`ds bench train: --zero-stage takes stages 0-3 (a list like 0,1,2,3), got "${s}"`);
       return n;
     });
-    if (!Number.isInteger(argv.num_procs) || argv.num_procs < 1) throw new InputError(`ds bench train: --num_procs must be a positive integer, got ${argv.num_procs}`);
+    for (const k of ['num_procs', 'tp', 'pp', 'micro-batches'] as const) {
+      const v = argv[k];
+      if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new InputError(`ds bench train: --${k} must be a positive integer, got ${v}`);
+    }
+    if (argv.tp !== undefined || argv.pp !== undefined) {
+      await layoutBench(argv, stages[0] ?? null);
+      return;
+    }
     const onebit = oneBitPlan(argv.config, argv.steps);
     if (onebit) {
       const run = { task: true, steps: onebit.steps, warmup: 0 };
@@ -91,20 +106,20 @@ export const trainBenchCommand: CommandModule<object, Args> = {
       const oneBitRow = await runStage(argv, stages[0] ?? null, argv.master_port + 1, run);
       const summary = summarizeOneBit(onebit, oneBitRow, adam);
       const strip = ({ per_step: _p, ...r }: Row) => r;
-      if (argv.json) process.stdout.write(`${JSON.stringify({ config: argv.config, num_procs: argv.num_procs, onebit: summary, rows: [strip(oneBitRow), strip(adam)] })}\n`);
-      else process.stdout.write(formatOneBit(argv.config, argv.num_procs, summary));
+      if (argv.json) process.stdout.write(`${JSON.stringify({ config: argv.config, num_procs: argv.num_procs ?? 1, onebit: summary, rows: [strip(oneBitRow), strip(adam)] })}\n`);
+      else process.stdout.write(formatOneBit(argv.config, argv.num_procs ?? 1, summary));
       return;
     }
     const rows: Row[] = [];
     for (const [i, stage] of stages.entries()) rows.push(await runStage(argv, stage, argv.master_port + i));
     const extras = await speedComparisons(argv, stages, rows);
     if (argv.json) {
-      process.stdout.write(`${JSON.stringify({ config: argv.config, num_procs: argv.num_procs, rows, ...extras.json })}\n`);
+      process.stdout.write(`${JSON.stringify({ config: argv.config, num_procs: argv.num_procs ?? 1, rows, ...extras.json })}\n`);
       return;
     }
     const base = rows[0]!.step_ms;
     const psi = rows[0]!.memory.numel;
-    process.stdout.write(`${argv.config}: Ψ = ${psi} parameters, ${argv.num_procs} rank(s), backend ${rows[0]!.backend}; per-rank MiB as allocated; ${argv.steps ?? 3} timed steps after ${argv.warmup} warm-up\n`);
+    process.stdout.write(`${argv.config}: Ψ = ${psi} parameters, ${argv.num_procs ?? 1} rank(s), backend ${rows[0]!.backend}; per-rank MiB as allocated; ${argv.steps ?? 3} timed steps after ${argv.warmup} warm-up\n`);
     process.stdout.write(`${formatTable(
       ['stage', 'step ms', 'vs first', 'tokens/s', 'fwd ms', 'bwd ms', 'boundary ms', 'params MiB', 'grads MiB', 'optim MiB', 'states MiB', 'bytes/Ψ', 'buffers MiB', 'comm MiB/step', 'final loss'],
       rows.map((r) => {

@@ -18,6 +18,8 @@ import { taskData, taskVocab } from './task_data.ts';
 export interface RankArgs {
   config: string; stage: number | null; zero: Record<string, unknown>; offload: boolean; steps: number; warmup: number;
   optimizer?: Record<string, unknown>; task?: boolean;
+  /** Tensor-parallel ranks, pipeline stages and micro-batches per step (gradient_accumulation_steps); absent: the config's. */
+  tp?: number; pp?: number; microBatches?: number;
 }
 
 const args = JSON.parse(process.argv[2]!) as RankArgs;
@@ -29,7 +31,13 @@ const seqLen = raw.data?.seq_len ?? 128;
 const optimizer = args.optimizer ?? raw.optimizer;
 // Random tokens stand in for the data; the global batch follows the world size. On the task the
 // config's global batch and data stand, and the run writes no checkpoints or monitor logs.
-const { data: _data, train_batch_size: _tbs, ...rest } = raw;
+const { data: _data, train_batch_size: _tbs, ...rest0 } = raw;
+const rest = {
+  ...rest0,
+  ...(args.tp !== undefined ? { tensor_parallel: { autotp_size: args.tp } } : {}),
+  ...(args.pp !== undefined ? { pipeline: { ...(raw.pipeline as object | undefined), stages: args.pp } } : {}),
+  ...(args.microBatches !== undefined ? { gradient_accumulation_steps: args.microBatches } : {}),
+};
 const rt = args.task
   ? await initialize({
     config: { ...raw, optimizer, zero_optimization: zero, csv_monitor: { enabled: false }, tensorboard: { enabled: false }, train: { steps: args.warmup + args.steps } },
@@ -39,13 +47,16 @@ const rt = args.task
 const { engine, config, dist } = rt;
 const B = config.train_micro_batch_size_per_gpu;
 const V = engine.model.config.vocabSize;
-const rng = new Rng(config.seed + 1000 * dist.rank);
-const task = args.task ? taskData(config, dist.rank, dist.worldSize) : null;
+// Ranks of one pipe and one tp group read the same batches: the data-parallel replica's.
+const rng = new Rng(config.seed + 1000 * rt.dataParallel.rank);
+const task = args.task ? taskData(config, rt.dataParallel.rank, rt.dataParallel.size) : null;
 const next = task ? task.next : (): MicroBatch => {
   const ids = Int32Array.from({ length: B * seqLen + 1 }, () => rng.int(V));
   return { batchSize: B, seqLen, input: ids.subarray(0, B * seqLen), target: ids.subarray(1), mask: new Float32Array(B * seqLen).fill(1) };
 };
 for (let i = 0; i < args.warmup; i++) await engine.trainBatch(next);
+const sent0 = rt.grid.sentBytes();
+let idleMs = 0;
 const t0 = performance.now();
 let commBytes = 0;
 let loss = 0;
@@ -58,11 +69,13 @@ for (let i = 0; i < args.steps; i++) {
   perStep.comm_bytes.push(r.commBytes);
   perStep.loss.push(r.loss);
   commBytes += r.commBytes;
+  idleMs += r.timings.pipelineIdleMs ?? 0;
   loss = r.loss;
   for (const k of Object.keys(sums) as (keyof typeof sums)[]) sums[k] += r.timings[k];
 }
 const stepMs = (performance.now() - t0) / args.steps;
-const tokensPerStep = B * seqLen * config.gradient_accumulation_steps * dist.worldSize;
+const sent1 = rt.grid.sentBytes();
+const tokensPerStep = B * seqLen * config.gradient_accumulation_steps * rt.dataParallel.size;
 const per = (x: number): number => x / args.steps;
 if (dist.rank === 0) {
   process.stdout.write(`${JSON.stringify({
@@ -76,6 +89,10 @@ if (dist.rank === 0) {
     backward_ms: per(sums.backwardMs),
     boundary_ms: per(sums.commMs + sums.optimizerMs),
     comm_bytes_per_step: commBytes / args.steps,
+    layout: { dp: rt.grid.dp, tp: rt.grid.tp, pp: rt.grid.pp, micro_batches: config.gradient_accumulation_steps },
+    // Rank 0's view: stage 0, tp rank 0. Idle: time waiting on the neighbouring stages' activations and gradients.
+    pipeline_idle_ms: per(idleMs),
+    sent_bytes_per_step: { data: per(sent1.data - sent0.data), model: per(sent1.model - sent0.model), pipe: per(sent1.pipe - sent0.pipe) },
     memory: engine.memoryReport(),
     final_loss: loss,
     held_out_loss: task ? task.heldOutLoss(engine, 16) : null,
