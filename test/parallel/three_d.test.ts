@@ -14,10 +14,10 @@ let port = 30100 + Math.floor(Math.random() * 300);
 
 interface Run { losses: number[]; evalLoss: number; numel: number; tensorsAfter: number[] }
 
-async function run(dp: number, tp: number, pp: number, zero = 0): Promise<Run> {
+async function run(dp: number, tp: number, pp: number, zero = 0, recompute = false): Promise<Run> {
   const gas = Math.max(2, pp); // a pipeline needs micro-batches to fill it
   const micro = GLOBAL / (gas * dp);
-  const { stdout } = await promisify(execFile)('node', ['bin/ds-launch.js', '--num_procs', String(dp * tp * pp), '--master_port', String(port++), FIXTURE, String(micro), String(gas), String(STEPS), String(pp), String(tp), String(zero)], {
+  const { stdout } = await promisify(execFile)('node', ['bin/ds-launch.js', '--num_procs', String(dp * tp * pp), '--master_port', String(port++), FIXTURE, String(micro), String(gas), String(STEPS), String(pp), String(tp), String(zero), recompute ? '1' : '0'], {
     encoding: 'utf8', timeout: 280_000, env: { ...process.env, DS_LOG_LEVEL: 'warn' },
   });
   const line = stdout.split('\n').find((l) => l.includes('"losses"'))!;
@@ -34,15 +34,16 @@ describe('3D parallelism (data × tensor × pipe) gives the 1-rank losses', () =
     expect(one.losses[STEPS - 1]!).toBeLessThan(one.losses[0]! * 0.8); // it learns: a flat curve would match anything
   }, 300_000);
 
-  const layouts: [number, number, number, number][] = [
+  const layouts: [number, number, number, number, boolean?][] = [
     [2, 1, 1, 0], [1, 2, 1, 0], [1, 1, 2, 0], [2, 2, 1, 1], [1, 2, 2, 0], [2, 1, 2, 1], [2, 2, 2, 1],
     [1, 4, 1, 0], // 4 tp ranks over 2 kv heads: each kv head replicated on 2 ranks
     [1, 1, 4, 0], // 4 stages over the 10-layer list
     [2, 2, 1, 2], // ZeRO-2 over the data axis of a tp group
+    [1, 2, 2, 0, true], // activation checkpointing: each layer recomputed in backward
   ];
-  for (const [dp, tp, pp, zero] of layouts) {
-    it(`(dp, tp, pp) = (${dp}, ${tp}, ${pp})${zero ? ` with ZeRO-${zero} over the data axis` : ''}`, async () => {
-      const r = await run(dp, tp, pp, zero);
+  for (const [dp, tp, pp, zero, recompute] of layouts) {
+    it(`(dp, tp, pp) = (${dp}, ${tp}, ${pp})${zero ? ` with ZeRO-${zero} over the data axis` : ''}${recompute ? ', activation checkpointing' : ''}`, async () => {
+      const r = await run(dp, tp, pp, zero, recompute);
       expect(relDiff(r.losses, one.losses)).toBeLessThan(1e-5);
       expect(Math.abs(r.evalLoss - one.evalLoss) / one.evalLoss).toBeLessThan(1e-5);
       // Rank 0 holds its slice only: fewer parameters than the whole model (so the split did happen).
