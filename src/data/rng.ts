@@ -49,6 +49,20 @@ export class Rng {
     return (hi * 67108864 + lo) / 9007199254740992;
   }
 
+  /**
+   * Moves on as `n` calls of normal() would, in O(1): the state is a counter that each nextU32
+   * advances by one constant, and a normal sample takes four of them.
+   */
+  skipNormals(n: number): void {
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`Rng.skipNormals: n must be a non-negative integer, got ${n}`);
+    // 4n · step mod 2^32, in pieces that keep every product exact.
+    for (let left = n; left > 0; ) {
+      const k = Math.min(left, 2 ** 28);
+      this.state = (this.state + Math.imul(4 * k, 0x6d2b79f5)) | 0;
+      left -= k;
+    }
+  }
+
   /** Standard normal sample (Box–Muller). */
   normal(): number {
     const u = 1 - this.next(); // (0, 1]: log(u) is finite

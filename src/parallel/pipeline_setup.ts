@@ -9,11 +9,11 @@ import { buildLlama } from '../models/llama.ts';
 import type { Model } from '../models/types.ts';
 import type { ProcessGroup } from '../runtime/comm/index.ts';
 import type { TensorParallel } from '../runtime/engine/executor.ts';
-import { FlatParams } from '../runtime/engine/flat_params.ts';
+import { Rng } from '../data/rng.ts';
 import type { ZeroStage } from '../runtime/engine/reducer.ts';
 import { partitionLayers, stageModel, type PartitionMethod } from './partition.ts';
 import { PipelineRunner } from './pipeline_runner.ts';
-import { sliceValues, tensorParallelGroup, tensorParallelLlama } from './tensor_parallel.ts';
+import { tensorParallelGroup, tensorParallelLlama } from './tensor_parallel.ts';
 import { Topology, type Coord } from './topology.ts';
 
 export interface ParallelPlace {
@@ -74,16 +74,46 @@ export function parallelPlace(opts: {
 }
 
 /**
- * The parameters of the whole model initialized from the seed, copied by name into this rank's
- * flat buffer, each cut to its tensor-parallel part (the flat buffer's own initialization walks
- * only this rank's parameters, so it would draw other numbers).
+ * This rank's parameters as the whole model's initialization from the seed would draw them
+ * (FlatParams.initialize walks every parameter in order with one generator), each cut to its
+ * tensor-parallel part. Only this rank's elements are drawn: the generator skips the others in
+ * O(1) (Rng.skipNormals), so neither the memory nor the time is the whole model's.
  */
 export function initializeLikeWholeModel(model: Model, seed: number, stage: ZeroStage): void {
-  const whole = FlatParams.forModel(model);
-  whole.initialize(seed);
   const flat = stage.flat;
   if (flat.data.length < flat.numel) throw new ConfigError('zero_optimization.stage', `pipeline and tensor parallelism keep each rank's parameters whole: ZeRO stage ${stage.stage} shards them (use stage 0, 1 or 2)`);
-  for (const s of flat.segments) flat.data.set(s.slice ? sliceValues(whole.view(s.name), s.slice) : whole.view(s.name), s.offset);
+  const rng = new Rng(seed);
+  const seen = new Set<string>();
+  for (const spec of model.layers.flatMap((l) => l.params)) {
+    if (seen.has(spec.name)) continue;
+    seen.add(spec.name);
+    const numel = spec.shape.reduce((a, b) => a * b, 1);
+    const seg = flat.byName.get(spec.name);
+    if (spec.init.kind !== 'normal') {
+      if (seg) flat.view(seg.name).fill(spec.init.kind === 'ones' ? 1 : 0);
+      continue;
+    }
+    if (!seg) {
+      rng.skipNormals(numel);
+      continue;
+    }
+    const dst = flat.view(seg.name);
+    const std = spec.init.std;
+    const sl = seg.slice ?? { fullShape: spec.shape, dim: 0, start: 0, end: spec.shape[0]!, sharedBy: [] };
+    const outer = sl.fullShape.slice(0, sl.dim).reduce((a, b) => a * b, 1);
+    const inner = sl.fullShape.slice(sl.dim + 1).reduce((a, b) => a * b, 1);
+    const n = sl.fullShape[sl.dim]!;
+    let pos = 0; // the next element of the full parameter the generator would draw
+    let k = 0;
+    for (let o = 0; o < outer; o++) {
+      const from = (o * n + sl.start) * inner;
+      const to = (o * n + sl.end) * inner;
+      rng.skipNormals(from - pos);
+      for (let i = from; i < to; i++) dst[k++] = rng.normal() * std;
+      pos = to;
+    }
+    rng.skipNormals(numel - pos);
+  }
 }
 
 export function pipelineRunner(place: ParallelPlace, stage: ZeroStage, recompute: boolean): PipelineRunner {

@@ -48,3 +48,28 @@ describe('tensor-parallel slices', () => {
     expect(loadConfig({ train_micro_batch_size_per_gpu: 4, gradient_accumulation_steps: 2, tensor_parallel: { autotp_size: 2 }, pipeline: { stages: 2 } }, { worldSize: 8 }).train_batch_size).toBe(16);
   });
 });
+
+describe('a rank draws only its own parameters', () => {
+  it('Rng.skipNormals(n) lands where n normal() calls would', async () => {
+    const { Rng } = await import('../../src/data/rng.ts');
+    const a = new Rng(5);
+    const b = new Rng(5);
+    for (let i = 0; i < 1234; i++) a.normal();
+    b.skipNormals(1234);
+    expect(b.normal()).toBe(a.normal());
+  });
+  it('each tp rank of each stage starts from the whole model\'s seeded values, cut to its slice', async () => {
+    const { FlatParams } = await import('../../src/runtime/engine/flat_params.ts');
+    const { initializeLikeWholeModel } = await import('../../src/parallel/pipeline_setup.ts');
+    const { stageModel, partitionLayers } = await import('../../src/parallel/partition.ts');
+    const whole = FlatParams.forModel(buildLlama(config));
+    whole.initialize(7);
+    const bounds = partitionLayers(buildLlama(config).layers, 2, 'uniform');
+    for (const tp of [1, 2, 4]) for (let r = 0; r < tp; r++) for (let s = 0; s < 2; s++) {
+      const local = stageModel(tensorParallelLlama(config, tp, r).model, bounds, s);
+      const flat = FlatParams.forModel(local);
+      initializeLikeWholeModel(buildLlama(config), 7, { flat, stage: 0 } as never);
+      for (const seg of flat.segments) expect(Array.from(flat.view(seg.name)), `${seg.name} tp ${r}/${tp}`).toEqual(Array.from(seg.slice ? sliceValues(whole.view(seg.name), seg.slice) : whole.view(seg.name)));
+    }
+  });
+});
