@@ -67,3 +67,13 @@ export function countedSumSquares(grads: Float32Array, counted: readonly Range[]
   for (const r of counted) s += sumSquares(grads, r.from, r.to);
   return s;
 }
+
+/**
+ * The hook for a rank of a model replica: `pg` over the replica's ranks (every pipeline stage and
+ * tp rank with this data coordinate), counting as countOnce does; `earlierLayers` are the layers
+ * of the pipeline stages before this rank's (none on the first stage or without pipelining).
+ */
+export function modelParallelNorm(pg: ProcessGroup, o: { readonly tpRank: number; readonly earlierLayers: readonly { readonly params: readonly { readonly name: string }[] }[] }): ModelParallelNorm {
+  const heldEarlier = new Set(o.earlierLayers.flatMap((l) => l.params.map((p) => p.name)));
+  return { pg, counts: countOnce({ tpRank: o.tpRank, heldEarlier }) };
+}

@@ -11,7 +11,7 @@ export function refuseUnhonoured(cfg: RawConfig, where: string): void {
     throw new ConfigError(path, `${why} (${where})`);
   };
   const ac = cfg.activation_checkpointing;
-  if (ac.partition_activations) no('activation_checkpointing.partition_activations', 'splits checkpointed activations across tensor-parallel ranks, and tensor parallelism is not built; remove it');
+  if (ac.partition_activations) no('activation_checkpointing.partition_activations', 'splits checkpointed activations across tensor-parallel ranks; a tp rank here keeps the whole hidden state of what it checkpoints (not built); remove it');
   if (ac.contiguous_memory_optimization) no('activation_checkpointing.contiguous_memory_optimization', 'copies checkpoints into one preallocated device buffer; tfjs allocates every tensor itself, so there is no buffer to manage; remove it');
   if (ac.number_checkpoints !== undefined) no('activation_checkpointing.number_checkpoints', "sizes contiguous_memory_optimization's buffer, which is not built; deepscale checkpoints every layer of its layer list; remove it");
   if (ac.profile) no('activation_checkpointing.profile', 'per-checkpoint timing is not built; flops_profiler prints each layer\'s forward time and wall_clock_breakdown the forward/backward split');
@@ -38,8 +38,6 @@ function refuseTensorParallelCombos(cfg: RawConfig, tp: number, no: (path: strin
   if (cfg.optimizer?.type === 'OneBitAdam') no('optimizer.type', `OneBitAdam ${w} is not built`);
   if (cfg.compression_training !== undefined) no('compression_training', `${w}: quantization-aware training would quantize each rank's slice on its own scale, unlike the 1-rank run; not built`);
   if (cfg.distillation !== undefined) no('distillation', `${w}: the distillation loss reads full-vocabulary logits, which tensor parallelism never gathers; not built`);
-  if (cfg.gradient_clipping > 0) no('gradient_clipping', `${w}: the global gradient norm across tensor-parallel ranks is not built; set gradient_clipping 0`);
-  if (cfg.train.checkpoint.save_every > 0) no('train.checkpoint.save_every', `${w}: per-rank tensor-parallel checkpoints are not built`);
   if (cfg.flops_profiler.enabled) no('flops_profiler.enabled', `${w}: profiling a tensor-parallel rank is not built`);
 }
 
@@ -48,15 +46,13 @@ function refusePipelineCombos(cfg: RawConfig, no: (path: string, why: string) =>
   const stages = `with pipeline.stages ${cfg.pipeline.stages}`;
   const m = cfg.pipeline.partition_method;
   if (m !== 'parameters' && m !== 'uniform') no('pipeline.partition_method', `"${m}" balances layers of a named class (DeepSpeed's type:REGEX); deepscale's layer list has one kind per position: use "parameters" or "uniform"`);
-  if (cfg.gradient_clipping > 0) no('gradient_clipping', `${stages}: the global gradient norm across stages is not built; set gradient_clipping 0`);
   const mb = cfg.pipeline.micro_batches;
   if (mb !== undefined && mb !== cfg.gradient_accumulation_steps)
     no('pipeline.micro_batches', `is ${mb}, but a pipeline step runs gradient_accumulation_steps (${cfg.gradient_accumulation_steps ?? 'derived'}) micro-batches, as DeepSpeed's does; leave it out or make them equal`);
   if (cfg.optimizer?.type === 'OneBitAdam') no('optimizer.type', `OneBitAdam ${stages} is not built`);
   if (cfg.compression_training !== undefined) no('compression_training', `quantization-aware training ${stages} is not built`);
   if (cfg.distillation !== undefined) no('distillation', `distillation ${stages} is not built`);
-  // A stage holds a slice of the model: saving, evaluating and profiling the whole model are not built for it.
-  if (cfg.train.checkpoint.save_every > 0) no('train.checkpoint.save_every', `${stages}: per-stage checkpoints are not built`);
+  // A stage holds a slice of the model: profiling the whole model is not built for it.
   if (cfg.flops_profiler.enabled) no('flops_profiler.enabled', `${stages}: profiling a pipeline stage is not built`);
 }
 
