@@ -38,7 +38,7 @@ export async function layoutBench(argv: Args, stage: number | null): Promise<voi
   process.stdout.write(`${argv.config}: ${procs} rank(s), ${argv.steps ?? 3} timed steps after ${argv.warmup} warm-up; rank 0's figures; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.availableParallelism()} CPUs\n`);
   process.stdout.write(`${formatTable(
     ['run', 'dp×tp×pp', 'micro-batches', 'step ms', 'vs baseline', 'tokens/s', 'bubble', '(p−1)/(m+p−1)', 'data MiB/step', 'tp MiB/step', 'pipe MiB/step', 'model states MiB', 'final loss'],
-    [fmt(base, 'baseline'), fmt(row, `tp${tp}${pp > 1 ? ` pp${pp}` : ''}`)],
+    [fmt(base, 'baseline'), fmt(row, [tp > 1 ? `tp${tp}` : '', pp > 1 ? `pp${pp}` : ''].filter(Boolean).join(' '))],
   )}\n`);
   const rel = Math.abs(row.final_loss - base.final_loss) / Math.abs(base.final_loss);
   process.stdout.write(`final loss differs from the baseline's by ${rel.toExponential(1)} (relative)\n`);
