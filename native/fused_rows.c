@@ -40,7 +40,7 @@ DS_CLONES static void rmsnorm_grad_row(const float *restrict x, const float *res
     for (int l = 0; l < DS_LANES; l++) acc[l] += dy[d + l] * w[d + l] * x[d + l];
   float dot = ds_lanes_sum(acc);
   for (; d < D; d++) dot += dy[d] * w[d] * x[d];
-  float c = dot * r * r / (float)D; /* mean(g·x̂)·r = Σ(g·x)·r²/D */
+  float c = dot * r / (float)D; /* mean(g·x̂) = Σ(g·x)·r/D */
   for (d = 0; d < D; d++) {
     dx[d] = r * (dy[d] * w[d] - x[d] * r * c);
     dwacc[d] += dy[d] * x[d] * r;

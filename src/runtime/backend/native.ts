@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { DeepscaleError } from '../../errors.ts';
+import { registerNativeKernels } from './native_kernels.ts';
 
 /**
  * deepscale's optional N-API addon (native/, built at install by scripts/build_native.mjs where a
@@ -67,7 +68,7 @@ export function nativeThreadCount(env: Readonly<Record<string, string | undefine
   return Math.max(1, Math.floor(cores / localRanks));
 }
 
-/** Loads the addon. `enabled` false (DS_NATIVE=0) keeps the wasm kernels. */
+/** Loads the addon and registers its fused kernels on the wasm backend. `enabled` false (DS_NATIVE=0) keeps the wasm kernels. */
 export function loadNative(opts: { enabled: boolean; threads: number }): NativeStatus {
   if (!opts.enabled) return { kernels: null, why: 'disabled by DS_NATIVE=0' };
   if (!existsSync(ADDON_PATH)) return { kernels: null, why: 'not built (no C compiler at install; `node scripts/build_native.mjs` builds it)' };
@@ -83,13 +84,13 @@ export function loadNative(opts: { enabled: boolean; threads: number }): NativeS
   const threads = addon.setThreads(opts.threads);
   const isa = addon.isa();
   const short = threads < opts.threads ? ` of ${opts.threads} asked (the rest could not start)` : '';
-  return {
-    why: `loaded native/build/ds_native.node (${isa}, ${threads} threads${short})`,
-    kernels: {
-      isa,
-      threads,
-      sgemm: (a, b, c, batch, M, N, K, ta, tb, sa, sb, sc, acc = false) => addon.sgemm(a, b, c, batch, M, N, K, ta ? 1 : 0, tb ? 1 : 0, sa, sb, sc, acc ? 1 : 0),
-      fused: addon,
-    },
+  const kernels: NativeKernels = {
+    isa,
+    threads,
+    sgemm: (a, b, c, batch, M, N, K, ta, tb, sa, sb, sc, acc = false) => addon.sgemm(a, b, c, batch, M, N, K, ta ? 1 : 0, tb ? 1 : 0, sa, sb, sc, acc ? 1 : 0),
+    fused: addon,
   };
+  // The fused kernels as wasm-backend kernels (loadNative runs once the wasm backend is ready).
+  registerNativeKernels(kernels);
+  return { why: `loaded native/build/ds_native.node (${isa}, ${threads} threads${short})`, kernels };
 }
