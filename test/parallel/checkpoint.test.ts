@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { consolidateCheckpoint, cutLocal, type ConsolidatedState } from '../../src/runtime/checkpoint/index.ts';
+import { consolidateCheckpoint, cutLocal, readFlatPart, type ConsolidatedState } from '../../src/runtime/checkpoint/index.ts';
 import { readFullWeights } from '../../src/export/read.ts';
 import { readSafetensors } from '../../src/inference/loaders/safetensors/reader.ts';
 import { closeAll, name, relDiff, startLayout, train, type Layout } from './fixtures/pipe_ranks.ts';
@@ -98,6 +98,19 @@ describe('checkpoints of pipeline and tensor-parallel layouts', () => {
       expect(relDiff(await resumed(l, r.dir), r.losses.slice(SAVE_AT))).toBeLessThan(1e-6);
     }, 90_000);
   }
+
+  it('at the layout that saved it a rank reads only its own stage and tp rank: stage 0 resumes with stage 1\'s files gone', async () => {
+    const dir = dirs.get(name({ world: 2, stages: 2 }))!;
+    for (const f of fs.readdirSync(path.join(dir, TAG))) if (f.startsWith('rank_1.') && f.endsWith('.bin')) fs.rmSync(path.join(dir, TAG, f));
+    const part = (await readFlatPart(dir, TAG, { pipe: 0, model: 0 }))!;
+    expect(part.segments.map((s) => s.name)).toEqual(one.ck.layout!.slice(0, part.segments.length).map((e) => e.name));
+    for (const s of part.segments) {
+      const e = one.ck.layout!.find((x) => x.name === s.name)!;
+      const n = e.shape.reduce((a, b) => a * b, 1);
+      expect(maxAbs(part.params.subarray(s.offset, s.offset + n), one.ck.params.subarray(e.offset, e.offset + n))).toBeLessThan(PARAM_TOL);
+    }
+    await expect(consolidateCheckpoint(dir, TAG)).rejects.toThrow(/rank_1\.params\.bin: missing/);
+  });
 
   it('another layout resumes a checkpoint: 1 rank → (tp 2, pp 2), (dp 2, pp 2) ZeRO-1 → tp 2', async () => {
     expect(relDiff(await resumed({ world: 4, stages: 2, tp: 2 }, one.dir), one.losses.slice(SAVE_AT))).toBeLessThan(1e-5);

@@ -30,7 +30,7 @@ describe(`gradient_clipping ${CLIP} over stages and tp ranks gives the 1-rank no
   }, 60_000);
 
   // tp 4 over the model's 2 kv heads: each kv head is held by a pair of tp ranks.
-  const layouts: Layout[] = [{ world: 2, stages: 2 }, { world: 4, stages: 2, zero: 1 }, { world: 2, stages: 1, tp: 2 }, { world: 4, stages: 1, tp: 4 }, { world: 4, stages: 2, tp: 2 }];
+  const layouts: Layout[] = [{ world: 2, stages: 2 }, { world: 4, stages: 2, zero: 1 }, { world: 2, stages: 1, tp: 2 }, { world: 4, stages: 1, tp: 4 }, { world: 4, stages: 1, tp: 2, zero: 2 }, { world: 4, stages: 2, tp: 2 }];
   for (const l of layouts) {
     it(name(l), async () => {
       const r = await clipped(l);

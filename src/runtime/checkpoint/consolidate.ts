@@ -48,7 +48,41 @@ export interface ConsolidatedState {
   readonly savedStage: number;
 }
 
-export async function consolidateCheckpoint(dir: string, tag?: string): Promise<ConsolidatedState> {
+export interface ConsolidateOptions {
+  /** Only these parameters, read from only the ranks that hold them (a resuming rank's own); default all. */
+  readonly names?: ReadonlySet<string>;
+}
+
+export async function consolidateCheckpoint(dir: string, tag?: string, opts: ConsolidateOptions = {}): Promise<ConsolidatedState> {
+  const ck = await openCheckpoint(dir, tag);
+  const names = opts.names;
+  const parts: FlatPart[] = [];
+  for (const group of ck.groups) {
+    const lead = ck.layouts[group[0]!]!;
+    const segments = names ? lead.segments.filter((s) => names.has(s.name)) : lead.segments;
+    if (segments.length > 0) parts.push({ where: describe(group[0]!, lead), segments, buffers: await ck.flatBuffers(group) });
+  }
+  const whole = assembleFull(parts, ['params', ...ck.optimNames], ck.where);
+  return ck.state(whole.buffers, ck.named ? whole.layout : null);
+}
+
+/** One (pipe, model) pair's flat buffer of a checkpoint: its segments and its buffers [numel], put back from the data axis's shards. */
+export interface FlatPartState extends ConsolidatedState {
+  readonly segments: readonly SegmentRecord[];
+  /** false: a checkpoint saved with no layout (its one segment is the whole unnamed buffer). */
+  readonly named: boolean;
+}
+
+/** The flat buffer of the ranks at (pipe, model), or null when the checkpoint's grid has no such pair. */
+export async function readFlatPart(dir: string, tag: string | undefined, at: { readonly pipe: number; readonly model: number }): Promise<FlatPartState | null> {
+  const ck = await openCheckpoint(dir, tag);
+  const group = ck.groups.find((g) => ck.layouts[g[0]!]!.coord.pipe === at.pipe && ck.layouts[g[0]!]!.coord.model === at.model);
+  if (!group) return null;
+  return { ...ck.state(await ck.flatBuffers(group), null), segments: ck.layouts[group[0]!]!.segments, named: ck.named };
+}
+
+/** A checkpoint's manifest, rank layouts and rank 0's files, with readers for the other ranks' flat buffers. */
+async function openCheckpoint(dir: string, tag: string | undefined) {
   const t = tag ?? (await readLatest(dir));
   // loadCheckpoint checks the tag, the manifest and every byte; it needs the saved world size.
   const first = await loadCheckpoint({ dir, tag: t, rank: 0, worldSize: await savedWorldSize(dir, t) });
@@ -64,8 +98,8 @@ export async function consolidateCheckpoint(dir: string, tag?: string): Promise<
   const masterName = 'optim.fp32_master' in first.files ? 'optim.fp32_master' : 'params';
   const optimNames = Object.keys(first.files).filter((k) => k.startsWith('optim.') && k !== 'optim.fp32_master');
 
-  const parts: FlatPart[] = [];
-  for (const group of flatGroups(layouts, where)) {
+  /** The group's flat buffers [numel] by name ('params', 'optim.*'): data rank 0's copies, or the shards put together. */
+  const flatBuffers = async (group: readonly number[]): Promise<Record<string, Float32Array>> => {
     const lead = layouts[group[0]!]!;
     const zero = lead.zero;
     const local = async (name: string, sharded: boolean): Promise<Float32Array> => {
@@ -87,23 +121,26 @@ export async function consolidateCheckpoint(dir: string, tag?: string): Promise<
     };
     const buffers: Record<string, Float32Array> = { params: await local(masterName, zero.sharded.params) };
     for (const k of optimNames) buffers[k] = await local(k, zero.sharded.optimizer);
-    parts.push({ where: describe(group[0]!, lead), segments: lead.segments, buffers });
-  }
-  const whole = assembleFull(parts, ['params', ...optimNames], where);
-  const optimizer: Record<string, Float32Array> = {};
-  for (const k of optimNames) optimizer[k.slice('optim.'.length)] = whole.buffers[k]!;
-  return {
-    tag: t,
-    meta: first.meta,
-    layout: named ? whole.layout : null,
-    params: whole.buffers.params!,
-    optimizer,
-    optimizerStep: Number(first.meta.optimizer_step ?? 0),
-    step: Number(first.meta.step ?? 0),
-    savedWorldSize: n,
-    savedGrid: layouts[0]!.grid,
-    savedStage: layouts[0]!.zero.stage,
+    return buffers;
   };
+
+  const state = (buffers: Record<string, Float32Array>, layout: readonly LayoutEntry[] | null): ConsolidatedState => {
+    const optimizer: Record<string, Float32Array> = {};
+    for (const k of optimNames) optimizer[k.slice('optim.'.length)] = buffers[k]!;
+    return {
+      tag: t,
+      meta: first.meta,
+      layout,
+      params: buffers.params!,
+      optimizer,
+      optimizerStep: Number(first.meta.optimizer_step ?? 0),
+      step: Number(first.meta.step ?? 0),
+      savedWorldSize: n,
+      savedGrid: layouts[0]!.grid,
+      savedStage: layouts[0]!.zero.stage,
+    };
+  };
+  return { where, layouts, named, optimNames, groups: flatGroups(layouts, where), flatBuffers, state };
 }
 
 const describe = (r: number, l: RankLayout): string => `rank ${r} (pipe ${l.coord.pipe}, data ${l.coord.data}, model ${l.coord.model})`;
@@ -135,7 +172,8 @@ function flatGroups(layouts: readonly RankLayout[], where: string): number[][] {
   return out;
 }
 
-function sameSegments(a: readonly SegmentRecord[], b: readonly SegmentRecord[]): boolean {
+/** The same parameters at the same offsets with the same shapes and tp slices. */
+export function sameSegments(a: readonly SegmentRecord[], b: readonly SegmentRecord[]): boolean {
   return a.length === b.length && a.every((s, i) => s.name === b[i]!.name && s.offset === b[i]!.offset && s.shape.join() === b[i]!.shape.join() && JSON.stringify(s.slice) === JSON.stringify(b[i]!.slice));
 }
 

@@ -5,4 +5,4 @@ export { weightDtypeFromConfig, type CheckpointBuffer, type HalfDtype, type Stor
 export type { FileEntry, GridCoord, Manifest, RankLayout, SegmentRecord, SliceRecord } from './layout.ts';
 export { assembleFull, cutLocal, type FlatPart, type LayoutEntry } from './assemble.ts';
 export type { WriteHooks } from './atomic.ts';
-export { consolidateCheckpoint, type ConsolidatedState, type ZeroLayout } from './consolidate.ts';
+export { consolidateCheckpoint, readFlatPart, sameSegments, type ConsolidateOptions, type ConsolidatedState, type FlatPartState, type ZeroLayout } from './consolidate.ts';

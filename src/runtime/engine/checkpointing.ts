@@ -1,4 +1,4 @@
-import { keepLast, consolidateCheckpoint, loadCheckpoint, saveCheckpoint, type HalfDtype } from '../checkpoint/index.ts';
+import { keepLast, consolidateCheckpoint, loadCheckpoint, readFlatPart, sameSegments, saveCheckpoint, type HalfDtype } from '../checkpoint/index.ts';
 import { cutLocal } from '../checkpoint/assemble.ts';
 import type { GridCoord, RankLayout } from '../checkpoint/layout.ts';
 import { ConfigError } from '../../errors.ts';
@@ -25,7 +25,10 @@ export interface CheckpointPlace {
 
 /** This rank's place in the grid: the given one, or pipe × data from the ZeRO group's size. */
 function gridOf(place: CheckpointPlace, stage: ZeroStage): { sizes: GridCoord; coord: GridCoord } {
-  if (place.grid) return place.grid;
+  if (place.grid) {
+    if (place.grid.sizes.data !== stage.worldSize) throw new ConfigError('zero_optimization', `checkpoint: the grid's data axis is ${place.grid.sizes.data} ranks, the ZeRO stage's group ${stage.worldSize}`);
+    return place.grid;
+  }
   const sliced = stage.flat.segments.find((s) => s.slice);
   if (sliced) throw new ConfigError('tensor_parallel', `checkpoint: parameter ${sliced.name} is a tensor-parallel slice, but the engine's checkpoint place has no grid (CheckpointPlace.grid) to record whose slice it is`);
   const D = stage.worldSize;
@@ -91,9 +94,11 @@ export async function saveEngineState(
 }
 
 /**
- * Restores what saveEngineState wrote, at any layout: the saved parts are put together whole
- * (consolidateCheckpoint) and this rank cuts out its stage's parameters, its tensor-parallel
- * slices, and its ZeRO stage takes its shard. Returns the step and meta.
+ * Restores what saveEngineState wrote. At the layout that saved it, this rank reads only the
+ * flat buffer of its (pipe stage, tp rank), put back from the data axis's shards, and its ZeRO
+ * stage takes its shard. At any other layout the parameters this rank holds are put together
+ * whole from the ranks that saved them (consolidateCheckpoint), and this rank cuts out its
+ * tensor-parallel slices. Returns the step and meta.
  */
 export async function loadEngineState(
   dir: string,
@@ -101,32 +106,35 @@ export async function loadEngineState(
   place: CheckpointPlace,
   target: { stage: ZeroStage; model: ModelConfig },
 ): Promise<{ tag: string; step: number; meta: Record<string, unknown> }> {
-  const ck = await consolidateCheckpoint(dir, tag);
-  const where = `checkpoint ${dir}/${ck.tag}`;
-  checkModelConfig(ck.meta.model_config, target.model, where);
   const flat = target.stage.flat;
   const grid = gridOf(place, target.stage);
-  let params: Float32Array;
-  let optimizer: Record<string, Float32Array>;
-  if (ck.layout === null) {
+  const own = flat.segments.map((s) => ({ name: s.name, shape: s.shape, offset: s.offset, ...(s.slice ? { slice: s.slice } : {}) }));
+  const part = await readFlatPart(dir, tag, grid.coord);
+  const saved = part ?? (await consolidateCheckpoint(dir, tag, { names: new Set() }));
+  const where = `checkpoint ${dir}/${saved.tag}`;
+  checkModelConfig(saved.meta.model_config, target.model, where);
+  const g = saved.savedGrid;
+  const sameGrid = saved.savedWorldSize === place.worldSize && g.pipe === grid.sizes.pipe && g.data === grid.sizes.data && g.model === grid.sizes.model;
+  let state: { params: Float32Array; optimizer: Record<string, Float32Array> };
+  if (part && !part.named) {
     // Saved without a layout (saveCheckpoint by hand): only the same flat buffer can take it.
-    if (ck.params.length !== flat.numel || flat.segments.some((s) => s.slice))
-      throw new ConfigError('model', `${where} holds ${ck.params.length} parameters with no layout, this rank's model has ${flat.numel}: a different model config`);
-    ({ params, optimizer } = ck);
+    if (part.params.length !== flat.numel || flat.segments.some((s) => s.slice))
+      throw new ConfigError('model', `${where} holds ${part.params.length} parameters with no layout, this rank's model has ${flat.numel}: a different model config`);
+    state = part;
+  } else if (part && sameGrid && sameSegments(part.segments, own)) {
+    state = part;
   } else {
+    const ck = await consolidateCheckpoint(dir, saved.tag, { names: new Set(own.map((s) => s.name)) });
     const mismatch = (why: string): never => {
-      throw new ConfigError('model', `${where}, saved at layout ${layoutName(ck.savedGrid)}, does not fit this rank's model at layout ${layoutName(grid.sizes)}: ${why}`);
+      throw new ConfigError('model', `${where}, saved at layout ${layoutName(g)}, does not fit this rank's model at layout ${layoutName(grid.sizes)}: ${why}`);
     };
-    const cut = (full: Float32Array): Float32Array => cutLocal(ck.layout!, full, flat.segments, flat.numel, mismatch);
-    params = cut(ck.params);
-    optimizer = Object.fromEntries(Object.entries(ck.optimizer).map(([k, v]) => [k, cut(v)]));
+    const cut = (full: Float32Array): Float32Array => cutLocal(ck.layout!, full, own, flat.numel, mismatch);
+    state = { params: cut(ck.params), optimizer: Object.fromEntries(Object.entries(ck.optimizer).map(([k, v]) => [k, cut(v)])) };
   }
-  target.stage.loadFull({ params, optimizer, optimizerStep: ck.optimizerStep });
+  target.stage.loadFull({ params: state.params, optimizer: state.optimizer, optimizerStep: saved.optimizerStep });
   if (target.stage.loadRankFiles) {
-    const g = ck.savedGrid;
-    const sameLayout = ck.savedWorldSize === place.worldSize && g.pipe === grid.sizes.pipe && g.data === grid.sizes.data && g.model === grid.sizes.model;
-    const own = sameLayout ? (await loadCheckpoint({ dir, tag: ck.tag, rank: place.rank, worldSize: place.worldSize })).files : null;
-    target.stage.loadRankFiles(own);
+    const mine = sameGrid ? (await loadCheckpoint({ dir, tag: saved.tag, rank: place.rank, worldSize: place.worldSize })).files : null;
+    target.stage.loadRankFiles(mine);
   }
-  return { tag: ck.tag, step: ck.step, meta: ck.meta };
+  return { tag: saved.tag, step: saved.step, meta: saved.meta };
 }
