@@ -1,17 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Layer, ModelConfig } from '../types.ts';
-import { applyRope, linear, rmsNorm } from '../ops.ts';
-import { cachedCausalMask, cachedRope } from './constants.ts';
+import { linear } from '../ops.ts';
+import { fusedCausalAttention, fusedRmsNorm } from '../fused/index.ts';
+import { cachedRope } from './constants.ts';
 
 /**
  * The attention branch of decoder block i: o_proj(attn(rope(q), rope(k), v)) over
- * input_layernorm(x); the executor adds it to x (residual layer). Grouped-query attention: each of the Hkv key/value heads serves
- * G = H / Hkv query heads, so queries are grouped as [B·Hkv, G·T, Dh] and no key/value
- * head is copied.
+ * input_layernorm(x); the executor adds it to x (residual layer). Grouped-query attention: each
+ * of the Hkv key/value heads serves G = H / Hkv query heads (no key/value head is copied).
+ * Norm and attention are fused ops (src/models/fused): native kernels with their own backward
+ * where the addon is live, tfjs compositions otherwise.
  */
 export function attentionLayer(config: ModelConfig, i: number): Layer {
   const { hiddenSize: D, numHeads: H, numKvHeads: Hkv, headDim: Dh, rmsNormEps: eps } = config;
-  const G = H / Hkv;
   const pre = `model.layers.${i}`;
   const n = {
     norm: `${pre}.input_layernorm.weight`,
@@ -36,23 +37,13 @@ export function attentionLayer(config: ModelConfig, i: number): Layer {
     ],
     forward(p, x, ctx) {
       const [B, T] = x.shape as [number, number, number];
-      const x2 = tf.reshape(x, [B * T, D]) as tf.Tensor2D;
-      const h = rmsNorm(x2, p[n.norm]!, eps); // [B·T, D]
-      const rope = cachedRope(config, ctx.positionOffset, T);
-      const q = applyRope(tf.reshape(linear(h, p[n.q]!), [B, T, H, Dh]), rope); // [B, T, H, Dh]
-      const k = applyRope(tf.reshape(linear(h, p[n.k]!), [B, T, Hkv, Dh]), rope); // [B, T, Hkv, Dh]
-      const v = tf.reshape(linear(h, p[n.v]!), [B, T, Hkv, Dh]); // [B, T, Hkv, Dh]
-      // [B, T, Hkv, G, Dh] → [B, Hkv, G, T, Dh] → [B·Hkv, G·T, Dh]
-      const qg = tf.reshape(tf.transpose(tf.reshape(q, [B, T, Hkv, G, Dh]), [0, 2, 3, 1, 4]), [B * Hkv, G * T, Dh]);
-      const kh = tf.reshape(tf.transpose(k, [0, 2, 1, 3]), [B * Hkv, T, Dh]); // [B·Hkv, T, Dh]
-      const vh = tf.reshape(tf.transpose(v, [0, 2, 1, 3]), [B * Hkv, T, Dh]); // [B·Hkv, T, Dh]
-      const scores = tf.mul(tf.matMul(qg, kh, false, true), 1 / Math.sqrt(Dh)); // [B·Hkv, G·T, T]
-      const masked = tf.add(tf.reshape(scores, [B * Hkv * G, T, T]), cachedCausalMask(T)); // [B·H, T, T]
-      const probs = tf.reshape(tf.softmax(masked), [B * Hkv, G * T, T]);
-      const att = tf.matMul(probs, vh); // [B·Hkv, G·T, Dh]
-      // [B, Hkv, G, T, Dh] → [B, T, Hkv, G, Dh] → [B·T, H·Dh]
-      const merged = tf.reshape(tf.transpose(tf.reshape(att, [B, Hkv, G, T, Dh]), [0, 3, 1, 2, 4]), [B * T, H * Dh]);
-      const out = linear(merged as tf.Tensor2D, p[n.o]!); // [B·T, D]
+      const h = fusedRmsNorm(tf.reshape(x, [B * T, D]) as tf.Tensor2D, p[n.norm]!, eps); // [B·T, D]
+      const q = tf.reshape(linear(h, p[n.q]!), [B, T, H, Dh]) as tf.Tensor4D; // [B, T, H, Dh]
+      const k = tf.reshape(linear(h, p[n.k]!), [B, T, Hkv, Dh]) as tf.Tensor4D; // [B, T, Hkv, Dh]
+      const v = tf.reshape(linear(h, p[n.v]!), [B, T, Hkv, Dh]) as tf.Tensor4D; // [B, T, Hkv, Dh]
+      const rope = { tables: cachedRope(config, ctx.positionOffset, T), style: config.ropeStyle };
+      const att = fusedCausalAttention(q, k, v, rope); // [B, T, H, Dh], rope applied to q and k inside
+      const out = linear(tf.reshape(att, [B * T, H * Dh]) as tf.Tensor2D, p[n.o]!); // [B·T, D]
       return tf.reshape(out, [B, T, D]); // the branch: the executor adds x (applyLayer)
     },
   };

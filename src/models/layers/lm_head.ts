@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Layer, ModelConfig } from '../types.ts';
-import { linear, rmsNorm } from '../ops.ts';
+import { linear } from '../ops.ts';
+import { fusedRmsNorm } from '../fused/index.ts';
 import { EMBED } from './embedding.ts';
 
 export const LM_HEAD = 'lm_head.weight';
@@ -19,7 +20,7 @@ export function lmHeadLayer(config: ModelConfig): Layer {
     ],
     forward(p, x) {
       const [B, T] = x.shape as [number, number, number];
-      const h = rmsNorm(tf.reshape(x, [B * T, D]) as tf.Tensor2D, p[FINAL_NORM]!, eps);
+      const h = fusedRmsNorm(tf.reshape(x, [B * T, D]) as tf.Tensor2D, p[FINAL_NORM]!, eps); // [B·T, D]
       return tf.reshape(linear(h, p[head]!), [B, T, V]); // [B, T, V]
     },
   };

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Layer, ModelConfig } from '../types.ts';
-import { linear, rmsNorm } from '../ops.ts';
+import { linear } from '../ops.ts';
+import { fusedRmsNorm, fusedSwiGlu } from '../fused/index.ts';
 
 /** The MLP branch of decoder block i: down(silu(gate(h)) ⊙ up(h)), h = post_attention_layernorm(x); the executor adds it to x. */
 export function mlpLayer(config: ModelConfig, i: number): Layer {
@@ -26,9 +27,8 @@ export function mlpLayer(config: ModelConfig, i: number): Layer {
     ],
     forward(p, x) {
       const [B, T] = x.shape as [number, number, number];
-      const h = rmsNorm(tf.reshape(x, [B * T, D]) as tf.Tensor2D, p[n.norm]!, eps); // [B·T, D]
-      const g = linear(h, p[n.gate]!); // [B·T, F]
-      const act = tf.mul(tf.mul(g, tf.sigmoid(g)), linear(h, p[n.up]!)) as tf.Tensor2D; // silu(g) ⊙ up, [B·T, F]
+      const h = fusedRmsNorm(tf.reshape(x, [B * T, D]) as tf.Tensor2D, p[n.norm]!, eps); // [B·T, D]
+      const act = fusedSwiGlu(linear(h, p[n.gate]!), linear(h, p[n.up]!)); // silu(gate) ⊙ up, [B·T, F]
       return tf.reshape(linear(act, p[n.down]!), [B, T, D]); // the branch: the executor adds x (applyLayer)
     },
   };
