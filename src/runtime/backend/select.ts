@@ -7,8 +7,9 @@ import { DeepscaleError } from '../../errors.ts';
 import { registerGradients, registerWasmKernels } from './kernels/index.ts';
 import { useNativeMatMul } from './kernels/batch_mat_mul_wasm.ts';
 import { loadNative, nativeThreadCount, type NativeStatus } from './native.ts';
+import { tryWebgpu, WEBGPU_NOT_AUTOMATIC } from './webgpu.ts';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
 export interface BackendAttempt {
   readonly name: string;
@@ -79,11 +80,12 @@ async function tryCpu(): Promise<string | null> {
 
 /**
  * Picks the tensor backend: tensorflow (tfjs-node-gpu, then tfjs-node) → wasm → cpu, or the one
- * `force` (or DS_BACKEND) names — then a failure is an error that says why. Idempotent.
+ * `force` (or DS_BACKEND) names — then a failure is an error that says why. webgpu is taken only
+ * when forced (WEBGPU_NOT_AUTOMATIC says why). Idempotent.
  */
 export async function initBackend(opts: { force?: BackendName } = {}): Promise<BackendInfo> {
   const forced = opts.force ?? (process.env.DS_BACKEND as BackendName | undefined);
-  if (forced && !['tensorflow', 'wasm', 'cpu'].includes(forced)) throw new DeepscaleError('backend_error', `unknown backend '${forced}' (DS_BACKEND or config "backend"): use tensorflow, wasm or cpu`);
+  if (forced && !['tensorflow', 'webgpu', 'wasm', 'cpu'].includes(forced)) throw new DeepscaleError('backend_error', `unknown backend '${forced}' (DS_BACKEND or config "backend"): use tensorflow, webgpu, wasm or cpu`);
   if (current) {
     if (forced && forced !== current.name) throw new DeepscaleError('backend_error', `backend '${forced}' was asked for, but '${current.name}' is already live in this process (${current.reason})`);
     return current;
@@ -92,6 +94,7 @@ export async function initBackend(opts: { force?: BackendName } = {}): Promise<B
   const candidates: [string, BackendName, () => Promise<string | null>][] = [
     ['tensorflow (tfjs-node-gpu)', 'tensorflow', () => tryTensorflow('@tensorflow/tfjs-node-gpu')],
     ['tensorflow (tfjs-node)', 'tensorflow', () => tryTensorflow('@tensorflow/tfjs-node')],
+    ['webgpu', 'webgpu', tryWebgpu],
     ['wasm', 'wasm', tryWasm],
     ['cpu', 'cpu', tryCpu],
   ];
@@ -99,6 +102,10 @@ export async function initBackend(opts: { force?: BackendName } = {}): Promise<B
   for (const [label, name, attempt] of candidates) {
     if (forced && name !== forced) {
       tried.push({ name: label, ok: false, why: `skipped: backend forced to ${forced}` });
+      continue;
+    }
+    if (!forced && name === 'webgpu') {
+      tried.push({ name: label, ok: false, why: WEBGPU_NOT_AUTOMATIC });
       continue;
     }
     const why = await attempt();
@@ -118,6 +125,7 @@ export async function initBackend(opts: { force?: BackendName } = {}): Promise<B
           '@tensorflow/tfjs-core': version('@tensorflow/tfjs-core'),
           '@tensorflow/tfjs-backend-wasm': version('@tensorflow/tfjs-backend-wasm'),
           '@tensorflow/tfjs-backend-cpu': version('@tensorflow/tfjs-backend-cpu'),
+          '@tensorflow/tfjs-backend-webgpu': version('@tensorflow/tfjs-backend-webgpu'),
           '@tensorflow/tfjs-node': version('@tensorflow/tfjs-node'),
           '@tensorflow/tfjs-node-gpu': version('@tensorflow/tfjs-node-gpu'),
         },

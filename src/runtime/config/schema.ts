@@ -47,8 +47,8 @@ export const configSchema = z
     distillation: distillation.optional(),
     /** deepscale: seconds a collective may wait for a peer before a CommError names the missing ranks. */
     comm_timeout_s: b.num.positive().default(300),
-    /** deepscale: force a tfjs backend (else tensorflow, then wasm, then cpu; DS_BACKEND overrides). */
-    backend: z.enum(['tensorflow', 'wasm', 'cpu']).optional(),
+    /** deepscale: force a tfjs backend (else tensorflow, then wasm, then cpu; webgpu only when named here or by DS_BACKEND). */
+    backend: z.enum(['tensorflow', 'webgpu', 'wasm', 'cpu']).optional(),
     model: ours.model.optional(),
     data: ours.data.prefault({}),
     train: ours.train.prefault({}),

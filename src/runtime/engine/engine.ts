@@ -4,9 +4,9 @@ import { FlatParams } from './flat_params.ts';
 import type { FlatOptimizer } from '../optim/types.ts';
 import { drive, evalLayers, evalLoss, forwardBackwardWith, forwardLogits, uploadParams, type LayerHooks, type LossHook, type MicroBatch, type TensorParallel } from './executor.ts';
 import { maskedCrossEntropy } from '../../models/loss.ts';
-import { InputError, NotImplementedError } from '../../errors.ts';
+import { DeepscaleError, InputError, NotImplementedError } from '../../errors.ts';
 import { profileForward, type LayerProfile } from './profile.ts';
-import { greedyGenerate } from './greedy.ts';
+import { greedyGenerate, greedyGenerateAsync } from './greedy.ts';
 import type { MemoryReport, ZeroStage } from './reducer.ts';
 import { log } from '../logger.ts';
 import { loadEngineState, saveEngineState, type CheckpointPlace } from './checkpointing.ts';
@@ -227,6 +227,7 @@ export class Engine {
   /** Mean masked loss of a batch: forward only (no tape, no backward, gradients untouched). */
   evalLoss(batch: MicroBatch): number {
     this.wholeModel('evalLoss');
+    syncReadable('evalLoss', 'evalBatch');
     const { batchSize: B, seqLen: T } = batch;
     const params = uploadParams(this.flat, this.gathered ?? this.flat.data);
     try {
@@ -254,7 +255,7 @@ export class Engine {
   async evalBatch(batch: MicroBatch): Promise<number> {
     const runner = this.opts.runner;
     const tp = this.opts.tensorParallel ?? null;
-    if (!runner?.evalLoss && !tp) return this.evalLoss(batch);
+    if (!runner?.evalLoss && !tp && tf.getBackend() !== 'webgpu') return this.evalLoss(batch);
     let masked = 0;
     for (let i = 0; i < batch.mask.length; i++) masked += batch.mask[i]!;
     const params = uploadParams(this.flat, this.gathered ?? this.flat.data);
@@ -309,9 +310,21 @@ export class Engine {
   /** Greedy continuations of token-id prompts (evaluation; no KV cache). */
   generate(prompts: readonly number[][], maxNewTokens: number, eosId: number | null): number[][] {
     this.wholeModel('generate');
+    syncReadable('generate', 'generateAsync');
     const params = uploadParams(this.flat, this.gathered ?? this.flat.data);
     try {
       return greedyGenerate(this.model, params, prompts, { maxNewTokens, eosId });
+    } finally {
+      tf.dispose([...params.values()]);
+    }
+  }
+
+  /** generate(), on every backend (the webgpu backend reads tensors only asynchronously). */
+  async generateAsync(prompts: readonly number[][], maxNewTokens: number, eosId: number | null): Promise<number[][]> {
+    this.wholeModel('generate');
+    const params = uploadParams(this.flat, this.gathered ?? this.flat.data);
+    try {
+      return await greedyGenerateAsync(this.model, params, prompts, { maxNewTokens, eosId });
     } finally {
       tf.dispose([...params.values()]);
     }
@@ -323,4 +336,9 @@ export class Engine {
     const tp = this.opts.tensorParallel;
     if (tp) throw new NotImplementedError(`Engine: ${what} is not built for tensor parallelism (this rank holds tensor-parallel part ${tp.rank} of ${tp.size} of each layer)${what === 'evalLoss' ? '; evalBatch() runs on every layout' : ''}`);
   }
+}
+
+/** The synchronous readers refuse the webgpu backend by name (its dataSync needs OffscreenCanvas, which Node lacks). */
+function syncReadable(what: string, instead: string): void {
+  if (tf.getBackend() === 'webgpu') throw new DeepscaleError('backend_error', `Engine.${what} reads tensors synchronously, which the webgpu backend cannot do in Node; use Engine.${instead}(), which runs on every backend`);
 }

@@ -1,18 +1,29 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../../models/types.ts';
-import { forwardLogits } from './executor.ts';
+import { drive, driveSync, forwardLogits, readTensor, type Step } from './executor.ts';
 
 /**
  * Greedy decoding for evaluation during training: recomputes the whole prefix at every new token
  * (no KV cache; the serving engine in src/inference is the fast path). Prompts of equal length are
- * batched together, so no padding enters the attention.
+ * batched together, so no padding enters the attention. Synchronous where the backend reads
+ * synchronously (wasm, cpu, tensorflow); greedyGenerateAsync runs everywhere (webgpu included).
  */
-export function greedyGenerate(
-  model: Model,
-  params: Map<string, tf.Tensor>,
-  prompts: readonly number[][],
-  opts: { maxNewTokens: number; eosId: number | null; batchSize?: number },
-): number[][] {
+export function greedyGenerate(model: Model, params: Map<string, tf.Tensor>, prompts: readonly number[][], opts: GreedyOptions): number[][] {
+  return driveSync(greedySteps(model, params, prompts, opts), 'generate');
+}
+
+export function greedyGenerateAsync(model: Model, params: Map<string, tf.Tensor>, prompts: readonly number[][], opts: GreedyOptions): Promise<number[][]> {
+  return drive(greedySteps(model, params, prompts, opts));
+}
+
+export interface GreedyOptions {
+  readonly maxNewTokens: number;
+  readonly eosId: number | null;
+  readonly batchSize?: number;
+}
+
+/** The decoding loop; it waits (yields) only where reading the next ids from the backend does. */
+function* greedySteps(model: Model, params: Map<string, tf.Tensor>, prompts: readonly number[][], opts: GreedyOptions): Step<number[][]> {
   const out: number[][] = prompts.map(() => []);
   const byLen = new Map<number, number[]>();
   prompts.forEach((p, i) => byLen.set(p.length, [...(byLen.get(p.length) ?? []), i]));
@@ -29,10 +40,14 @@ export function greedyGenerate(
           const ids = tf.tensor2d(seqs.flat(), [seqs.length, T], 'int32');
           const logits = forwardLogits(model, params, ids); // [b, T, V]
           const last = tf.squeeze(tf.slice(logits, [0, T - 1, 0], [-1, 1, -1]), [1]); // [b, V]
-          return tf.argMax(last, -1);
+          return tf.argMax(last, -1); // [b] int32, read as float32 (exact below 2^24)
         });
-        const ids = next.dataSync();
-        next.dispose();
+        let ids: Float32Array;
+        try {
+          ids = yield* readTensor(next);
+        } finally {
+          next.dispose();
+        }
         seqs.forEach((seq, j) => {
           const id = ids[j]!;
           seq.push(id);

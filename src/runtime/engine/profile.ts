@@ -36,7 +36,7 @@ function matmulMacs(inputShapes: readonly (readonly number[])[], outputShapes: r
  * Runs the model forward on one micro-batch, layer by layer, recording each layer's kernels
  * with tf.profile (their names and shapes, so FLOPs come from what actually ran) and its wall
  * time, taken on a separate plain run of the layer with its output read back before the clock
- * stops (the backends deepscale trains on execute synchronously).
+ * stops.
  */
 export async function profileForward(model: Model, params: Map<string, tf.Tensor>, batch: MicroBatch): Promise<LayerProfile[]> {
   const ctx: ForwardCtx = { config: model.config, positionOffset: 0, training: false };
@@ -46,7 +46,7 @@ export async function profileForward(model: Model, params: Map<string, tf.Tensor
     const p = paramsOf(layer, params);
     const t0 = performance.now();
     const y = tf.tidy(() => applyLayer(layer, p, x, ctx));
-    y.dataSync();
+    await y.data(); // read back before the clock stops (asynchronously: the webgpu backend cannot read otherwise)
     const fwdMs = performance.now() - t0;
     // A second run, for the kernel list only: the profiler's own bookkeeping would inflate the time.
     const info = await tf.profile(() => tf.tidy(() => applyLayer(layer, p, x, ctx)));

@@ -16,15 +16,16 @@ describe('initBackend', () => {
   });
 
   it('an unknown backend name is refused', async () => {
-    await expect(initBackend({ force: 'webgpu' as never })).rejects.toThrow(/unknown backend 'webgpu'.*tensorflow, wasm or cpu/);
+    await expect(initBackend({ force: 'metal' as never })).rejects.toThrow(/unknown backend 'metal'.*tensorflow, webgpu, wasm or cpu/);
   });
 
   it('picks wasm when tensorflow is missing, says why, and reports SIMD and its threads', async () => {
     const info = await initBackend();
     expect(info.name).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
-    expect(info.tried.map((t) => [t.name, t.ok])).toEqual([['tensorflow (tfjs-node-gpu)', false], ['tensorflow (tfjs-node)', false], ['wasm', true]]);
+    expect(info.tried.map((t) => [t.name, t.ok])).toEqual([['tensorflow (tfjs-node-gpu)', false], ['tensorflow (tfjs-node)', false], ['webgpu', false], ['wasm', true]]);
     expect(info.tried[0]!.why).toMatch(/not installed/);
+    expect(info.tried[2]!.why).toMatch(/not in the automatic order.*DS_BACKEND=webgpu/);
     expect(info.simd).toBe(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
     // One XNNPACK thread, or every core when the native sgemm carries the matmuls.
     expect(info.threads).toBe(info.native.live ? Math.max(1, Math.floor(os.availableParallelism() / (Number(process.env.LOCAL_SIZE) || 1))) : 1);
@@ -36,6 +37,13 @@ describe('initBackend', () => {
     const a = await initBackend();
     expect(await initBackend({ force: 'wasm' })).toBe(a);
     await expect(initBackend({ force: 'cpu' })).rejects.toThrow(/'cpu' was asked for, but 'wasm' is already live/);
+  });
+
+  it('ds report: the webgpu training backend is not live, says why, and what it would run on here (or why it could not)', async () => {
+    const r = await buildBackendReport();
+    expect(r.webgpu.live).toBe(false);
+    expect(r.webgpu.why).toMatch(/^not in the automatic order.*; (it would run on .+|and it could not run here: .+)$/);
+    expect(r.tried.find((t) => t.name === 'webgpu')!.why).toBe(r.webgpu.why);
   });
 
   it('ds report data: live backend, deepscale kernels, versions', async () => {
