@@ -59,6 +59,6 @@ function refusePipelineCombos(cfg: RawConfig, no: (path: string, why: string) =>
 /** Keys whose meaning depends on the backend, checked once it is chosen. */
 export function refuseForBackend(cfg: { readonly activation_checkpointing: { readonly cpu_checkpointing: boolean } }, backend: string): void {
   // On wasm and cpu every tensor already lives in host memory: checkpointed activations are on the CPU.
-  if (cfg.activation_checkpointing.cpu_checkpointing && backend === 'tensorflow')
-    throw new ConfigError('activation_checkpointing.cpu_checkpointing', 'moving checkpointed activations off the device is not built for the tensorflow backend (on wasm and cpu they are in host memory already)');
+  if (cfg.activation_checkpointing.cpu_checkpointing && (backend === 'tensorflow' || backend === 'webgpu'))
+    throw new ConfigError('activation_checkpointing.cpu_checkpointing', `moving checkpointed activations off the device is not built for the ${backend} backend (on wasm and cpu they are in host memory already)`);
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/runtime/config/index.ts';
 import { configError } from './helpers.ts';
+import { refuseForBackend } from '../../../src/runtime/config/refusals.ts';
 
 const base = { train_batch_size: 4 };
 
@@ -25,6 +26,14 @@ describe('DeepSpeed keys deepscale cannot honour are refused by name, with the r
 
   it('accepts the same keys at their DeepSpeed defaults', () => {
     expect(() => loadConfig({ ...base, prescale_gradients: false, gradient_predivide_factor: 1, zero_allow_untested_optimizer: false, activation_checkpointing: { partition_activations: false, cpu_checkpointing: true } }, { dpWorldSize: 1 })).not.toThrow();
+  });
+});
+
+describe('keys that depend on the backend', () => {
+  it('cpu_checkpointing is refused where activations live on a device (tensorflow, webgpu), accepted on wasm and cpu', () => {
+    const cfg = { activation_checkpointing: { cpu_checkpointing: true } };
+    for (const b of ['tensorflow', 'webgpu']) expect(() => refuseForBackend(cfg, b)).toThrow(`activation_checkpointing.cpu_checkpointing: moving checkpointed activations off the device is not built for the ${b} backend`);
+    for (const b of ['wasm', 'cpu']) expect(() => refuseForBackend(cfg, b)).not.toThrow();
   });
 });
 
