@@ -5,6 +5,7 @@ import { expectedLlamaShapes } from '../loaders/check_weights.ts';
 import { writeLlamaGguf } from '../loaders/gguf/export.ts';
 import { gpt2TokenizerKv } from '../loaders/gguf/tokenizer_kv.ts';
 import type { HostTensor } from '../loaders/types.ts';
+import type { GgufWriteType } from '../loaders/gguf/writer.ts';
 
 /** llama.cpp's reference shape for its decode figures: d_model 256, 4 layers, 8 heads, ff 688, vocab 258. */
 export function benchModelConfig(over: Partial<ModelConfig> = {}): ModelConfig {
@@ -18,8 +19,9 @@ export function benchModelConfig(over: Partial<ModelConfig> = {}): ModelConfig {
 /**
  * Writes a llama GGUF of `config` with seeded random weights (norms ≈ 1, linear N(0, 1/in))
  * and a byte-level vocabulary: the 256 bytes, <|bos|>, <|eos|>, then fillers up to vocabSize.
+ * `type`: the 2-D weights' type (norms stay F32).
  */
-export function writeRandomGguf(path: string, config: ModelConfig, seed = 0): void {
+export function writeRandomGguf(path: string, config: ModelConfig, seed = 0, type: GgufWriteType = 'F32'): void {
   const rng = new Rng(seed);
   const weights = new Map<string, HostTensor>();
   for (const [name, shape] of expectedLlamaShapes(config)) {
@@ -36,5 +38,5 @@ export function writeRandomGguf(path: string, config: ModelConfig, seed = 0): vo
   types.push(3, 3);
   while (tokens.length < config.vocabSize) tokens.push(`<|extra_${tokens.length}|>`), types.push(4);
   const tokenizer = gpt2TokenizerKv(tokens, types, [], { bos: 256, eos: 257 });
-  writeLlamaGguf(path, { config, weights, tokenizer, type: 'F32', name: 'random-llama' });
+  writeLlamaGguf(path, { config, weights, tokenizer, type, name: 'random-llama' });
 }

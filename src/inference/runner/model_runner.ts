@@ -5,7 +5,8 @@ import type { SchedulerOutput } from '../scheduler/output.ts';
 import { SharedArena } from '../wasm/arena.ts';
 import type { RunnerBatch } from './batch.ts';
 import type { Runner } from './types.ts';
-import { RunnerCore, type RunnerLayout } from './runner_core.ts';
+import { ROW_SPLIT_MIN_BYTES, RunnerCore, type RunnerLayout } from './runner_core.ts';
+import { RowTeam } from './row_team.ts';
 import { RunnerWorker } from './runner_threads.ts';
 import { splitBatch, type BatchPart } from './split.ts';
 import { placeWeights, placeWeightsAsync, weightBytes, type RunnerWeights, type WeightSource } from './weights.ts';
@@ -19,6 +20,8 @@ import { placeWeights, placeWeightsAsync, weightBytes, type RunnerWeights, type 
  * reads of 15 µs products saved.
  */
 const SEQ_SPLIT_ROWS = 4;
+/** A split by sequence is taken when no part has more than this times its even share of rows. */
+const SEQ_SPLIT_SLACK = 1.25;
 
 /** Per thread, beyond its activations: attention's scratch (tables, per-head accumulators) and the odd larger step. */
 const SCRATCH_SLACK = 16 * 2 ** 20;
@@ -38,6 +41,12 @@ export interface ModelRunnerOptions {
   readonly threads?: number;
   /** The largest step the scheduler will send (its token budget): each thread's activations are sized for it up front. Default 2048. */
   readonly maxNumBatchedTokens?: number;
+  /**
+   * With threads > 1, a step that is not split by sequence (one sequence, or a split far from
+   * even) has each product from this many weight bytes split by rows over the threads. Default
+   * ROW_SPLIT_MIN_BYTES; 0 splits every product (tests).
+   */
+  readonly rowSplitMinBytes?: number;
 }
 
 /** What the runner needs of a loaded model (a runner worker gets no tokenizer). */
@@ -57,6 +66,8 @@ interface Prepared {
   readonly arena: SharedArena;
   readonly layout: RunnerLayout;
   readonly workers: RunnerWorker[];
+  /** The RowTeam's shared words, handed to every worker. */
+  readonly team: SharedArrayBuffer;
 }
 
 function planRunner(model: RunnerModel, opts: ModelRunnerOptions): RunnerPlan {
@@ -65,6 +76,7 @@ function planRunner(model: RunnerModel, opts: ModelRunnerOptions): RunnerPlan {
   if (maxModelLen > c.maxPositionEmbeddings) throw new ConfigError('maxModelLen', `${maxModelLen} exceeds the model's context of ${c.maxPositionEmbeddings}`);
   const threads = opts.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1) throw new ConfigError('threads', `must be a positive integer, got ${threads}`);
+  if (opts.rowSplitMinBytes !== undefined && !(opts.rowSplitMinBytes >= 0)) throw new ConfigError('rowSplitMinBytes', `must be a number of bytes ≥ 0, got ${opts.rowSplitMinBytes}`);
   const shape = { blockSize: opts.blockSize, numKvHeads: c.numKvHeads, headDim: c.headDim, numBlocks: opts.numBlocks };
   const poolBytes = 2 * 4 * c.numLayers * opts.numBlocks * opts.blockSize * c.numKvHeads * c.headDim;
   const wBytes = weightBytes(model);
@@ -88,14 +100,15 @@ function layoutOf(arena: SharedArena, model: RunnerModel, plan: RunnerPlan, weig
 function prepareSync(model: RunnerModel, plan: RunnerPlan): Prepared {
   const arena = SharedArena.create(plan.arenaBytes);
   const layout = layoutOf(arena, model, plan, placeWeights(arena, model));
+  const team = RowTeam.buffer();
   const workers: RunnerWorker[] = [];
   try {
-    for (let i = 1; i < plan.threads; i++) workers.push(new RunnerWorker(i, arena.memory, layout, plan.maxRows));
+    for (let i = 1; i < plan.threads; i++) workers.push(new RunnerWorker(i, arena.memory, layout, plan.maxRows, team));
   } catch (e) {
     for (const w of workers) w.stop();
     throw e;
   }
-  return { arena, layout, workers };
+  return { arena, layout, workers, team };
 }
 
 /**
@@ -138,6 +151,10 @@ export class ModelRunner implements Runner {
     const host = opts.numHostBlocks ?? 0;
     this.hostCaches = host > 0 ? Array.from({ length: c.numLayers }, () => createKvLayerCache({ ...plan.shape, numBlocks: host })) : [];
     this.workers.push(...p.workers);
+    if (this.workers.length > 0) {
+      const workers = this.workers;
+      this.core.splitProducts({ team: new RowTeam(p.team), threads: this.numThreads, minBytes: opts.rowSplitMinBytes ?? ROW_SPLIT_MIN_BYTES, wake: () => workers.forEach((w) => w.wake()) });
+    }
   }
 
   /** The constructor's work with the event loop free between layers and while threads start (a server answers /health meanwhile). */
@@ -145,14 +162,15 @@ export class ModelRunner implements Runner {
     const plan = planRunner(model, opts);
     const arena = SharedArena.create(plan.arenaBytes);
     const layout = layoutOf(arena, model, plan, await placeWeightsAsync(arena, model));
-    const workers = Array.from({ length: plan.threads - 1 }, (_, i) => new RunnerWorker(i + 1, arena.memory, layout, plan.maxRows, false));
+    const team = RowTeam.buffer();
+    const workers = Array.from({ length: plan.threads - 1 }, (_, i) => new RunnerWorker(i + 1, arena.memory, layout, plan.maxRows, team, false));
     try {
       await Promise.all(workers.map((w) => w.ready()));
     } catch (e) {
       for (const w of workers) w.stop();
       throw e;
     }
-    return new ModelRunner(model, opts, { arena, layout, workers });
+    return new ModelRunner(model, opts, { arena, layout, workers, team });
   }
 
   /** Threads a batch is split over (1 + worker threads). */
@@ -177,9 +195,11 @@ export class ModelRunner implements Runner {
    * put back in sampleRows order. A smaller batch runs here alone.
    */
   execute(batch: RunnerBatch): Float32Array {
-    if (this.workers.length === 0 || batch.tokenIds.length < SEQ_SPLIT_ROWS * this.numThreads) return this.core.forward(batch);
+    const N = batch.tokenIds.length;
+    if (this.workers.length === 0 || N < SEQ_SPLIT_ROWS * this.numThreads || process.env.DS_SPLIT === 'rows') return this.core.forward(batch);
     const parts = splitBatch(batch, this.numThreads);
-    if (parts.length === 1) return this.core.forward(batch);
+    // One sequence, or a split far from even (a long prefill beside a few decodes): split every product by rows instead.
+    if (parts.length === 1 || Math.max(...parts.map((p) => p.batch.tokenIds.length)) > (SEQ_SPLIT_SLACK * N) / this.numThreads) return this.core.forward(batch);
     const mine = parts[parts.length - 1]!;
     const others = parts.slice(0, -1);
     others.forEach((p, i) => this.workers[i]!.start(p.batch));

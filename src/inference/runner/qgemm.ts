@@ -107,24 +107,51 @@ export class QuantGemm {
   /** c[M, N] (row-major, byte offset cOff) = a[M, K] (aOff) · wᵀ; q8Off: q8ScratchBytes(M, K) of scratch. */
   run(aOff: number, w: RowsMatrix, cOff: number, M: number, q8Off: number): void {
     if (M === 0) return;
+    this.prepare(aOff, w, M, q8Off);
+    this.rows(aOff, w, cOff, M, q8Off, q8Layout(q8Off, M, w.K).panel, 0, w.N);
+  }
+
+  /** The part of run() done once per product: the activations quantized to 8 bits where a part reads them so. */
+  prepare(aOff: number, w: RowsMatrix, M: number, q8Off: number): void {
+    if (M === 0 || !w.parts.some((p) => isQuant(p.type) && M < panelRows(p.type))) return;
+    assert(w.K % 32 === 0, () => `QuantGemm: K ${w.K} is not a multiple of 32`);
+    const { qs, d, s } = q8Layout(q8Off, M, w.K);
+    this.quantize(aOff, M, w.K, qs, d, s);
+  }
+
+  /**
+   * Output columns r0 ≤ n < r1 of run()'s product (rows of the weight), after prepare(): any
+   * thread may run any range. `panelOff`: 32·K bytes of this thread's own scratch.
+   */
+  rows(aOff: number, w: RowsMatrix, cOff: number, M: number, q8Off: number, panelOff: number, r0: number, r1: number): void {
+    if (M === 0) return;
     const K = w.K;
-    const qs = q8Off;
-    const align16 = (x: number) => Math.ceil(x / 16) * 16; // (offsets may pass 2^31: no bitwise ops)
-    const d = align16(q8Off + 2 * M * K);
-    const s = d + 4 * M * (K / 32);
-    const panel = align16(s + 4 * M * (K / 32));
-    if (w.parts.some((p) => isQuant(p.type) && M < panelRows(p.type))) {
-      assert(K % 32 === 0, () => `QuantGemm: K ${K} is not a multiple of 32`);
-      this.quantize(aOff, M, K, qs, d, s);
-    }
+    const { qs, d, s } = q8Layout(q8Off, M, K);
     let col = 0;
     for (const p of w.parts) {
-      const c = cOff + 4 * col;
-      if (M >= panelRows(p.type)) this.panelGemm(aOff, M, K, p.type, p.offset, rowBytes(p.type, K), p.rows, c, w.N, panel);
-      else if (isQuant(p.type)) this.quant[p.type](qs, d, s, M, K, p.offset, 0, p.rows, c, w.N);
-      else if (isHalf(p.type)) this.half[p.type](aOff, M, K, p.offset, 0, p.rows, c, w.N);
-      else assert(false, () => `QuantGemm: no kernel for ggml type ${p.type}`);
+      const lo = Math.max(r0, col) - col;
+      const hi = Math.min(r1, col + p.rows) - col;
+      if (lo < hi) {
+        const c = cOff + 4 * col;
+        if (M >= panelRows(p.type)) {
+          const rb = rowBytes(p.type, K);
+          this.panelGemm(aOff, M, K, p.type, p.offset + lo * rb, rb, hi - lo, c + 4 * lo, w.N, panelOff);
+        } else if (isQuant(p.type)) this.quant[p.type](qs, d, s, M, K, p.offset, lo, hi, c, w.N);
+        else if (isHalf(p.type)) this.half[p.type](aOff, M, K, p.offset, lo, hi, c, w.N);
+        else assert(false, () => `QuantGemm: no kernel for ggml type ${p.type}`);
+      }
       col += p.rows;
     }
   }
 }
+
+/** Where the q8 scratch's arrays are (the header's picture), from its start. */
+function q8Layout(q8Off: number, M: number, K: number): { qs: number; d: number; s: number; panel: number } {
+  const align16 = (x: number) => Math.ceil(x / 16) * 16; // (offsets may pass 2^31: no bitwise ops)
+  const d = align16(q8Off + 2 * M * K);
+  const s = d + 4 * M * Math.ceil(K / 32);
+  return { qs: q8Off, d, s, panel: align16(s + 4 * M * Math.ceil(K / 32)) };
+}
+
+/** Bytes of the float32 panel dqgemm dequantizes into (8 rows of K). */
+export const panelBytes = (K: number) => 32 * K;

@@ -13,8 +13,9 @@ import type { RunnerBatch } from './batch.ts';
 import { EmbeddingTable } from './embedding.ts';
 import { WasmGemm } from './gemm.ts';
 import { addInPlace, addRowBias, rmsNormRows } from './host_ops.ts';
-import { q8ScratchBytes, QuantGemm } from './qgemm.ts';
+import { panelBytes, q8ScratchBytes, QuantGemm, rowBytes } from './qgemm.ts';
 import { RopeTable } from './rope.ts';
+import { chunking, type ChunkRunner, type RowJob, type RowTeam } from './row_team.ts';
 import { isRows, type LinearWeight, type RunnerWeights } from './weights.ts';
 
 /** Where everything of a runner is in its arena: plain data, handed to worker threads. */
@@ -27,6 +28,32 @@ export interface RunnerLayout {
 
 /** Rows of the LM head computed at once (a prompt-logprobs prefill wants every row's logits). */
 const LM_HEAD_ROWS = 64;
+
+/**
+ * A product is split by rows over the threads (row_team.ts) when its weight takes at least this
+ * many bytes, or it has at least 16 times as many multiply-adds: below, the handoff (posting it,
+ * waiting for the last chunk, the output's cache lines crossing cores) costs about what a thread
+ * saves.
+ */
+export const ROW_SPLIT_MIN_BYTES = 256 * 1024;
+
+/** The weights' linear products in one list (an index is what a row job names): per layer qkv, o, gate/up, down; then the LM head. */
+export function linearWeights(w: RunnerWeights): LinearWeight[] {
+  return [...w.layers.flatMap((l) => [l.qkv, l.o, l.gateUp, l.down]), w.lmHead];
+}
+
+const LM_HEAD = -1;
+const weightBytesOf = (w: LinearWeight) => (isRows(w) ? w.parts.reduce((n, p) => n + p.rows * rowBytes(p.type, w.K), 0) : 4 * w.K * w.N);
+
+/** How the main thread's core hands products to the other threads. */
+export interface RowSplit {
+  readonly team: RowTeam;
+  /** Tells the other threads that a product is posted. */
+  readonly wake: () => void;
+  readonly threads: number;
+  /** Products from this many weight bytes are split (ROW_SPLIT_MIN_BYTES; 0: all). */
+  readonly minBytes: number;
+}
 
 /** Floats of one step's activations for `rows` rows, by name (the layout forward() uses). */
 function activationSizes(c: ModelConfig, rows: number) {
@@ -59,6 +86,11 @@ export class RunnerCore {
   private readonly norms: readonly { input: Float32Array; post: Float32Array }[];
   /** Per layer: views of the architecture extras it has (null: none). */
   private readonly extras: readonly { qkvBias: Float32Array | null; qNorm: Float32Array | null; kNorm: Float32Array | null }[];
+  /** linearWeights(), and this thread's own panel scratch for the row chunks it runs. */
+  private readonly matrices: readonly LinearWeight[];
+  private readonly panelOff: number;
+  /** Set on the main thread's core of a threaded runner: products split by rows. */
+  private split: RowSplit | null = null;
 
   /** `maxRows`: the largest step expected (its activations are reserved now; a larger one grows them). */
   constructor(arena: SharedArena, layout: RunnerLayout, maxRows = 0) {
@@ -78,7 +110,21 @@ export class RunnerCore {
     const view = (off: number | null, n: number) => (off === null ? null : arena.f32(off, n));
     this.extras = w.layers.map((l) => ({ qkvBias: view(l.qkvBias, qkvW), qNorm: view(l.qNorm, c.headDim), kNorm: view(l.kNorm, c.headDim) }));
     if (maxRows > 0) this.activations.reserve(RunnerCore.activationBytes(c, maxRows));
+    this.matrices = linearWeights(w);
+    this.panelOff = arena.alloc(panelBytes(Math.max(...this.matrices.map((m) => m.K))), 'row panel');
   }
+
+  /** From now on, products worth it are split by rows over `split`'s threads (the main thread's core only). */
+  splitProducts(split: RowSplit): void {
+    this.split = split;
+  }
+
+  /** Output columns [r0, r1) of a posted product, on this thread (row_team.ts's ChunkRunner). */
+  readonly runChunk: ChunkRunner = (job, r0, r1) => {
+    const w = this.matrices[job.matrix]!;
+    if (isRows(w)) this.qgemm.rows(job.aOff, w, job.cOff, job.M, job.q8Off, this.panelOff, r0, r1);
+    else this.gemm.run(job.aOff, w, job.cOff, job.M, r0, r1);
+  };
 
   /** Forward over the batch; writes its K/V. Returns logits [sampleRows.length, V] (row-major, a new array). */
   forward(batch: RunnerBatch): Float32Array {
@@ -116,9 +162,9 @@ export class RunnerCore {
     this.embed.rows(batch.tokenIds, x);
     attn.fill(0); // padding rows (no sequence) are never written by attention
 
-    this.layout.weights.layers.forEach((lw, l) => {
+    this.layout.weights.layers.forEach((_, l) => {
       rmsNormRows(x, this.norms[l]!.input, c.rmsNormEps, N, h);
-      this.matmul(off.h, lw.qkv, off.qkv, N); // [N, (H + 2Hkv)·Dh]
+      this.matmul(off.h, 4 * l, off.qkv, N); // [N, (H + 2Hkv)·Dh]
       const ex = this.extras[l]!;
       if (ex.qkvBias) addRowBias(qkv, ex.qkvBias, N); // Qwen2: [N, (H + 2Hkv)·Dh] += b
       for (let t = 0; t < N; t++) {
@@ -140,12 +186,12 @@ export class RunnerCore {
       }
       writeKv(this.attention.caches[l]!, batch.slotMapping, k, v);
       this.attention.attend(l, off.q, off.attn, N, batch.seqs, tables, geometry);
-      this.matmul(off.attn, lw.o, off.tmp, N);
+      this.matmul(off.attn, 4 * l + 1, off.tmp, N);
       addInPlace(x, tmp, N * D);
       rmsNormRows(x, this.norms[l]!.post, c.rmsNormEps, N, h);
-      this.matmul(off.h, lw.gateUp, off.tmp, N);
+      this.matmul(off.h, 4 * l + 2, off.tmp, N);
       this.gemm.siluMul(off.tmp, off.act, F, N);
-      this.matmul(off.act, lw.down, off.tmp, N);
+      this.matmul(off.act, 4 * l + 3, off.tmp, N);
       addInPlace(x, tmp, N * D);
     });
 
@@ -160,14 +206,22 @@ export class RunnerCore {
     const logits = new Float32Array(S * V);
     for (let r0 = 0; r0 < S; r0 += LM_HEAD_ROWS) {
       const rows = Math.min(LM_HEAD_ROWS, S - r0);
-      this.matmul(off.last + 4 * r0 * D, this.layout.weights.lmHead, off.logits, rows);
+      this.matmul(off.last + 4 * r0 * D, LM_HEAD, off.logits, rows);
       logits.set(this.arena.f32(off.logits, rows * V), r0 * V);
     }
     return logits;
   }
 
-  private matmul(aOff: number, w: LinearWeight, cOff: number, M: number): void {
-    if (isRows(w)) this.qgemm.run(aOff, w, cOff, M, this.q8Off);
+  /** c = a · matrices[index]ᵀ (LM_HEAD: the last), split by rows over the threads where that pays. */
+  private matmul(aOff: number, index: number, cOff: number, M: number): void {
+    const matrix = index === LM_HEAD ? this.matrices.length - 1 : index;
+    const w = this.matrices[matrix]!;
+    const split = this.split;
+    if (split !== null && M > 0 && (weightBytesOf(w) >= split.minBytes || M * w.K * w.N >= 16 * split.minBytes)) {
+      if (isRows(w)) this.qgemm.prepare(aOff, w, M, this.q8Off);
+      const job: RowJob = { matrix, aOff, cOff, M, q8Off: this.q8Off, ...chunking(w.N, split.threads) };
+      split.team.run(job, split.wake, this.runChunk, w.N);
+    } else if (isRows(w)) this.qgemm.run(aOff, w, cOff, M, this.q8Off);
     else this.gemm.run(aOff, w, cOff, M);
   }
 }

@@ -6,9 +6,11 @@
  * rows' logits.
  *
  * Protocol, per worker, over a 2-word Int32Array on a SharedArrayBuffer and a MessagePort:
- *   main:   port.postMessage(job); ctrl[JOB] = n; notify     (jobs numbered 1, 2, …)
+ *   main:   port.postMessage(job); ctrl[JOB] = n; notify     (n = 2·k for the k-th post: a batch)
  *   worker: wait ctrl[JOB] ≠ last; receiveMessageOnPort → execute → postMessage(reply); ctrl[DONE] = n; notify
  *   main:   runs its own share meanwhile, then waits ctrl[DONE] = n and takes the reply synchronously.
+ * A post with n odd (2·k + 1) is a product split by rows instead (row_team.ts): the worker claims
+ * chunks of it from the runner's RowTeam, with no message and no reply (ctrl[DONE] stays).
  * Everything is synchronous (Atomics.wait, receiveMessageOnPort), so ModelRunner.execute stays a
  * plain function; the atomics order the KV writes of one step before the reads of the next.
  */
@@ -26,8 +28,10 @@ const STARTING = -2;
 /** What a worker posts back, tagged with the job it answers (0: start). */
 export type WorkerReply = { job: number } & ({ ready: true } | { logits: Float32Array } | { error: string });
 
-/** Job numbers run 1 … JOB_WRAP, then start over (never STOP or STARTING, whatever the uptime). */
-const JOB_WRAP = 2 ** 30;
+/** Posts are numbered 1 … JOB_WRAP, then start over (ctrl[JOB] = 2·k + kind: never STOP or STARTING, whatever the uptime). */
+const JOB_WRAP = 2 ** 29;
+/** Whether a ctrl[JOB] value posts a row-split product (else a batch). */
+export const isRowPost = (job: number) => (job & 1) === 1;
 
 /**
  * How long a waiting side spins (polling the control word) before it sleeps on the futex. A
@@ -59,18 +63,19 @@ export class RunnerWorker {
   private readonly worker: Worker;
   private readonly port: MessagePort;
   private readonly ctrl: Int32Array;
-  /** The last job posted (0: none yet), and the value ctrl[DONE] holds until the worker finishes it. */
+  /** Posts so far (wrapping), the last batch job posted (0: none yet), and the value ctrl[DONE] holds until the worker finishes it. */
+  private posts = 0;
   private job = 0;
   private lastDone = 0;
   private pending = false;
 
   /** Starts the thread; with `wait` false, await ready() before the first job. */
-  constructor(readonly index: number, memory: WebAssembly.Memory, layout: RunnerLayout, maxRows: number, wait = true) {
+  constructor(readonly index: number, memory: WebAssembly.Memory, layout: RunnerLayout, maxRows: number, team: SharedArrayBuffer, wait = true) {
     this.ctrl = new Int32Array(new SharedArrayBuffer(8));
     this.ctrl[DONE] = STARTING;
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const workerData = { memory, layout, maxRows, ctrl: this.ctrl, port: port2 };
+    const workerData = { memory, layout, maxRows, team, ctrl: this.ctrl, port: port2 };
     this.worker = new Worker(ENTRY, { workerData, transferList: [port2], execArgv: ['--import', REGISTER] });
     // Seen only once this thread's event loop runs (it blocks meanwhile); kept so that a dying worker is not an uncaught error.
     this.worker.on('error', () => {});
@@ -100,9 +105,20 @@ export class RunnerWorker {
   start(batch: unknown): void {
     this.port.postMessage(batch);
     this.pending = true;
-    this.job = (this.job % JOB_WRAP) + 1;
-    Atomics.store(this.ctrl, JOB, this.job);
+    this.job = this.post(0);
+  }
+
+  /** Tells the worker that a product is posted on the runner's RowTeam (it returns to waiting once none of its chunks are left). */
+  wake(): void {
+    this.post(1);
+  }
+
+  private post(kind: 0 | 1): number {
+    this.posts = (this.posts % JOB_WRAP) + 1;
+    const n = 2 * this.posts + kind;
+    Atomics.store(this.ctrl, JOB, n);
     Atomics.notify(this.ctrl, JOB);
+    return n;
   }
 
   /** Waits for the job given to start() and returns its logits. */

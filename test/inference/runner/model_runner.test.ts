@@ -123,6 +123,20 @@ describe.each([
     one.dispose();
     many.dispose();
   }, 60_000);
+
+  it.each([2, 3])('on %i threads with every product split by rows (one sequence: prefill, then decode) gives the one-thread logits', (threads) => {
+    const req = { ids: prompt, table: [5, 1, 6] };
+    const one = new ModelRunner(m, { numBlocks: 8, blockSize: B });
+    const rows = new ModelRunner(m, { numBlocks: 8, blockSize: B, threads, rowSplitMinBytes: 0 });
+    for (const [start, len] of [[0, 8], [8, 1], [9, 1], [10, 1]] as const) {
+      const step = batchOf([{ req, start, len }]);
+      // the same kernels over the same rows in another order of chunks: the same floats
+      expect(rows.execute(step)).toEqual(one.execute(step));
+    }
+    expectClose(rows.execute(batchOf([{ req, start: 10, len: 1 }])), want[10]!);
+    one.dispose();
+    rows.dispose();
+  }, 60_000);
 });
 
 describe('ModelRunner threads after a failed step', () => {

@@ -96,4 +96,22 @@ describe('a Q4_K_M model on 2 runner threads', () => {
     expect(got.length).toBe(want.length);
     for (let i = 0; i < want.length; i++) expect(got[i]).toBe(want[i]);
   });
+
+  it.each([2, 3])('gives the logits of one thread for one sequence with every product split by rows over %i threads', (threads) => {
+    const m = loadGgufBytes(concat(quantizeGguf(parseGguf(source, 'f32.gguf'), 'q4_k_m').chunks), 'q4km.gguf');
+    // on 3 threads a chunk straddles q|k|v's parts (Q4_K | Q4_K | Q6_K): 48-row chunks of 256 + 128 + 128 rows
+    const one = new ModelRunner(m, { numBlocks: 4, blockSize: 16 });
+    const rows = new ModelRunner(m, { numBlocks: 4, blockSize: 16, threads, rowSplitMinBytes: 0 });
+    for (const [start, len] of [[0, 8], [8, 1]] as const) {
+      const ids = prompt.slice(start, start + len);
+      const step = {
+        tokenIds: Int32Array.from(ids), positions: Int32Array.from(ids, (_, i) => start + i), slotMapping: Int32Array.from(ids, (_, i) => start + i),
+        seqs: [{ queryStart: 0, queryLen: len, contextLen: start + len, blockTable: Int32Array.from([0]) }],
+        sampleRows: Int32Array.from(ids, (_, i) => i), // every row: the LM head at 8 rows and at 1
+      };
+      expect(rows.execute(step)).toEqual(one.execute(step));
+    }
+    one.dispose();
+    rows.dispose();
+  });
 });
