@@ -43,6 +43,7 @@ describe('tensor-parallel slices', () => {
     expect(() => tensorParallelLlama(makeModelConfig({ vocabSize: 50, hiddenSize: 48, numLayers: 1, numHeads: 12, numKvHeads: 3 }), 4, 0)).toThrow(/num_key_value_heads 3 is neither divisible by tensor parallel 4 nor a divisor of it/);
     expect(() => loadConfig({ train_micro_batch_size_per_gpu: 2, tensor_parallel: { autotp_size: 2 }, pipeline: { stages: 2 } }, { worldSize: 6 })).toThrow(/world size 6 is not divisible by tensor parallel 2 × pipeline stages 2 = 4/);
     expect(() => loadConfig({ train_micro_batch_size_per_gpu: 2, tensor_parallel: { autotp_size: 2 }, zero_optimization: { stage: 3 } }, { worldSize: 2 })).toThrow(/zero_optimization.stage: 3 with tensor_parallel.autotp_size 2: ZeRO-3/);
+    expect(() => loadConfig({ train_micro_batch_size_per_gpu: 2, tensor_parallel: { autotp_size: 2 }, optimizer: { type: 'Lamb', params: { lr: 1e-3 } } }, { worldSize: 2 })).toThrow(/optimizer.type: Lamb with tensor_parallel.autotp_size 2: its trust ratio/);
   });
   it('the batch rule divides the world by tp × pp', () => {
     expect(loadConfig({ train_micro_batch_size_per_gpu: 4, gradient_accumulation_steps: 2, tensor_parallel: { autotp_size: 2 }, pipeline: { stages: 2 } }, { worldSize: 8 }).train_batch_size).toBe(16);

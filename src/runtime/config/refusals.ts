@@ -36,6 +36,7 @@ function refuseTensorParallelCombos(cfg: RawConfig, tp: number, no: (path: strin
   const w = `with tensor_parallel.autotp_size ${tp}`;
   if (cfg.zero_optimization.stage === 3) no('zero_optimization.stage', `3 ${w}: ZeRO-3 would shard the parameter slices a tensor-parallel rank keeps whole; use stage 0, 1 or 2`);
   if (cfg.optimizer?.type === 'OneBitAdam') no('optimizer.type', `OneBitAdam ${w} is not built`);
+  if (cfg.optimizer?.type === 'Lamb') no('optimizer.type', `Lamb ${w}: its trust ratio ‖w‖/‖update‖ is per parameter, and a rank holds a slice of each; a tp-aware norm is not built (use Adam or AdamW)`);
   if (cfg.compression_training !== undefined) no('compression_training', `${w}: quantization-aware training would quantize each rank's slice on its own scale, unlike the 1-rank run; not built`);
   if (cfg.distillation !== undefined) no('distillation', `${w}: the distillation loss reads full-vocabulary logits, which tensor parallelism never gathers; not built`);
   if (cfg.flops_profiler.enabled) no('flops_profiler.enabled', `${w}: profiling a tensor-parallel rank is not built`);
