@@ -43,7 +43,7 @@ if (args.resume) {
 const evaluate = async (n: number): Promise<number> =>
   task.evaluate(async (prompts) => {
     const ids = prompts.map((p) => tok.encode(p, { addBos: true }));
-    return engine.generate(ids, task.maxChars, tok.special.eos).map((o) => tok.decode(o));
+    return (await engine.generateAsync(ids, task.maxChars, tok.special.eos)).map((o) => tok.decode(o)); // async: runs on webgpu too
   }, n, 987654321);
 
 log.info(`training ${task.name} on ${dist.worldSize} rank(s): ${engine.flat.numel} parameters, ${steps} steps, global batch ${config.train_batch_size}`);
