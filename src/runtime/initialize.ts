@@ -152,7 +152,7 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
   // The monitor needs the engine (for the profiler) and the engine calls the monitor: tie the knot late.
   let monitor: EngineMonitor | null = null;
   const engine = new Engine(
-    layout?.tp ? layout.stageModel : model,
+    layout ? layout.stageModel : model, // this rank's layers: its stage's, each on its tp part
     {
       gradAccumSteps: config.gradient_accumulation_steps,
       gradientClipping: config.gradient_clipping,
@@ -215,6 +215,9 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
     rank: dist.rank,
     worldSize: dist.worldSize,
     dpSize: dp.size,
+    tpSize,
+    ppSize: config.pipeline.stages,
+    stage: topology.coordOf(dist.rank).pipe,
     totalSteps,
     startStep: 0,
     samplesPerStep: config.train_batch_size,

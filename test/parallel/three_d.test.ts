@@ -12,7 +12,7 @@ const STEPS = 10;
 const GLOBAL = 16; // sequences per step: micro-batch × grad-accum × dp
 let port = 30100 + Math.floor(Math.random() * 300);
 
-interface Run { losses: number[]; evalLoss: number; numel: number; tensorsAfter: number[] }
+interface Run { losses: number[]; evalLoss: number; numel: number; tensorsAfter: number[]; profile: Record<string, number> }
 
 async function run(dp: number, tp: number, pp: number, zero = 0, recompute = false): Promise<Run> {
   const gas = Math.max(2, pp); // a pipeline needs micro-batches to fill it
@@ -48,6 +48,15 @@ describe('3D parallelism (data × tensor × pipe) gives the 1-rank losses', () =
       expect(Math.abs(r.evalLoss - one.evalLoss) / one.evalLoss).toBeLessThan(1e-5);
       // Rank 0 holds its slice only: fewer parameters than the whole model (so the split did happen).
       if (tp * pp > 1) expect(r.numel).toBeLessThan(one.numel);
+      // The profiler on rank 0 sees its stage's layers only, each block's matmuls split tp ways (MACs per sequence).
+      const names = Object.keys(r.profile);
+      if (pp === 1) expect(names).toEqual(Object.keys(one.profile));
+      else expect(names.length).toBeLessThan(Object.keys(one.profile).length);
+      for (const n of names.filter((x) => x.startsWith('layers.'))) {
+        // 2 kv heads over 4 ranks: each rank projects a whole kv head, more than a quarter of k and v.
+        if (n.endsWith('.attn') && tp > 2) expect(r.profile[n]! * tp).toBeGreaterThan(one.profile[n]!);
+        else expect(r.profile[n]! * tp).toBe(one.profile[n]!);
+      }
       // No tensor outlives a step on rank 0 (activations, received tensors, tapes all freed).
       expect(new Set(r.tensorsAfter.slice(1)).size).toBe(1);
     }, 300_000);

@@ -39,7 +39,6 @@ function refuseTensorParallelCombos(cfg: RawConfig, tp: number, no: (path: strin
   if (cfg.optimizer?.type === 'Lamb') no('optimizer.type', `Lamb ${w}: its trust ratio ‖w‖/‖update‖ is per parameter, and a rank holds a slice of each; a tp-aware norm is not built (use Adam or AdamW)`);
   if (cfg.compression_training !== undefined) no('compression_training', `${w}: quantization-aware training would quantize each rank's slice on its own scale, unlike the 1-rank run; not built`);
   if (cfg.distillation !== undefined) no('distillation', `${w}: the distillation loss reads full-vocabulary logits, which tensor parallelism never gathers; not built`);
-  if (cfg.flops_profiler.enabled) no('flops_profiler.enabled', `${w}: profiling a tensor-parallel rank is not built`);
 }
 
 /** What pipeline stages do not combine with yet (a stage holds a slice of the model, see src/parallel). */
@@ -53,8 +52,6 @@ function refusePipelineCombos(cfg: RawConfig, no: (path: string, why: string) =>
   if (cfg.optimizer?.type === 'OneBitAdam') no('optimizer.type', `OneBitAdam ${stages} is not built`);
   if (cfg.compression_training !== undefined) no('compression_training', `quantization-aware training ${stages} is not built`);
   if (cfg.distillation !== undefined) no('distillation', `distillation ${stages} is not built`);
-  // A stage holds a slice of the model: profiling the whole model is not built for it.
-  if (cfg.flops_profiler.enabled) no('flops_profiler.enabled', `${stages}: profiling a pipeline stage is not built`);
 }
 
 /** Keys whose meaning depends on the backend, checked once it is chosen. */

@@ -46,7 +46,7 @@ export interface EngineOptions {
  */
 export interface MicroBatchRunner {
   run(micro: readonly MicroBatch[], hooks: LayerHooks, denominator: number): Promise<{ loss: number; forwardMs: number; backwardMs: number; idleMs?: number }>;
-  /** Why whole-model operations (evalLoss, generate, the profiler, checkpoints) cannot run on this rank; null when they can. */
+  /** Why whole-model operations (evalLoss, generate, the profiler) cannot run on this rank; null when they can. */
   readonly wholeModelUnavailable: string | null;
   /** One batch's loss with no gradient on `params` (this rank's), every rank of the job taking part (evalBatch). */
   evalLoss?(batch: MicroBatch, params: Map<string, tf.Tensor>, denominator: number): Promise<number>;
@@ -293,7 +293,7 @@ export class Engine {
 
   /** Per-layer params, FLOPs and forward time on the last micro-batch trained on (flops_profiler). */
   async profileLastBatch(): Promise<{ layers: LayerProfile[]; batchSize: number; seqLen: number }> {
-    this.wholeModel('the flops profiler');
+    // Each rank profiles the layers it runs: its pipeline stage's, on its tensor-parallel slices.
     const batch = this.lastBatch;
     if (!batch) throw new InputError('Engine.profileLastBatch: no step has run yet');
     const own = this.gathered === null;

@@ -33,6 +33,18 @@ function matmulMacs(inputShapes: readonly (readonly number[])[], outputShapes: r
 }
 
 /**
+ * MACs of the fused causal attention (src/models/fused/attention.ts) from q [B, T, H, Dh]: QKᵀ and
+ * PV over the causal triangle only, which is what its tiles compute (a masked T × T product, as
+ * the unfused path ran, would count T² instead of T(T+1)/2).
+ */
+function attentionMacs(inputShapes: readonly (readonly number[])[]): number {
+  const q = inputShapes[0];
+  if (!q || q.length !== 4) return 0;
+  const [B, T, H, Dh] = q as [number, number, number, number];
+  return 2 * B * H * ((T * (T + 1)) / 2) * Dh;
+}
+
+/**
  * Runs the model forward on one micro-batch, layer by layer, recording each layer's kernels
  * with tf.profile (their names and shapes, so FLOPs come from what actually ran) and its wall
  * time, taken on a separate plain run of the layer with its output read back before the clock
@@ -41,7 +53,12 @@ function matmulMacs(inputShapes: readonly (readonly number[])[], outputShapes: r
 export async function profileForward(model: Model, params: Map<string, tf.Tensor>, batch: MicroBatch): Promise<LayerProfile[]> {
   const ctx: ForwardCtx = { config: model.config, positionOffset: 0, training: false };
   const out: LayerProfile[] = [];
-  let x: tf.Tensor = tf.tensor2d(batch.input, [batch.batchSize, batch.seqLen], 'int32');
+  // A pipeline stage past the first starts from a hidden state: a seeded normal one of the shape
+  // the previous stage sends (the kernels, their shapes and so the FLOPs are the same as on real data).
+  // A tensor-parallel rank runs its own slices, without the all-reduces: FLOPs per rank.
+  let x: tf.Tensor = model.layers[0]?.input === 'hidden'
+    ? tf.randomNormal([batch.batchSize, batch.seqLen, model.config.hiddenSize], 0, 1, 'float32', 1)
+    : tf.tensor2d(batch.input, [batch.batchSize, batch.seqLen], 'int32');
   for (const layer of model.layers) {
     const p = paramsOf(layer, params);
     const t0 = performance.now();
@@ -55,6 +72,7 @@ export async function profileForward(model: Model, params: Map<string, tf.Tensor
     let other = 0;
     for (const k of info.kernels) {
       if (k.name === 'BatchMatMul' || k.name === '_FusedMatMul' || k.name === 'MatMul') macs += matmulMacs(k.inputShapes, k.outputShapes);
+      else if (k.name === 'DsAttention') macs += attentionMacs(k.inputShapes);
       else if (!NO_FLOPS.has(k.name)) other += k.outputShapes.reduce((s, sh) => s + numel(sh ?? []), 0);
     }
     out.push({ name: layer.name, params: layer.params.reduce((s, q) => s + numel(q.shape), 0), macs, flops: 2 * macs + other, fwdMs });

@@ -41,6 +41,10 @@ export interface EngineMonitorContext {
   readonly rank: number;
   readonly worldSize: number;
   readonly dpSize: number;
+  /** Tensor-parallel ranks, pipeline stages and this rank's stage, for the profiler's summary (default 1, 1, 0). */
+  readonly tpSize?: number;
+  readonly ppSize?: number;
+  readonly stage?: number;
   /** Steps of the whole run, when known (train.steps or train.epochs): the progress bar's total. */
   readonly totalSteps: number | null;
   readonly startStep: number;
@@ -112,7 +116,7 @@ export class EngineMonitor {
       const p = await this.ctx.profile();
       if (this.ctx.rank === 0) {
         const text = formatFlopsReport(
-          { step: r.step, worldSize: this.ctx.worldSize, dpSize: this.ctx.dpSize, batchSize: p.batchSize, seqLen: p.seqLen, layers: p.layers, bwdMs: t.backwardMs, stepMs: t.forwardMs + t.backwardMs + t.commMs + t.optimizerMs },
+          { step: r.step, worldSize: this.ctx.worldSize, dpSize: this.ctx.dpSize, mpSize: this.ctx.tpSize, ppSize: this.ctx.ppSize, stage: this.ctx.stage, batchSize: p.batchSize, seqLen: p.seqLen, layers: p.layers, bwdMs: t.backwardMs, stepMs: t.forwardMs + t.backwardMs + t.commMs + t.optimizerMs },
           { moduleDepth: fp.module_depth, topModules: fp.top_modules, detailed: fp.detailed },
         );
         if (fp.output_file) writeFileSync(fp.output_file, text + '\n');

@@ -9,6 +9,10 @@ export interface FlopsReportInput {
   readonly step: number;
   readonly worldSize: number;
   readonly dpSize: number;
+  /** Tensor-parallel ranks and pipeline stages (1 and 1 without them); `stage`: the profiled rank's stage. */
+  readonly mpSize?: number;
+  readonly ppSize?: number;
+  readonly stage?: number;
   readonly batchSize: number;
   readonly seqLen: number;
   readonly layers: readonly LayerProfile[];
@@ -51,7 +55,8 @@ export function formatFlopsReport(r: FlopsReportInput, o: FlopsReportOptions): s
     '',
     row('world size:', String(r.worldSize)),
     row('data parallel size:', String(r.dpSize)),
-    row('model parallel size:', '1'),
+    row('model parallel size:', String(r.mpSize ?? 1)),
+    ...((r.ppSize ?? 1) > 1 ? [row('pipeline stages:', `${r.ppSize} (this rank: stage ${r.stage ?? 0}, its layers only)`)] : []),
     row('batch size per rank:', String(r.batchSize)),
     row('sequence length:', String(r.seqLen)),
     row('params per rank:', si(params)),
