@@ -15,7 +15,7 @@ import { initialize } from '../src/runtime/initialize.ts';
 import { modelConfigFromDs } from '../src/runtime/config/index.ts';
 import { AdditionTask, ReversalTask, taskBatches, taskTokenizer, type Task } from '../src/data/index.ts';
 import { loadTeacher } from '../src/compress/index.ts';
-import { greedyGenerate } from '../src/runtime/engine/greedy.ts';
+import { greedyGenerateAsync } from '../src/runtime/engine/greedy.ts';
 import { log } from '../src/runtime/logger.ts';
 import { InputError } from '../src/errors.ts';
 import type { MicroBatch } from '../src/runtime/engine/executor.ts';
@@ -37,8 +37,8 @@ const batches = taskBatches({ task, seqLen, batchSize: micro, seed: config.seed,
 const next = (): MicroBatch => ({ ...batches.next().value, batchSize: micro, seqLen });
 
 /** Exact match of greedy answers (the held-out problems of examples/train.ts). */
-const exactMatch = (generate: (ids: number[][]) => number[][], n: number): Promise<number> =>
-  task.evaluate(async (prompts) => generate(prompts.map((p) => tok.encode(p, { addBos: true }))).map((o) => tok.decode(o)), n, 987654321);
+const exactMatch = (generate: (ids: number[][]) => Promise<number[][]>, n: number): Promise<number> =>
+  task.evaluate(async (prompts) => (await generate(prompts.map((p) => tok.encode(p, { addBos: true })))).map((o) => tok.decode(o)), n, 987654321);
 
 const d = config.distillation;
 log.info(`training the ${d?.enabled ? `student of ${d.teacher}` : 'model from scratch'}: ${engine.flat.numel} parameters, ${steps} steps, ${task.name}`);
@@ -48,13 +48,13 @@ const ckptDir = config.train.checkpoint.dir ?? path.join(config.train.out_dir, '
 await engine.save_checkpoint(ckptDir, 'final');
 if (dist.rank === 0) {
   const n = config.train.eval_samples;
-  const student = await exactMatch((ids) => engine.generate(ids, task.maxChars, tok.special.eos), n);
+  const student = await exactMatch((ids) => engine.generateAsync(ids, task.maxChars, tok.special.eos), n);
   log.info(`student: exact match ${(100 * student).toFixed(1)}% on ${n} held-out problems after ${((performance.now() - t0) / 1000).toFixed(0)} s (${engine.flat.numel} parameters); checkpoint in ${ckptDir}`);
   if (d?.enabled) {
     const teacher = await loadTeacher(d.teacher, d.teacher_tag, { config: engine.model.config, tokenizer: tok });
     const params = new Map<string, tf.Tensor>();
     for (const l of teacher.model.layers) for (const p of l.params) if (!params.has(p.name)) params.set(p.name, tf.tensor(teacher.weights.get(p.name)!.data, [...p.shape], 'float32'));
-    const acc = await exactMatch((ids) => greedyGenerate(teacher.model, params, ids, { maxNewTokens: task.maxChars, eosId: tok.special.eos }), n);
+    const acc = await exactMatch((ids) => greedyGenerateAsync(teacher.model, params, ids, { maxNewTokens: task.maxChars, eosId: tok.special.eos }), n);
     const tParams = [...params.values()].reduce((s, t) => s + t.size, 0);
     log.info(`teacher: exact match ${(100 * acc).toFixed(1)}% (${tParams} parameters; the student has ${(engine.flat.numel / tParams).toFixed(2)}× as many)`);
     tf.dispose([...params.values()]);

@@ -15,7 +15,8 @@ export interface TaskData {
   /** This rank's next micro-batch of the training stream. */
   next(): MicroBatch;
   /** Mean masked loss over `batches` held-out micro-batches (the same for every run of one config). */
-  heldOutLoss(engine: Engine, batches: number): number;
+  /** Mean loss over held-out batches; every rank calls it (evalBatch runs through stages and tp ranks). */
+  heldOutLoss(engine: Engine, batches: number): Promise<number>;
 }
 
 export function taskData(config: DsConfig, rank: number, worldSize: number): TaskData {
@@ -30,10 +31,10 @@ export function taskData(config: DsConfig, rank: number, worldSize: number): Tas
   };
   return {
     next: stream(config.seed, rank, worldSize),
-    heldOutLoss: (engine, batches) => {
+    heldOutLoss: async (engine, batches) => {
       const held = stream(config.seed + 7919, 0, 1);
       let sum = 0;
-      for (let i = 0; i < batches; i++) sum += engine.evalLoss(held());
+      for (let i = 0; i < batches; i++) sum += await engine.evalBatch(held());
       return sum / batches;
     },
   };

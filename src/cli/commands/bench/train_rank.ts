@@ -77,6 +77,7 @@ const stepMs = (performance.now() - t0) / args.steps;
 const sent1 = rt.grid.sentBytes();
 const tokensPerStep = B * seqLen * config.gradient_accumulation_steps * rt.dataParallel.size;
 const per = (x: number): number => x / args.steps;
+const heldOut = task ? await task.heldOutLoss(engine, 16) : null; // every rank takes part
 if (dist.rank === 0) {
   process.stdout.write(`${JSON.stringify({
     stage: config.zero_optimization.stage,
@@ -95,7 +96,7 @@ if (dist.rank === 0) {
     sent_bytes_per_step: { data: per(sent1.data - sent0.data), model: per(sent1.model - sent0.model), pipe: per(sent1.pipe - sent0.pipe) },
     memory: engine.memoryReport(),
     final_loss: loss,
-    held_out_loss: task ? task.heldOutLoss(engine, 16) : null,
+    held_out_loss: heldOut,
     first_step: args.warmup + 1,
     per_step: perStep,
   })}\n`);
