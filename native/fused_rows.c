@@ -9,39 +9,28 @@
 #include "pool.h"
 #include "vmath.h"
 
-/* Row chunks: enough for every thread to get several, none under ~16k values. */
+/* Row chunks of ~16k values, not depending on the pool's size: RMSNorm's dw sums its chunks in
+ * order, so the result is the same bits on any number of threads. */
 static int chunks_for(long rows, long per_row) {
-  long want = 4L * pool_threads(), by_size = rows * per_row / 16384;
-  long c = want < by_size ? want : by_size;
+  long c = rows * per_row / 16384;
   if (c > rows) c = rows;
+  if (c > 1024) c = 1024;
   return c < 1 ? 1 : (int)c;
 }
 
 /* ---- RMSNorm ---- */
 
 DS_CLONES static void rmsnorm_row(const float *restrict x, const float *restrict w, float *restrict y, float *rstd, int D, float eps) {
-  float acc[DS_LANES] = {0};
-  int d = 0;
-  for (; d + DS_LANES <= D; d += DS_LANES)
-    for (int l = 0; l < DS_LANES; l++) acc[l] += x[d + l] * x[d + l];
-  float ss = ds_lanes_sum(acc);
-  for (; d < D; d++) ss += x[d] * x[d];
-  float r = 1.0f / sqrtf(ss / (float)D + eps);
+  float r = 1.0f / sqrtf(ds_dot(x, x, D) / (float)D + eps);
   *rstd = r;
-  for (d = 0; d < D; d++) y[d] = x[d] * r * w[d];
+  for (int d = 0; d < D; d++) y[d] = x[d] * r * w[d];
 }
 
 /* dx = r·(g − x̂·mean(g·x̂)), g = dy·w, x̂ = x·r; dwacc += dy·x̂. */
 DS_CLONES static void rmsnorm_grad_row(const float *restrict x, const float *restrict w, float r, const float *restrict dy,
                                        float *restrict dx, float *restrict dwacc, int D) {
-  float acc[DS_LANES] = {0};
-  int d = 0;
-  for (; d + DS_LANES <= D; d += DS_LANES)
-    for (int l = 0; l < DS_LANES; l++) acc[l] += dy[d + l] * w[d + l] * x[d + l];
-  float dot = ds_lanes_sum(acc);
-  for (; d < D; d++) dot += dy[d] * w[d] * x[d];
-  float c = dot * r / (float)D; /* mean(g·x̂) = Σ(g·x)·r/D */
-  for (d = 0; d < D; d++) {
+  float c = ds_dot3(dy, w, x, D) * r / (float)D; /* mean(g·x̂) = Σ(g·x)·r/D */
+  for (int d = 0; d < D; d++) {
     dx[d] = r * (dy[d] * w[d] - x[d] * r * c);
     dwacc[d] += dy[d] * x[d] * r;
   }
@@ -133,16 +122,9 @@ void ds_swiglu_grad(const float *g, const float *u, const float *dy, float *dg, 
 /* ---- cross-entropy ---- */
 
 DS_CLONES static float row_lse(const float *restrict x, float *restrict tmp, int V) {
-  float m = x[0];
-  for (int j = 1; j < V; j++) m = x[j] > m ? x[j] : m;
+  float m = ds_max(x, V);
   for (int j = 0; j < V; j++) tmp[j] = ds_expf(x[j] - m);
-  float acc[DS_LANES] = {0};
-  int j = 0;
-  for (; j + DS_LANES <= V; j += DS_LANES)
-    for (int l = 0; l < DS_LANES; l++) acc[l] += tmp[j + l];
-  float s = ds_lanes_sum(acc);
-  for (; j < V; j++) s += tmp[j];
-  return m + logf(s);
+  return m + logf(ds_sum(tmp, V));
 }
 
 DS_CLONES static void row_softmax_grad(const float *restrict x, float lse, float scale, float *restrict dx, int V) {

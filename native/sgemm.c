@@ -42,6 +42,18 @@ static void micro_c(int kc, const float *a, const float *b, float *c, size_t ldc
     for (int j = 0; j < 16; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
 }
 
+/* The same products with A read in place: row i of the mr-row block at a + i·lda (no packing). */
+typedef void (*micro_lda_fn)(int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc, int accumulate);
+
+static void micro_c_lda(int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc, int accumulate) {
+  float acc[4][16] = {{0}};
+  for (int k = 0; k < kc; k++)
+    for (int i = 0; i < 4; i++)
+      for (int j = 0; j < 16; j++) acc[i][j] += a[i * lda + k] * b[k * 16 + j];
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 16; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 __attribute__((target("avx2,fma"))) static void micro_avx2(int kc, const float *a, const float *b, float *c, size_t ldc, int accumulate) {
@@ -90,19 +102,75 @@ __attribute__((target("avx512f"))) static void micro_avx512(int kc, const float 
     _mm512_storeu_ps(p + 16, acc[i][1]);
   }
 }
+
+__attribute__((target("avx2,fma"))) static void micro_avx2_lda(int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc, int accumulate) {
+  __m256 acc[6][2];
+  for (int i = 0; i < 6; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (int k = 0; k < kc; k++) {
+    __m256 b0 = _mm256_load_ps(b + k * 16), b1 = _mm256_load_ps(b + k * 16 + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; i++) {
+      __m256 ai = _mm256_broadcast_ss(a + i * lda + k);
+      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < 6; i++)
+    for (int h = 0; h < 2; h++) {
+      float *p = c + i * ldc + 8 * h;
+      _mm256_storeu_ps(p, accumulate ? _mm256_add_ps(_mm256_loadu_ps(p), acc[i][h]) : acc[i][h]);
+    }
+}
+
+__attribute__((target("avx512f"))) static void micro_avx512_lda(int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc, int accumulate) {
+  __m512 acc[12][2];
+  for (int i = 0; i < 12; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  const float *a6 = a + 6 * lda;
+  for (int k = 0; k < kc; k++) {
+    __m512 b0 = _mm512_load_ps(b + k * 32), b1 = _mm512_load_ps(b + k * 32 + 16);
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; i++) {
+      __m512 ai = _mm512_set1_ps(a[i * lda + k]), aj = _mm512_set1_ps(a6[i * lda + k]);
+      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+      acc[i + 6][0] = _mm512_fmadd_ps(aj, b0, acc[i + 6][0]);
+      acc[i + 6][1] = _mm512_fmadd_ps(aj, b1, acc[i + 6][1]);
+    }
+  }
+#pragma GCC unroll 12
+  for (int i = 0; i < 12; i++) {
+    float *p = c + i * ldc;
+    if (accumulate) {
+      acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(p), acc[i][0]);
+      acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(p + 16), acc[i][1]);
+    }
+    _mm512_storeu_ps(p, acc[i][0]);
+    _mm512_storeu_ps(p + 16, acc[i][1]);
+  }
+}
 #endif
 
 static Micro micro = {4, 16, 128, micro_c, "c"};
+static micro_lda_fn micro_lda = micro_c_lda;
 
 const char *sgemm_init(void) {
 #if defined(__x86_64__)
   __builtin_cpu_init();
   const char *cap = getenv("DS_NATIVE_ISA"); /* lowers the choice: "avx2+fma" or "c" */
   int allow512 = !cap || strcmp(cap, "avx512") == 0, allow2 = allow512 || (cap && strcmp(cap, "avx2+fma") == 0);
-  if (allow512 && __builtin_cpu_supports("avx512f")) micro = (Micro){12, 32, 144, micro_avx512, "avx512"};
-  else if (allow2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) micro = (Micro){6, 16, 144, micro_avx2, "avx2+fma"};
+  micro = (Micro){4, 16, 128, micro_c, "c"};
+  micro_lda = micro_c_lda;
+  if (allow512 && __builtin_cpu_supports("avx512f")) { micro = (Micro){12, 32, 144, micro_avx512, "avx512"}; micro_lda = micro_avx512_lda; }
+  else if (allow2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { micro = (Micro){6, 16, 144, micro_avx2, "avx2+fma"}; micro_lda = micro_avx2_lda; }
 #endif
   return micro.name;
+}
+
+const SgemmMicro *sgemm_micro(void) {
+  static SgemmMicro m;
+  m = (SgemmMicro){micro.mr, micro.nr, micro.fn, micro_lda};
+  return &m;
 }
 
 /* ---- packing ---- */

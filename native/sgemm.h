@@ -14,6 +14,15 @@ typedef struct {
 const char *sgemm_init(void);
 /* 0, or -1 when a packing buffer cannot be allocated. Runs on the pool (pool.h). */
 int sgemm(const SgemmArgs *args);
+/* The micro-kernel in use, for kernels that pack their own operands (fused_attention.c):
+ * c[mr, nr] (= or +=) Σ_k a[k, :]ᵀ b[k, :] over a packed [kc, mr], b packed [kc, nr] (64-byte aligned). */
+typedef struct {
+  int mr, nr;
+  void (*fn)(int kc, const float *a, const float *b, float *c, size_t ldc, int accumulate);
+  /* The same with a read in place, row-major: row i at a + i·lda (mr rows must be readable). */
+  void (*fn_lda)(int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc, int accumulate);
+} SgemmMicro;
+const SgemmMicro *sgemm_micro(void);
 /* The same product on the calling thread only (for use inside a pool task). */
 int sgemm_serial(const SgemmArgs *args, int thread);
 #endif

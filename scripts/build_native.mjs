@@ -32,7 +32,7 @@ if (!include) {
     // Every native/*.c; the vector kernels carry their own target attributes (chosen at run time),
     // so the addon is built for the baseline ISA and still runs on an older CPU.
     const sources = readdirSync(path.join(root, 'native')).filter((f) => f.endsWith('.c')).sort().map((f) => path.join(root, 'native', f));
-    execFileSync(cc, ['-O3', '-fPIC', '-shared', '-std=gnu11', `-I${include}`, '-DNODE_GYP_MODULE_NAME=ds_native',
+    execFileSync(cc, ['-O3', '-fPIC', '-shared', '-std=gnu11', '-fno-trapping-math', '-fno-math-errno', `-I${include}`, '-DNODE_GYP_MODULE_NAME=ds_native',
       ...sources, '-o', out, '-lpthread', '-lm'], { stdio: 'pipe' });
     console.log(`deepscale: built ${path.relative(root, out)}`);
   } catch (err) {
