@@ -8,6 +8,7 @@
  *   crossEntropyGrad(logits, targets, mask, lse, dlogits, N, V, scale)
  *   attention(q, k, v, cos, sin, o, lse, B, T, H, Hkv, Dh, ropeStyle)
  *   attentionGrad(q, k, v, cos, sin, o, lse, dout, dq, dk, dv, B, T, H, Hkv, Dh, ropeStyle)
+ *   adam(params, grads, m, v, n, b1, b2, eps, stepSize, sqrtC2, l2, keep)
  */
 #include <stdio.h>
 #include <node_api.h>
@@ -175,6 +176,18 @@ static napi_value AttentionGrad(napi_env env, napi_callback_info info) {
   return ds_attention_grad(q, k, v, cos, sin, o, lse, dout, dq, dk, dv, (int)B, (int)T, (int)H, (int)Hkv, (int)Dh, (int)s[5]) ? oom(&c) : NULL;
 }
 
+static napi_value AdamStep(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(&c, env, info, "adam", 12)) return NULL;
+  long n = num(&c, 4);
+  double h[7];
+  for (int i = 0; i < 7; i++) h[i] = real(&c, 5 + i);
+  float *p = F32(0, n), *g = F32(1, n), *m = F32(2, n), *v = F32(3, n);
+  if (c.failed) return NULL;
+  ds_adam(p, g, m, v, n, h[0], h[1], (float)h[2], (float)h[3], (float)h[4], (float)h[5], (float)h[6]);
+  return NULL;
+}
+
 void register_fused(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"rmsNorm", NULL, RmsNorm, NULL, NULL, NULL, napi_default, NULL},
@@ -185,6 +198,7 @@ void register_fused(napi_env env, napi_value exports) {
     {"crossEntropyGrad", NULL, CrossEntropyGrad, NULL, NULL, NULL, napi_default, NULL},
     {"attention", NULL, Attention, NULL, NULL, NULL, napi_default, NULL},
     {"attentionGrad", NULL, AttentionGrad, NULL, NULL, NULL, napi_default, NULL},
+    {"adam", NULL, AdamStep, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

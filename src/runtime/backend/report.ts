@@ -4,6 +4,7 @@ import { initBackend, type BackendAttempt, type BackendName } from './select.ts'
 import { GRADIENTS, WASM_KERNELS } from './kernels/index.ts';
 import { WEBGPU_KERNELS } from './kernels/webgpu_index.ts';
 import { WEBGPU_NOT_AUTOMATIC, webgpuTrainingStatus, type WebgpuTrainingStatus } from './webgpu.ts';
+import { NATIVE_FUSED_KERNELS } from './native_kernels.ts';
 
 /** What `ds report` prints: the live backend, why the others are not, threads, versions. */
 export interface BackendReport {
@@ -31,6 +32,7 @@ export async function buildBackendReport(): Promise<BackendReport> {
   const deepscale = (require('../../../package.json') as { version: string }).version;
   const kernels = [
     ...(info.native.live ? [{ kernel: 'native:BatchMatMul', why: `wasm BatchMatMul on the native sgemm (${info.native.isa}, ${info.native.threads} threads)` }] : []),
+    ...(info.native.live ? NATIVE_FUSED_KERNELS.map((k) => ({ kernel: `native:${k}`, why: `fused training kernel (src/models/fused), ${info.native.threads} threads` })) : []),
     ...(info.name === 'wasm' ? WASM_KERNELS.map((k) => ({ kernel: `wasm:${k.kernel}`, why: k.why })) : []),
     ...(info.name === 'webgpu' ? WEBGPU_KERNELS.map((k) => ({ kernel: `webgpu:${k.kernel}`, why: k.why })) : []),
     ...GRADIENTS.map((g) => ({ kernel: `grad:${g.kernel}`, why: g.why })),
