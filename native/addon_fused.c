@@ -9,6 +9,7 @@
  *   attention(q, k, v, cos, sin, o, lse, B, T, H, Hkv, Dh, ropeStyle)
  *   attentionGrad(q, k, v, cos, sin, o, lse, dout, dq, dk, dv, B, T, H, Hkv, Dh, ropeStyle)
  *   adam(params, grads, m, v, n, b1, b2, eps, stepSize, sqrtC2, l2, keep)
+ *   add(a, b, y, n)
  */
 #include <stdio.h>
 #include <node_api.h>
@@ -188,6 +189,16 @@ static napi_value AdamStep(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value Add(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(&c, env, info, "add", 4)) return NULL;
+  long n = num(&c, 3);
+  float *x = F32(0, n), *y = F32(1, n), *out = F32(2, n);
+  if (c.failed) return NULL;
+  ds_add(x, y, out, n);
+  return NULL;
+}
+
 void register_fused(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"rmsNorm", NULL, RmsNorm, NULL, NULL, NULL, napi_default, NULL},
@@ -199,6 +210,7 @@ void register_fused(napi_env env, napi_value exports) {
     {"attention", NULL, Attention, NULL, NULL, NULL, napi_default, NULL},
     {"attentionGrad", NULL, AttentionGrad, NULL, NULL, NULL, napi_default, NULL},
     {"adam", NULL, AdamStep, NULL, NULL, NULL, napi_default, NULL},
+    {"add", NULL, Add, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -31,6 +31,9 @@ int ds_attention_grad(const float *q, const float *k, const float *v, const floa
                       const float *lse, const float *dout, float *dq, float *dk, float *dv, int B, int T, int H, int Hkv, int Dh,
                       int rope_style);
 
+/* y = a + b over n values (y may be a or b). */
+void ds_add(const float *a, const float *b, float *y, long n);
+
 /* Adam / AdamW over n values in place (src/runtime/optim/adam_kernel.ts's arithmetic, in float32):
  * step = lr / c1, keep = 1 − lr·wd (AdamW) or 1, l2 = Adam's L2 decay (0 for AdamW). */
 void ds_adam(float *p, const float *g, float *m, float *v, long n, double b1, double b2, float eps, float step, float sqrt_c2, float l2, float keep);

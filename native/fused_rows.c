@@ -176,3 +176,28 @@ void ds_xent_grad(const float *logits, const int32_t *targets, const float *mask
   Xent a = {.logits = logits, .mask = mask, .lse_in = lse, .targets = targets, .dlogits = dlogits, .N = N, .V = V, .chunks = chunks_for(N, V), .scale = scale};
   pool_run(a.chunks, xent_task, &a);
 }
+
+/* ---- elementwise add (residuals, gradient sums), split over the pool ---- */
+
+DS_CLONES static void add_span(const float *restrict a, const float *restrict b, float *restrict y, long n) {
+  for (long i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+typedef struct {
+  const float *a, *b;
+  float *y;
+  long n;
+  int chunks;
+} Sum2;
+
+static void add_task(void *p, int t, int thread) {
+  (void)thread;
+  const Sum2 *s = p;
+  long i0 = s->n * t / s->chunks, i1 = s->n * (t + 1) / s->chunks;
+  add_span(s->a + i0, s->b + i0, s->y + i0, i1 - i0);
+}
+
+void ds_add(const float *a, const float *b, float *y, long n) {
+  Sum2 s = {a, b, y, n, chunks_for(n, 1)};
+  pool_run(s.chunks, add_task, &s);
+}

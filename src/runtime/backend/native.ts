@@ -36,6 +36,8 @@ export interface FusedAddon {
     B: number, T: number, H: number, Hkv: number, Dh: number, ropeStyle: number): void;
   attentionGrad(q: Float32Array, k: Float32Array, v: Float32Array, cos: Float32Array, sin: Float32Array, o: Float32Array, lse: Float32Array, dout: Float32Array,
     dq: Float32Array, dk: Float32Array, dv: Float32Array, B: number, T: number, H: number, Hkv: number, Dh: number, ropeStyle: number): void;
+  /** y = a + b over n values, on the pool. */
+  add(a: Float32Array, b: Float32Array, y: Float32Array, n: number): void;
   /** Adam/AdamW in place over n values, adamRange's arithmetic (src/runtime/optim/adam_kernel.ts) in float32, on the pool. */
   adam(params: Float32Array, grads: Float32Array, m: Float32Array, v: Float32Array, n: number,
     b1: number, b2: number, eps: number, stepSize: number, sqrtC2: number, l2: number, keep: number): void;

@@ -13,6 +13,9 @@ import type { FusedAddon, NativeKernels } from './native.ts';
  *   DsCrossEntropyGrad {logits, targets, mask, lse} {scale}  → dlogits [N, V]
  *   DsAttention     {q [B, T, H, Dh], k, v [B, T, Hkv, Dh], cos, sin [T, Dh]} {ropeStyle} → o [B, T, H, Dh], lse [B, H, T]
  *   DsAttentionGrad {q, k, v, cos, sin, o, lse, dout} {ropeStyle} → dq, dk, dv
+ * and Add itself, for two float32 tensors of one shape of at least ADD_MIN values (residuals and
+ * autograd's gradient sums; threaded where tfjs-wasm's runs on one thread); other Adds keep
+ * tfjs-wasm's kernel.
  */
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
@@ -102,8 +105,23 @@ function kernels(a: FusedAddon): Record<string, (args: KernelArgs) => tf.TensorI
   };
 }
 
-/** Kernel names, for `ds report`. */
-export const NATIVE_FUSED_KERNELS = Object.keys(kernels({} as FusedAddon));
+const ADD_MIN = 1 << 16;
+let wasmAdd: tf.KernelConfig | undefined;
+
+function addKernel(a: FusedAddon): (args: KernelArgs) => tf.TensorInfo {
+  return (args) => {
+    const { a: x, b: y } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const same = x.dtype === 'float32' && y.dtype === 'float32' && x.shape.length === y.shape.length && x.shape.every((d, i) => d === y.shape[i]);
+    if (!same || size(x) < ADD_MIN) return wasmAdd!.kernelFunc(args as never) as tf.TensorInfo;
+    return withViews(args, ['a', 'b'], [x.shape], ([xv, yv], [out]) => a.add(f32(xv), f32(yv), out!, size(x)))[0]!;
+  };
+}
+
+/** What these kernels are, for `ds report`. */
+export const NATIVE_FUSED_KERNELS: readonly { readonly kernel: string; readonly why: string }[] = [
+  ...Object.keys(kernels({} as FusedAddon)).map((kernel) => ({ kernel, why: 'fused training kernel with its own backward (src/models/fused)' })),
+  { kernel: 'Add', why: `wasm Add of two float32 tensors of one shape (≥ ${ADD_MIN} values) on the pool` },
+];
 
 /** Registers the fused kernels on the wasm backend (null: leaves them off, the ops compose tfjs). */
 export function registerNativeKernels(k: NativeKernels | null): void {
@@ -112,5 +130,10 @@ export function registerNativeKernels(k: NativeKernels | null): void {
   for (const [name, fn] of Object.entries(kernels(k.fused))) {
     if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
     tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn as unknown as tf.KernelFunc });
+  }
+  wasmAdd ??= tf.getKernel('Add', 'wasm');
+  if (wasmAdd) {
+    tf.unregisterKernel('Add', 'wasm');
+    tf.registerKernel({ kernelName: 'Add', backendName: 'wasm', kernelFunc: addKernel(k.fused) as unknown as tf.KernelFunc });
   }
 }

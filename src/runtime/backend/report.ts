@@ -32,7 +32,7 @@ export async function buildBackendReport(): Promise<BackendReport> {
   const deepscale = (require('../../../package.json') as { version: string }).version;
   const kernels = [
     ...(info.native.live ? [{ kernel: 'native:BatchMatMul', why: `wasm BatchMatMul on the native sgemm (${info.native.isa}, ${info.native.threads} threads)` }] : []),
-    ...(info.native.live ? NATIVE_FUSED_KERNELS.map((k) => ({ kernel: `native:${k}`, why: `fused training kernel (src/models/fused), ${info.native.threads} threads` })) : []),
+    ...(info.native.live ? NATIVE_FUSED_KERNELS.map((k) => ({ kernel: `native:${k.kernel}`, why: `${k.why}, ${info.native.threads} threads` })) : []),
     ...(info.name === 'wasm' ? WASM_KERNELS.map((k) => ({ kernel: `wasm:${k.kernel}`, why: k.why })) : []),
     ...(info.name === 'webgpu' ? WEBGPU_KERNELS.map((k) => ({ kernel: `webgpu:${k.kernel}`, why: k.why })) : []),
     ...GRADIENTS.map((g) => ({ kernel: `grad:${g.kernel}`, why: g.why })),

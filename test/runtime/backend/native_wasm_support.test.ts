@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/runtime/backend/index.ts';
 import { onBackend } from '../../../src/runtime/backend/bench.ts';
 import { Rng } from '../../../src/data/rng.ts';
+import { fusedLive } from '../../../src/models/fused/index.ts';
 
 await initBackend({ force: 'wasm' });
 
@@ -40,5 +41,19 @@ describe('wasm GatherV2 and Identity', () => {
     expect(tf.memory().numBytes).toBe(before.numBytes);
     expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers);
     expect(tf.backend().numDataIds()).toBe(beforeIds);
+  });
+});
+
+describe.skipIf(!fusedLive())('wasm Add on the native pool', () => {
+  it('same-shape float32 adds (large: native; small, broadcast, int32: tfjs-wasm) equal tfjs-cpu', async () => {
+    const rng = new Rng(6);
+    const cases: [number[], number[], 'float32' | 'int32'][] = [[[300, 257], [300, 257], 'float32'], [[5, 7], [5, 7], 'float32'], [[300, 257], [257], 'float32'], [[70000], [70000], 'int32']];
+    for (const [sa, sb, dtype] of cases) {
+      const n = (s: number[]): number => s.reduce((x, y) => x * y, 1);
+      const a = Float32Array.from({ length: n(sa) }, () => (dtype === 'int32' ? rng.int(100) : rng.normal()));
+      const b = Float32Array.from({ length: n(sb) }, () => (dtype === 'int32' ? rng.int(100) : rng.normal()));
+      const add = (): number[] => tf.tidy(() => Array.from(tf.add(tf.tensor(a, sa, dtype), tf.tensor(b, sb, dtype)).dataSync()));
+      expect(add(), `[${sa}] + [${sb}] ${dtype}`).toEqual(await onBackend('cpu', add));
+    }
   });
 });

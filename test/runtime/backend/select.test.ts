@@ -49,7 +49,7 @@ describe('initBackend', () => {
   it('ds report data: live backend, deepscale kernels, versions', async () => {
     const r = await buildBackendReport();
     expect(r.backend).toBe('wasm');
-    const native = ['BatchMatMul', 'DsRmsNorm', 'DsRmsNormGrad', 'DsSwiGlu', 'DsSwiGluGrad', 'DsCrossEntropy', 'DsCrossEntropyGrad', 'DsAttention', 'DsAttentionGrad'];
+    const native = ['BatchMatMul', 'DsRmsNorm', 'DsRmsNormGrad', 'DsSwiGlu', 'DsSwiGluGrad', 'DsCrossEntropy', 'DsCrossEntropyGrad', 'DsAttention', 'DsAttentionGrad', 'Add'];
     expect(r.kernels.map((k) => k.kernel)).toEqual([...(r.native.live ? native.map((k) => `native:${k}`) : []),
       'wasm:UnsortedSegmentSum', 'wasm:BatchMatMul', 'wasm:Einsum', 'wasm:Identity', 'wasm:GatherV2', 'grad:Einsum']);
     expect(r.versions.deepscale).toBe((require('../../../package.json') as { version: string }).version);
