@@ -290,23 +290,74 @@ static void zero_rows(float *C, int M, int N, int accumulate) {
   if (!accumulate) memset(C, 0, sizeof(float) * (size_t)M * N);
 }
 
+/* B packed for every K block of a column range at once: [kblocks][panels][kc, NR]. Then one
+ * task runs its C region through all K blocks in order (the same sums, in the same order, as one
+ * K block at a time), so a product costs two pool barriers instead of two per K block: on a
+ * shared machine a barrier waits for the slowest, possibly descheduled, thread. */
+#define WHOLE_K_FLOATS (4u << 20)
+
+typedef struct {
+  const SgemmArgs *g;
+  const float *A, *B;
+  float *C;
+  int jc, nc, panels, kblocks, mblocks, chunks;
+  float *bpack;
+  int failed;
+} WholeK;
+
+static inline int kc_of(const SgemmArgs *g, int q) { return g->K - q * KC < KC ? g->K - q * KC : KC; }
+
+static void pack_whole_task(void *ctx, int t, int thread) {
+  (void)thread;
+  WholeK *w = ctx;
+  int q = t / w->panels, p = t % w->panels, kc = kc_of(w->g, q);
+  float *region = w->bpack + (size_t)q * w->panels * micro.nr * KC;
+  pack_b_panel(w->B, w->g->transB, w->g->N, w->g->K, w->jc + p * micro.nr, q * KC, kc, region + (size_t)p * kc * micro.nr);
+}
+
+static void macro_whole_task(void *ctx, int t, int thread) {
+  WholeK *w = ctx;
+  const SgemmArgs *g = w->g;
+  int mb = t % w->mblocks, ch = t / w->mblocks;
+  int ic = mb * micro.mc, mc = g->M - ic < micro.mc ? g->M - ic : micro.mc;
+  int p0 = w->panels * ch / w->chunks, p1 = w->panels * (ch + 1) / w->chunks;
+  for (int q = 0; q < w->kblocks; q++) {
+    Block b = {g, w->A, w->B, w->C, w->jc, w->nc, q * KC, kc_of(g, q), g->accumulate || q > 0,
+               w->bpack + (size_t)q * w->panels * micro.nr * KC, w->mblocks, w->chunks, w->panels, 0};
+    if (macro(&b, ic, mc, p0, p1, thread) != 0) { w->failed = 1; return; }
+  }
+}
+
+/* Row blocks × panel chunks: enough tasks for every thread (twice over, for balance), each at
+ * least 4 panels wide. */
+static int chunks_for(int mblocks, int panels, int threads) {
+  if (mblocks >= 2 * threads) return 1;
+  int chunks = (2 * threads + mblocks - 1) / mblocks;
+  if (chunks > panels / 4) chunks = panels / 4 > 0 ? panels / 4 : 1;
+  return chunks;
+}
+
 /* One product (one batch entry) across the pool. */
 static int gemm_parallel(const SgemmArgs *g, const float *A, const float *B, float *C) {
   if (g->K == 0) { zero_rows(C, g->M, g->N, g->accumulate); return 0; }
-  const int nr = micro.nr, threads = pool_threads();
+  const int nr = micro.nr, threads = pool_threads(), mblocks = (g->M + micro.mc - 1) / micro.mc;
   for (int jc = 0; jc < g->N; jc += NC) {
-    int nc = g->N - jc < NC ? g->N - jc : NC, panels = (nc + nr - 1) / nr;
+    int nc = g->N - jc < NC ? g->N - jc : NC, panels = (nc + nr - 1) / nr, chunks = chunks_for(mblocks, panels, threads);
+    int kblocks = (g->K + KC - 1) / KC;
+    size_t whole = (size_t)kblocks * panels * nr * KC;
+    if (kblocks > 1 && whole <= WHOLE_K_FLOATS) {
+      float *bpack = grow(&shared_b, &size_shared_b, whole);
+      if (!bpack) return -1;
+      WholeK w = {g, A, B, C, jc, nc, panels, kblocks, mblocks, chunks, bpack, 0};
+      pool_run(kblocks * panels, pack_whole_task, &w);
+      pool_run(mblocks * chunks, macro_whole_task, &w);
+      if (w.failed) return -1;
+      continue;
+    }
     float *bpack = grow(&shared_b, &size_shared_b, (size_t)panels * nr * KC);
     if (!bpack) return -1;
     for (int pc = 0; pc < g->K; pc += KC) {
       int kc = g->K - pc < KC ? g->K - pc : KC;
-      int mblocks = (g->M + micro.mc - 1) / micro.mc;
-      /* Enough tasks for every thread (twice over, for balance), each at least 4 panels wide. */
-      int chunks = 1;
-      if (mblocks < 2 * threads) {
-        chunks = (2 * threads + mblocks - 1) / mblocks;
-        if (chunks > panels / 4) chunks = panels / 4 > 0 ? panels / 4 : 1;
-      }
       Block w = {g, A, B, C, jc, nc, pc, kc, g->accumulate || pc > 0, bpack, mblocks, chunks, panels, 0};
       pool_run(panels, pack_task, &w);
       pool_run(mblocks * chunks, macro_task, &w);
