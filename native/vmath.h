@@ -7,7 +7,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
 #define DS_CLONES __attribute__((target_clones("avx512f", "avx2,fma", "default")))
+#else
+#define DS_CLONES /* one build for the target's baseline (NEON on aarch64) */
+#endif
 
 /* e^x: Cephes' polynomial on r = x − n·ln2, scaled by 2^n (relative error < 1e-7); x clamped to [−87, 88]. */
 static inline float ds_expf(float x) {
