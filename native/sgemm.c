@@ -251,7 +251,11 @@ static int macro(const Block *w, int ic, int mc, int p0, int p1, int thread) {
   const int mr = micro.mr, nr = micro.nr;
   float *apack = grow(&scratch_a[thread], &size_a[thread], (size_t)((mc + mr - 1) / mr * mr) * w->kc);
   if (!apack) return -1;
-  pack_a(w->A, g->transA, g->M, g->K, ic, mc, w->pc, w->kc, apack);
+  /* A stored row-major is read in place by the lda micro-kernel (its rows are contiguous in k);
+   * only a transposed A, and the ragged last sliver, are packed. */
+  int inplace = !g->transA, full = mc / mr * mr;
+  if (!inplace) pack_a(w->A, g->transA, g->M, g->K, ic, mc, w->pc, w->kc, apack);
+  else if (full < mc) pack_a(w->A, 0, g->M, g->K, ic + full, mc - full, w->pc, w->kc, apack + (size_t)full * w->kc);
   float tile[MAX_MR * MAX_NR] __attribute__((aligned(64)));
   for (int p = p0; p < p1; p++) {
     int j0 = w->jc + p * nr, cols = g->N - j0 < nr ? g->N - j0 : nr;
@@ -260,7 +264,16 @@ static int macro(const Block *w, int ic, int mc, int p0, int p1, int thread) {
       int rows = mc - s < mr ? mc - s : mr;
       float *c = w->C + (size_t)(ic + s) * g->N + j0;
       const float *ap = apack + (size_t)s * w->kc;
-      if (rows == mr && cols == nr) {
+      if (inplace && rows == mr) {
+        const float *a = w->A + (size_t)(ic + s) * g->K + w->pc;
+        if (cols == nr) {
+          micro_lda(w->kc, a, g->K, bp, c, g->N, w->accumulate);
+        } else {
+          micro_lda(w->kc, a, g->K, bp, tile, nr, 0);
+          for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) c[(size_t)i * g->N + j] = (w->accumulate ? c[(size_t)i * g->N + j] : 0.0f) + tile[i * nr + j];
+        }
+      } else if (rows == mr && cols == nr) {
         micro.fn(w->kc, ap, bp, c, g->N, w->accumulate);
       } else {
         micro.fn(w->kc, ap, bp, tile, nr, 0);
