@@ -196,7 +196,7 @@ export class ModelRunner implements Runner {
    */
   execute(batch: RunnerBatch): Float32Array {
     const N = batch.tokenIds.length;
-    if (this.workers.length === 0 || N < SEQ_SPLIT_ROWS * this.numThreads || process.env.DS_SPLIT === 'rows') return this.core.forward(batch);
+    if (this.workers.length === 0 || N < SEQ_SPLIT_ROWS * this.numThreads) return this.core.forward(batch);
     const parts = splitBatch(batch, this.numThreads);
     // One sequence, or a split far from even (a long prefill beside a few decodes): split every product by rows instead.
     if (parts.length === 1 || Math.max(...parts.map((p) => p.batch.tokenIds.length)) > (SEQ_SPLIT_SLACK * N) / this.numThreads) return this.core.forward(batch);

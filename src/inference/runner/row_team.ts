@@ -39,10 +39,28 @@ export type ChunkRunner = (job: RowJob, r0: number, r1: number) => void;
 
 /** How long the main thread waits for the other threads' chunks of one product. */
 const TIMEOUT_MS = 300_000;
+/**
+ * When the machine has fewer free cores than the runner has threads, the other threads come late
+ * or are descheduled mid-chunk, and splitting costs more than it saves: their spinning takes CPU
+ * time from this thread, and a descheduled chunk stalls the product (measured: batch-1 decode at
+ * 0.5× one thread on a loaded 2-core VM, 1.4-1.8× when both cores were free). So the main thread
+ * watches: a wait of STALL_MS for the last chunks (a chunk takes microseconds), or the others doing
+ * under half their even share of the chunks over WINDOW products, pauses splitting for PAUSE_MS
+ * (the others fall asleep meanwhile); then it is tried again.
+ */
+const STALL_MS = 1;
+const WINDOW = 64;
+const PAUSE_MS = 250;
 
 export class RowTeam {
   private readonly words: Int32Array;
   private readonly args: Float64Array;
+  /** performance.now() before which the main thread does not split (a stall was seen). */
+  private pausedUntil = 0;
+  /** This window's products, chunks, and chunks the main thread ran itself. */
+  private window = { products: 0, chunks: 0, mine: 0 };
+  /** Times splitting was paused, since the start. */
+  pauses = 0;
 
   /** `buffer`: the runner's shared words (RowTeam.buffer()), the same on every thread. */
   constructor(readonly buffer: SharedArrayBuffer) {
@@ -54,11 +72,22 @@ export class RowTeam {
     return new SharedArrayBuffer(4 * WORDS + 8 * ARGS);
   }
 
+  /** Whether splitting is on now (off for a while after a stall). */
+  get active(): boolean {
+    return this.pausedUntil === 0 || performance.now() >= this.pausedUntil;
+  }
+
+  private pause(now: number): void {
+    this.pausedUntil = now + PAUSE_MS;
+    this.pauses++;
+    this.window = { products: 0, chunks: 0, mine: 0 };
+  }
+
   /**
    * The main thread's side: publishes `job`, wakes the others (`wake`), runs chunks here until
    * none are left, then waits for the rest. Throws if any thread's chunk failed.
    */
-  run(job: RowJob, wake: () => void, chunk: ChunkRunner, N: number): void {
+  run(job: RowJob, wake: () => void, chunk: ChunkRunner, N: number, threads: number): void {
     const a = this.args;
     a[0] = job.matrix;
     a[1] = job.aOff;
@@ -72,16 +101,30 @@ export class RowTeam {
     Atomics.store(this.words, FAILED, 0);
     Atomics.store(this.words, CLAIM, job.chunks);
     wake();
-    this.work(chunk);
-    if (Atomics.load(this.words, DONE) !== job.chunks) this.waitAll(job.chunks);
+    const mine = this.work(chunk);
+    if (Atomics.load(this.words, DONE) !== job.chunks) {
+      const t0 = performance.now();
+      this.waitAll(job.chunks);
+      const t1 = performance.now();
+      if (t1 - t0 > STALL_MS) this.pause(t1);
+    }
+    const w = this.window;
+    w.products++, (w.chunks += job.chunks), (w.mine += mine);
+    if (w.products === WINDOW) {
+      // the others' even share is (threads − 1) / threads of the chunks
+      if ((w.chunks - w.mine) * threads < 0.5 * (threads - 1) * w.chunks) this.pause(performance.now());
+      else this.window = { products: 0, chunks: 0, mine: 0 };
+    }
     if (Atomics.load(this.words, FAILED) !== 0) throw new DeepscaleError('runner_worker_error', `a runner thread failed on rows of product ${job.matrix} (${job.M} × ${N}); see its log`);
   }
 
-  /** Any thread's side: claims and runs chunks of the current product until none are left. */
-  work(chunk: ChunkRunner): void {
+  /** Any thread's side: claims and runs chunks of the current product until none are left; how many it ran. */
+  work(chunk: ChunkRunner): number {
+    let ran = 0;
     for (;;) {
       const left = Atomics.load(this.words, CLAIM);
-      if (left <= 0) return;
+      if (left <= 0) return ran;
+      ran++;
       if (Atomics.compareExchange(this.words, CLAIM, left, left - 1) !== left) continue;
       const a = this.args;
       const job: RowJob = { matrix: a[0]!, aOff: a[1]!, cOff: a[2]!, M: a[3]!, q8Off: a[4]!, chunks: a[5]!, chunkRows: a[6]! };

@@ -217,10 +217,10 @@ export class RunnerCore {
     const matrix = index === LM_HEAD ? this.matrices.length - 1 : index;
     const w = this.matrices[matrix]!;
     const split = this.split;
-    if (split !== null && M > 0 && (weightBytesOf(w) >= split.minBytes || M * w.K * w.N >= 16 * split.minBytes)) {
+    if (split !== null && M > 0 && split.team.active && (weightBytesOf(w) >= split.minBytes || M * w.K * w.N >= 16 * split.minBytes)) {
       if (isRows(w)) this.qgemm.prepare(aOff, w, M, this.q8Off);
       const job: RowJob = { matrix, aOff, cOff, M, q8Off: this.q8Off, ...chunking(w.N, split.threads) };
-      split.team.run(job, split.wake, this.runChunk, w.N);
+      split.team.run(job, split.wake, this.runChunk, w.N, split.threads);
     } else if (isRows(w)) this.qgemm.run(aOff, w, cOff, M, this.q8Off);
     else this.gemm.run(aOff, w, cOff, M);
   }
