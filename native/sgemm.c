@@ -1,16 +1,19 @@
 /*
  * Float32 batched matrix product for training: C[b] = op(A[b]) · op(B[b]), op = identity or
- * transpose, on the thread pool, with an AVX-512 or AVX2+FMA micro-kernel where the CPU has one
- * (chosen at run time) and portable C otherwise.
+ * transpose, on the thread pool, over the micro-kernel sgemm_init picked (sgemm_micro.c: AVX-512,
+ * AVX2+FMA or portable C).
  *
  * Blocking as BLIS does (Goto's algorithm):
  *   for jc (NC columns): for pc (KC deep):
  *     pack op(B)[pc.., jc..] once, shared, as panels [ceil(nc/NR), kc, NR]   (stays in L3)
  *     tasks over (MC-row blocks × chunks of B panels), each:
- *       pack op(A)[ic.., pc..] as [ceil(mc/MR), kc, MR]                        (stays in L2)
+ *       op(A)[ic.., pc..]: read in place when A is row-major, else packed [ceil(mc/MR), kc, MR] (L2)
  *       for each B panel (kc×NR, stays in L1): for each MR-row sliver: MR×NR micro-kernel
- * Packing reads either layout, so a transposed operand costs no extra pass; tails are packed
- * zero-padded and the micro-kernel then writes a scratch tile.
+ * When the packed B of every K block fits WHOLE_K_FLOATS, all are packed first and each task
+ * walks the K blocks itself (fewer barriers). Packing reads either layout, so a transposed
+ * operand costs no extra pass; tails are packed zero-padded and the micro-kernel then writes a
+ * scratch tile. Each C element is summed in one order (K blocks ascending, k ascending within),
+ * whichever thread computes it: the result does not depend on the pool's size.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,160 +27,13 @@
 #define MAX_NR 32
 #define MAX_THREADS 256
 
-/* c[MR, NR] (= or +=) Σ_k a[k, :]ᵀ b[k, :] over packed a [kc, MR] and b [kc, NR]. */
-typedef void (*micro_fn)(int kc, const float *a, const float *b, float *c, size_t ldc, int accumulate);
-
-typedef struct {
-  int mr, nr, mc;
-  micro_fn fn;
-  const char *name;
-} Micro;
-
-static void micro_c(int kc, const float *a, const float *b, float *c, size_t ldc, int accumulate) {
-  float acc[4][16] = {{0}};
-  for (int k = 0; k < kc; k++)
-    for (int i = 0; i < 4; i++)
-      for (int j = 0; j < 16; j++) acc[i][j] += a[k * 4 + i] * b[k * 16 + j];
-  for (int i = 0; i < 4; i++)
-    for (int j = 0; j < 16; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
-}
-
-/* The same products with A read in place: row i of the mr-row block at a + i·lda (no packing). */
-typedef void (*micro_lda_fn)(int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc, int accumulate);
-
-static void micro_c_lda(int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc, int accumulate) {
-  float acc[4][16] = {{0}};
-  for (int k = 0; k < kc; k++)
-    for (int i = 0; i < 4; i++)
-      for (int j = 0; j < 16; j++) acc[i][j] += a[i * lda + k] * b[k * 16 + j];
-  for (int i = 0; i < 4; i++)
-    for (int j = 0; j < 16; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
-}
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-__attribute__((target("avx2,fma"))) static void micro_avx2(int kc, const float *a, const float *b, float *c, size_t ldc, int accumulate) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  for (int k = 0; k < kc; k++) {
-    __m256 b0 = _mm256_load_ps(b + k * 16), b1 = _mm256_load_ps(b + k * 16 + 8);
-    const float *ak = a + k * 6;
-    __m256 a0 = _mm256_broadcast_ss(ak + 0); c00 = _mm256_fmadd_ps(a0, b0, c00); c01 = _mm256_fmadd_ps(a0, b1, c01);
-    __m256 a1 = _mm256_broadcast_ss(ak + 1); c10 = _mm256_fmadd_ps(a1, b0, c10); c11 = _mm256_fmadd_ps(a1, b1, c11);
-    __m256 a2 = _mm256_broadcast_ss(ak + 2); c20 = _mm256_fmadd_ps(a2, b0, c20); c21 = _mm256_fmadd_ps(a2, b1, c21);
-    __m256 a3 = _mm256_broadcast_ss(ak + 3); c30 = _mm256_fmadd_ps(a3, b0, c30); c31 = _mm256_fmadd_ps(a3, b1, c31);
-    __m256 a4 = _mm256_broadcast_ss(ak + 4); c40 = _mm256_fmadd_ps(a4, b0, c40); c41 = _mm256_fmadd_ps(a4, b1, c41);
-    __m256 a5 = _mm256_broadcast_ss(ak + 5); c50 = _mm256_fmadd_ps(a5, b0, c50); c51 = _mm256_fmadd_ps(a5, b1, c51);
-  }
-  __m256 r[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-  for (int i = 0; i < 6; i++)
-    for (int h = 0; h < 2; h++) {
-      float *p = c + i * ldc + 8 * h;
-      _mm256_storeu_ps(p, accumulate ? _mm256_add_ps(_mm256_loadu_ps(p), r[i][h]) : r[i][h]);
-    }
-}
-
-/* 12 rows × 32 columns: 24 zmm accumulators, two B vectors, A broadcast from memory. */
-__attribute__((target("avx512f"))) static void micro_avx512(int kc, const float *a, const float *b, float *c, size_t ldc, int accumulate) {
-  __m512 acc[12][2];
-  for (int i = 0; i < 12; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-  for (int k = 0; k < kc; k++) {
-    __m512 b0 = _mm512_load_ps(b + k * 32), b1 = _mm512_load_ps(b + k * 32 + 16);
-    const float *ak = a + k * 12;
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; i++) {
-      __m512 ai = _mm512_set1_ps(ak[i]);
-      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
-    }
-  }
-#pragma GCC unroll 12
-  for (int i = 0; i < 12; i++) {
-    float *p = c + i * ldc;
-    if (accumulate) {
-      acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(p), acc[i][0]);
-      acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(p + 16), acc[i][1]);
-    }
-    _mm512_storeu_ps(p, acc[i][0]);
-    _mm512_storeu_ps(p + 16, acc[i][1]);
-  }
-}
-
-__attribute__((target("avx2,fma"))) static void micro_avx2_lda(int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc, int accumulate) {
-  __m256 acc[6][2];
-  for (int i = 0; i < 6; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-  for (int k = 0; k < kc; k++) {
-    __m256 b0 = _mm256_load_ps(b + k * 16), b1 = _mm256_load_ps(b + k * 16 + 8);
-#pragma GCC unroll 6
-    for (int i = 0; i < 6; i++) {
-      __m256 ai = _mm256_broadcast_ss(a + i * lda + k);
-      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
-    }
-  }
-#pragma GCC unroll 6
-  for (int i = 0; i < 6; i++)
-    for (int h = 0; h < 2; h++) {
-      float *p = c + i * ldc + 8 * h;
-      _mm256_storeu_ps(p, accumulate ? _mm256_add_ps(_mm256_loadu_ps(p), acc[i][h]) : acc[i][h]);
-    }
-}
-
-__attribute__((target("avx512f"))) static void micro_avx512_lda(int kc, const float *a, size_t lda, const float *b, float *c, size_t ldc, int accumulate) {
-  __m512 acc[12][2];
-  for (int i = 0; i < 12; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-  const float *a6 = a + 6 * lda;
-  for (int k = 0; k < kc; k++) {
-    __m512 b0 = _mm512_load_ps(b + k * 32), b1 = _mm512_load_ps(b + k * 32 + 16);
-#pragma GCC unroll 6
-    for (int i = 0; i < 6; i++) {
-      __m512 ai = _mm512_set1_ps(a[i * lda + k]), aj = _mm512_set1_ps(a6[i * lda + k]);
-      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
-      acc[i + 6][0] = _mm512_fmadd_ps(aj, b0, acc[i + 6][0]);
-      acc[i + 6][1] = _mm512_fmadd_ps(aj, b1, acc[i + 6][1]);
-    }
-  }
-#pragma GCC unroll 12
-  for (int i = 0; i < 12; i++) {
-    float *p = c + i * ldc;
-    if (accumulate) {
-      acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(p), acc[i][0]);
-      acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(p + 16), acc[i][1]);
-    }
-    _mm512_storeu_ps(p, acc[i][0]);
-    _mm512_storeu_ps(p + 16, acc[i][1]);
-  }
-}
-#endif
-
-static Micro micro = {4, 16, 128, micro_c, "c"};
-static micro_lda_fn micro_lda = micro_c_lda;
-
-const char *sgemm_init(void) {
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  const char *cap = getenv("DS_NATIVE_ISA"); /* lowers the choice: "avx2+fma" or "c" */
-  int allow512 = !cap || strcmp(cap, "avx512") == 0, allow2 = allow512 || (cap && strcmp(cap, "avx2+fma") == 0);
-  micro = (Micro){4, 16, 128, micro_c, "c"};
-  micro_lda = micro_c_lda;
-  if (allow512 && __builtin_cpu_supports("avx512f")) { micro = (Micro){12, 32, 144, micro_avx512, "avx512"}; micro_lda = micro_avx512_lda; }
-  else if (allow2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { micro = (Micro){6, 16, 144, micro_avx2, "avx2+fma"}; micro_lda = micro_avx2_lda; }
-#endif
-  return micro.name;
-}
-
-const SgemmMicro *sgemm_micro(void) {
-  static SgemmMicro m;
-  m = (SgemmMicro){micro.mr, micro.nr, micro.fn, micro_lda};
-  return &m;
-}
+#include "sgemm_micro.h"
 
 /* ---- packing ---- */
 
 /* op(A)[i0 .. i0+mc, k0 .. k0+kc] → [ceil(mc/MR), kc, MR], zero-padded rows. */
 static void pack_a(const float *A, int transA, int M, int K, int i0, int mc, int k0, int kc, float *dst) {
-  const int mr = micro.mr;
+  const int mr = sgemm_kernel.mr;
   for (int s = 0; s < mc; s += mr) {
     float *d = dst + (size_t)s * kc;
     int rows = mc - s < mr ? mc - s : mr;
@@ -201,7 +57,7 @@ static void pack_a(const float *A, int transA, int M, int K, int i0, int mc, int
 
 /* One B panel: op(B)[k0 .. k0+kc, j0 .. j0+NR] → [kc, NR], zero-padded columns. */
 static void pack_b_panel(const float *B, int transB, int N, int K, int j0, int k0, int kc, float *d) {
-  const int nr = micro.nr;
+  const int nr = sgemm_kernel.nr;
   int cols = N - j0 < nr ? N - j0 : nr;
   if (transB) {
     /* B stored [N, K]: op(B)[k, j] = B[j, k]. */
@@ -248,7 +104,7 @@ typedef struct {
 /* Rows [ic, ic+mc) × panels [p0, p1) of the block, on packed B. */
 static int macro(const Block *w, int ic, int mc, int p0, int p1, int thread) {
   const SgemmArgs *g = w->g;
-  const int mr = micro.mr, nr = micro.nr;
+  const int mr = sgemm_kernel.mr, nr = sgemm_kernel.nr;
   float *apack = grow(&scratch_a[thread], &size_a[thread], (size_t)((mc + mr - 1) / mr * mr) * w->kc);
   if (!apack) return -1;
   /* A stored row-major is read in place by the lda micro-kernel (its rows are contiguous in k);
@@ -267,16 +123,16 @@ static int macro(const Block *w, int ic, int mc, int p0, int p1, int thread) {
       if (inplace && rows == mr) {
         const float *a = w->A + (size_t)(ic + s) * g->K + w->pc;
         if (cols == nr) {
-          micro_lda(w->kc, a, g->K, bp, c, g->N, w->accumulate);
+          sgemm_kernel_lda(w->kc, a, g->K, bp, c, g->N, w->accumulate);
         } else {
-          micro_lda(w->kc, a, g->K, bp, tile, nr, 0);
+          sgemm_kernel_lda(w->kc, a, g->K, bp, tile, nr, 0);
           for (int i = 0; i < rows; i++)
             for (int j = 0; j < cols; j++) c[(size_t)i * g->N + j] = (w->accumulate ? c[(size_t)i * g->N + j] : 0.0f) + tile[i * nr + j];
         }
       } else if (rows == mr && cols == nr) {
-        micro.fn(w->kc, ap, bp, c, g->N, w->accumulate);
+        sgemm_kernel.fn(w->kc, ap, bp, c, g->N, w->accumulate);
       } else {
-        micro.fn(w->kc, ap, bp, tile, nr, 0);
+        sgemm_kernel.fn(w->kc, ap, bp, tile, nr, 0);
         for (int i = 0; i < rows; i++)
           for (int j = 0; j < cols; j++) c[(size_t)i * g->N + j] = (w->accumulate ? c[(size_t)i * g->N + j] : 0.0f) + tile[i * nr + j];
       }
@@ -288,13 +144,13 @@ static int macro(const Block *w, int ic, int mc, int p0, int p1, int thread) {
 static void pack_task(void *ctx, int p, int thread) {
   (void)thread;
   Block *w = ctx;
-  pack_b_panel(w->B, w->g->transB, w->g->N, w->g->K, w->jc + p * micro.nr, w->pc, w->kc, (float *)w->bpack + (size_t)p * w->kc * micro.nr);
+  pack_b_panel(w->B, w->g->transB, w->g->N, w->g->K, w->jc + p * sgemm_kernel.nr, w->pc, w->kc, (float *)w->bpack + (size_t)p * w->kc * sgemm_kernel.nr);
 }
 
 static void macro_task(void *ctx, int t, int thread) {
   Block *w = ctx;
   int mb = t % w->mblocks, ch = t / w->mblocks;
-  int ic = mb * micro.mc, mc = w->g->M - ic < micro.mc ? w->g->M - ic : micro.mc;
+  int ic = mb * sgemm_kernel.mc, mc = w->g->M - ic < sgemm_kernel.mc ? w->g->M - ic : sgemm_kernel.mc;
   int p0 = w->panels * ch / w->chunks, p1 = w->panels * (ch + 1) / w->chunks;
   if (macro(w, ic, mc, p0, p1, thread) != 0) w->failed = 1;
 }
@@ -324,19 +180,19 @@ static void pack_whole_task(void *ctx, int t, int thread) {
   (void)thread;
   WholeK *w = ctx;
   int q = t / w->panels, p = t % w->panels, kc = kc_of(w->g, q);
-  float *region = w->bpack + (size_t)q * w->panels * micro.nr * KC;
-  pack_b_panel(w->B, w->g->transB, w->g->N, w->g->K, w->jc + p * micro.nr, q * KC, kc, region + (size_t)p * kc * micro.nr);
+  float *region = w->bpack + (size_t)q * w->panels * sgemm_kernel.nr * KC;
+  pack_b_panel(w->B, w->g->transB, w->g->N, w->g->K, w->jc + p * sgemm_kernel.nr, q * KC, kc, region + (size_t)p * kc * sgemm_kernel.nr);
 }
 
 static void macro_whole_task(void *ctx, int t, int thread) {
   WholeK *w = ctx;
   const SgemmArgs *g = w->g;
   int mb = t % w->mblocks, ch = t / w->mblocks;
-  int ic = mb * micro.mc, mc = g->M - ic < micro.mc ? g->M - ic : micro.mc;
+  int ic = mb * sgemm_kernel.mc, mc = g->M - ic < sgemm_kernel.mc ? g->M - ic : sgemm_kernel.mc;
   int p0 = w->panels * ch / w->chunks, p1 = w->panels * (ch + 1) / w->chunks;
   for (int q = 0; q < w->kblocks; q++) {
     Block b = {g, w->A, w->B, w->C, w->jc, w->nc, q * KC, kc_of(g, q), g->accumulate || q > 0,
-               w->bpack + (size_t)q * w->panels * micro.nr * KC, w->mblocks, w->chunks, w->panels, 0};
+               w->bpack + (size_t)q * w->panels * sgemm_kernel.nr * KC, w->mblocks, w->chunks, w->panels, 0};
     if (macro(&b, ic, mc, p0, p1, thread) != 0) { w->failed = 1; return; }
   }
 }
@@ -353,7 +209,7 @@ static int chunks_for(int mblocks, int panels, int threads) {
 /* One product (one batch entry) across the pool. */
 static int gemm_parallel(const SgemmArgs *g, const float *A, const float *B, float *C) {
   if (g->K == 0) { zero_rows(C, g->M, g->N, g->accumulate); return 0; }
-  const int nr = micro.nr, threads = pool_threads(), mblocks = (g->M + micro.mc - 1) / micro.mc;
+  const int nr = sgemm_kernel.nr, threads = pool_threads(), mblocks = (g->M + sgemm_kernel.mc - 1) / sgemm_kernel.mc;
   for (int jc = 0; jc < g->N; jc += NC) {
     int nc = g->N - jc < NC ? g->N - jc : NC, panels = (nc + nr - 1) / nr, chunks = chunks_for(mblocks, panels, threads);
     int kblocks = (g->K + KC - 1) / KC;
@@ -383,7 +239,7 @@ static int gemm_parallel(const SgemmArgs *g, const float *A, const float *B, flo
 /* One product on one thread, with that thread's own B panels. */
 static int gemm_serial(const SgemmArgs *g, const float *A, const float *B, float *C, int thread) {
   if (g->K == 0) { zero_rows(C, g->M, g->N, g->accumulate); return 0; }
-  const int nr = micro.nr;
+  const int nr = sgemm_kernel.nr;
   for (int jc = 0; jc < g->N; jc += NC) {
     int nc = g->N - jc < NC ? g->N - jc : NC, panels = (nc + nr - 1) / nr;
     float *bpack = grow(&scratch_b_serial[thread], &size_b_serial[thread], (size_t)panels * nr * KC);
@@ -392,8 +248,8 @@ static int gemm_serial(const SgemmArgs *g, const float *A, const float *B, float
       int kc = g->K - pc < KC ? g->K - pc : KC;
       Block w = {g, A, B, C, jc, nc, pc, kc, g->accumulate || pc > 0, bpack, 1, 1, panels, 0};
       for (int p = 0; p < panels; p++) pack_task(&w, p, thread);
-      for (int ic = 0; ic < g->M; ic += micro.mc)
-        if (macro(&w, ic, g->M - ic < micro.mc ? g->M - ic : micro.mc, 0, panels, thread) != 0) return -1;
+      for (int ic = 0; ic < g->M; ic += sgemm_kernel.mc)
+        if (macro(&w, ic, g->M - ic < sgemm_kernel.mc ? g->M - ic : sgemm_kernel.mc, 0, panels, thread) != 0) return -1;
     }
   }
   return 0;
