@@ -67,7 +67,10 @@ const secs = (performance.now() - t0) / 1000;
 log.info(`step ${engine.step} (end): ${await validate()}; ${secs.toFixed(0)} s of training`);
 await engine.saveCheckpoint(ckptDir, 'final');
 
-if (dist.rank === 0 && tok) {
+// Sampling runs the whole model on rank 0; a tp rank or pipeline stage holds a part of it.
+const whole = rt.grid.tp === 1 && rt.grid.pp === 1;
+if (dist.rank === 0 && tok && !whole) log.info(`no samples: this rank holds part of the model (tp ${rt.grid.tp}, pp ${rt.grid.pp}); ds export --checkpoint ${ckptDir} and ds generate sample the whole`);
+if (dist.rank === 0 && tok && whole) {
   const prompts = ['Fellow citizens of the Senate and House of Representatives:', 'The state of our Union is', 'Our Nation'];
   const outs = sampleContinuations(engine, prompts.map((p) => tok.encode(p)), { maxNewTokens: 40, temperature: 0.8, topK: 40, seed: 7, eosId: tok.special.eos });
   prompts.forEach((p, i) => log.info(`sample: ${p}${tok.decode(outs[i]!)}`.replace(/\s+/g, ' ')));

@@ -135,6 +135,7 @@ export class Engine {
     if (!draw) throw new InputError('Engine.trainBatch: no batches: pass a function that returns the next micro-batch, or give initialize({ trainingData })');
     const { gradAccumSteps, stage } = this.opts;
     const micro = Array.from({ length: gradAccumSteps }, () => draw());
+    micro.forEach((mb, k) => checkTokenIds(mb, this.model.config.vocabSize, `Engine.trainBatch: micro-batch ${k}`));
     this.lastBatch = micro[micro.length - 1] ?? null;
     let tokens = 0;
     let masked = 0;
@@ -253,6 +254,7 @@ export class Engine {
    * replica's batch. Under ZeRO-3, between gatherParams() and releaseParams().
    */
   async evalBatch(batch: MicroBatch): Promise<number> {
+    checkTokenIds(batch, this.model.config.vocabSize, 'Engine.evalBatch');
     const runner = this.opts.runner;
     const tp = this.opts.tensorParallel ?? null;
     if (!runner?.evalLoss && !tp && tf.getBackend() !== 'webgpu') return this.evalLoss(batch);
@@ -335,6 +337,21 @@ export class Engine {
     if (why !== null) throw new NotImplementedError(`Engine: ${what} ${why}${what === 'evalLoss' ? '; evalBatch() runs on every layout' : ''}`);
     const tp = this.opts.tensorParallel;
     if (tp) throw new NotImplementedError(`Engine: ${what} is not built for tensor parallelism (this rank holds tensor-parallel part ${tp.rank} of ${tp.size} of each layer)${what === 'evalLoss' ? '; evalBatch() runs on every layout' : ''}`);
+  }
+}
+
+/**
+ * Every input id inside the vocabulary. Checked on the host, on every rank (a pipeline stage that
+ * never embeds included, so all ranks of a pipe or tp group stop together): a tensor-parallel
+ * embedding gives a zero row for an id no rank holds, so a bad id would otherwise train silently
+ * there, where the 1-rank run's lookup throws.
+ */
+function checkTokenIds(mb: MicroBatch, vocabSize: number, where: string): void {
+  const ids = mb.input;
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    if (!(id >= 0 && id < vocabSize) || !Number.isInteger(id))
+      throw new InputError(`${where}: input token id ${id} at position ${i} (sequence ${Math.floor(i / mb.seqLen)}, token ${i % mb.seqLen}) is outside the model's vocabulary [0, ${vocabSize})`);
   }
 }
 

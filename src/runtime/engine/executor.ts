@@ -469,12 +469,25 @@ export function vjpByRecompute(layer: Layer, hooks: LayerHooks, x: tf.Tensor, dy
   return tf.grads(f)(withInput ? [x, ...ps] : ps, dy);
 }
 
-/** Logits [B, T, V] of a forward pass with no gradient (evaluation, generation). */
+/**
+ * Logits [B, T, V] of a forward pass with no gradient (evaluation, generation), on a model this
+ * rank holds whole: a tensor-parallel rank's slices (no all-reduces here) or a pipeline stage's
+ * layers would give numbers that are not the model's logits, so they are refused.
+ */
 export function forwardLogits(model: Model, params: Map<string, tf.Tensor>, ids: tf.Tensor2D): tf.Tensor3D {
+  const split = model.layers.flatMap((l) => l.params).find((p) => p.slice && p.shape.some((d, k) => d !== p.slice!.fullShape[k]));
+  if (split) throw new NotImplementedError(`forwardLogits runs the whole model, and this is a tensor-parallel rank's part of it (${split.name} is [${split.shape}] of [${split.slice!.fullShape}]); use engine.evalBatch, or export the checkpoint and use ds generate`);
+  if (model.layers[0]?.input !== 'ids') throw new NotImplementedError(`forwardLogits runs the whole model from token ids; this layer list starts at ${model.layers[0]?.name ?? 'nothing'} (a later pipeline stage's); use engine.evalBatch, or export the checkpoint and use ds generate`);
   const ctx: ForwardCtx = { config: model.config, positionOffset: 0, training: false };
-  return tf.tidy(() => {
+  const logits = tf.tidy(() => {
     let x: tf.Tensor = ids;
     for (const layer of model.layers) x = applyLayer(layer, paramsOf(layer, params), x, ctx);
     return x as tf.Tensor3D;
   });
+  if (logits.rank !== 3 || logits.shape[2] !== model.config.vocabSize) {
+    const shape = logits.shape;
+    logits.dispose();
+    throw new NotImplementedError(`forwardLogits: this layer list ends at ${model.layers[model.layers.length - 1]!.name} with [${shape}], not the [B, T, ${model.config.vocabSize}] logits of the whole model (a pipeline stage's layers?); use engine.evalBatch, or export the checkpoint and use ds generate`);
+  }
+  return logits;
 }
