@@ -4,7 +4,7 @@ import { maskedCrossEntropy } from '../../models/loss.ts';
 import { applyLayer } from '../../models/ops.ts';
 import type { FlatParams } from './flat_params.ts';
 import { recordForward, type RecordedForward } from './tape.ts';
-import { assert, NotImplementedError } from '../../errors.ts';
+import { assert, DeepscaleError, NotImplementedError } from '../../errors.ts';
 
 /** One micro-batch: B sequences of T tokens, next-token targets and a loss mask, all [B·T]. */
 export interface MicroBatch {
@@ -476,8 +476,8 @@ export function vjpByRecompute(layer: Layer, hooks: LayerHooks, x: tf.Tensor, dy
  */
 export function forwardLogits(model: Model, params: Map<string, tf.Tensor>, ids: tf.Tensor2D): tf.Tensor3D {
   const split = model.layers.flatMap((l) => l.params).find((p) => p.slice && p.shape.some((d, k) => d !== p.slice!.fullShape[k]));
-  if (split) throw new NotImplementedError(`forwardLogits runs the whole model, and this is a tensor-parallel rank's part of it (${split.name} is [${split.shape}] of [${split.slice!.fullShape}]); use engine.evalBatch, or export the checkpoint and use ds generate`);
-  if (model.layers[0]?.input !== 'ids') throw new NotImplementedError(`forwardLogits runs the whole model from token ids; this layer list starts at ${model.layers[0]?.name ?? 'nothing'} (a later pipeline stage's); use engine.evalBatch, or export the checkpoint and use ds generate`);
+  if (split) throw new DeepscaleError('not_implemented', `forwardLogits runs the whole model, and this is a tensor-parallel rank's part of it (${split.name} is [${split.shape}] of [${split.slice!.fullShape}]); use engine.evalBatch, or export the checkpoint and use ds generate`);
+  if (model.layers[0]?.input !== 'ids') throw new DeepscaleError('not_implemented', `forwardLogits runs the whole model from token ids; this layer list starts at ${model.layers[0]?.name ?? 'nothing'} (a later pipeline stage's); use engine.evalBatch, or export the checkpoint and use ds generate`);
   const ctx: ForwardCtx = { config: model.config, positionOffset: 0, training: false };
   const logits = tf.tidy(() => {
     let x: tf.Tensor = ids;
@@ -487,7 +487,7 @@ export function forwardLogits(model: Model, params: Map<string, tf.Tensor>, ids:
   if (logits.rank !== 3 || logits.shape[2] !== model.config.vocabSize) {
     const shape = logits.shape;
     logits.dispose();
-    throw new NotImplementedError(`forwardLogits: this layer list ends at ${model.layers[model.layers.length - 1]!.name} with [${shape}], not the [B, T, ${model.config.vocabSize}] logits of the whole model (a pipeline stage's layers?); use engine.evalBatch, or export the checkpoint and use ds generate`);
+    throw new DeepscaleError('not_implemented', `forwardLogits: this layer list ends at ${model.layers[model.layers.length - 1]!.name} with [${shape}], not the [B, T, ${model.config.vocabSize}] logits of the whole model (a pipeline stage's layers?); use engine.evalBatch, or export the checkpoint and use ds generate`);
   }
   return logits;
 }
