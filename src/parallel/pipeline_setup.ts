@@ -30,6 +30,8 @@ export interface ParallelPlace {
   /** The tensor-parallel group's operations for the layer loop (null when tp = 1). */
   readonly tp: TensorParallel | null;
   readonly tpPg: ProcessGroup | null;
+  /** Every group of the model axis: the tp group and the sub-groups that sum replicated kv heads' gradients. */
+  readonly tpGroups: readonly ProcessGroup[];
   /** What this rank runs: its stage's layers, each on its tp part. */
   readonly stageModel: Model;
   readonly bounds: readonly number[];
@@ -49,7 +51,7 @@ export function parallelPlace(opts: {
   const topology = Topology.fromWorld(opts.worldSize, opts.tp, opts.stages);
   const c = topology.coordOf(opts.rank);
   let local = opts.model;
-  let tpPart: { tp: TensorParallel; group: ProcessGroup } | null = null;
+  let tpPart: { tp: TensorParallel; group: ProcessGroup; subgroups: readonly ProcessGroup[] } | null = null;
   if (opts.tp > 1) {
     const plain = buildLlama(opts.model.config);
     if (plain.layers.map((l) => l.name).join() !== opts.model.layers.map((l) => l.name).join())
@@ -69,7 +71,7 @@ export function parallelPlace(opts: {
   const tiedPg = tied ? opts.pg.newGroup([pipeRanks[0]!, pipeRanks[pipeRanks.length - 1]!]) : null;
   return {
     topology, coord: c, stage: c.pipe, dpRank: c.data, dpSize: topology.data, dataPg, pipePg, tiedPg,
-    tp: tpPart?.tp ?? null, tpPg: tpPart?.group ?? null, stageModel: sm, bounds,
+    tp: tpPart?.tp ?? null, tpPg: tpPart?.group ?? null, tpGroups: tpPart ? [tpPart.group, ...tpPart.subgroups] : [], stageModel: sm, bounds,
   };
 }
 

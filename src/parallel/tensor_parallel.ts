@@ -117,7 +117,7 @@ export function sliceValues(full: Float32Array, slice: TpSlice): Float32Array {
  * rank order) and sums of shared gradient parts over the sub-groups that hold them (kv heads
  * replicated over fewer ranks than the group), each created once here on its members.
  */
-export function tensorParallelGroup(pg: ProcessGroup, ranks: readonly number[], rank: number, model: Model, vocab: { start: number; end: number }): { tp: TensorParallel; group: ProcessGroup } {
+export function tensorParallelGroup(pg: ProcessGroup, ranks: readonly number[], rank: number, model: Model, vocab: { start: number; end: number }): { tp: TensorParallel; group: ProcessGroup; subgroups: readonly ProcessGroup[] } {
   const group = pg.newGroup(ranks);
   const subs = new Map<string, ProcessGroup>();
   for (const p of model.layers.flatMap((l) => l.params)) {
@@ -133,5 +133,5 @@ export function tensorParallelGroup(pg: ProcessGroup, ranks: readonly number[], 
     allReduce: (buf, op) => group.allReduce(buf, { op }),
     sumShared: (buf, sharedBy) => (sharedBy.length === ranks.length ? group.allReduce(buf, { op: 'sum' }) : subs.get(sharedBy.join(','))!.allReduce(buf, { op: 'sum' })),
   };
-  return { tp, group };
+  return { tp, group, subgroups: [...subs.values()] };
 }

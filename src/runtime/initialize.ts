@@ -75,7 +75,7 @@ export interface ParallelGrid {
   readonly pp: number;
   /** This rank's coordinates (pipe stage, data replica, tp rank). */
   readonly coord: { readonly pipe: number; readonly data: number; readonly model: number };
-  /** Bytes this rank has sent so far in each axis's collectives (pipe: activations, gradients, tied embeddings, the loss). */
+  /** Bytes this rank has sent so far in each axis's collectives (model: the tp all-reduces and the kv-replica sums; pipe: activations, gradients, tied embeddings, the loss; the clipping norm's one float per step is not counted). */
   sentBytes(): { readonly data: number; readonly model: number; readonly pipe: number };
 }
 
@@ -236,7 +236,7 @@ export async function initialize(opts: InitializeOptions = {}): Promise<Training
     pp: config.pipeline.stages,
     coord: topology.coordOf(dist.rank),
     sentBytes: () => layout
-      ? { data: sent(layout.dataPg), model: sent(layout.tpPg), pipe: sent(layout.pipePg) + sent(layout.tiedPg) }
+      ? { data: sent(layout.dataPg), model: layout.tpGroups.reduce((n, g) => n + sent(g), 0), pipe: sent(layout.pipePg) + sent(layout.tiedPg) }
       : { data: sent(pg), model: 0, pipe: 0 },
   };
   return {

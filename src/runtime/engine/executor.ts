@@ -235,6 +235,9 @@ export function* backwardLayers(layers: readonly Layer[], hooks: LayerHooks, kep
       const paramGrads = withInput ? out.slice(1) : out;
       try {
         yield* addParamGrads(layer, hooks, paramGrads, tp);
+      } catch (err) {
+        if (withInput) out[0]!.dispose(); // the input's gradient, which no one will take now
+        throw err;
       } finally {
         tf.dispose(paramGrads);
       }
