@@ -46,12 +46,15 @@ const evaluate = async (n: number): Promise<number> =>
     return (await engine.generateAsync(ids, task.maxChars, tok.special.eos)).map((o) => tok.decode(o)); // async: runs on webgpu too
   }, n, 987654321);
 
-log.info(`training ${task.name} on ${dist.worldSize} rank(s): ${engine.flat.numel} parameters, ${steps} steps, global batch ${config.train_batch_size}`);
+// Generation needs the whole model on one rank: under tensor or pipeline parallelism the exact
+// match is scored after the run by exporting the checkpoint (ds export, then ds generate).
+const canGenerate = rt.grid.tp === 1 && rt.grid.pp === 1;
+log.info(`training ${task.name} on ${dist.worldSize} rank(s): ${engine.flat.numel} parameters${canGenerate ? "" : " on rank 0 (its stage, its tp slices)"}, ${steps} steps, global batch ${config.train_batch_size}`);
 const t0 = performance.now();
 while (engine.step < steps) {
   const r = await engine.trainBatch(next);
   const every = config.train.eval_every;
-  if (every > 0 && r.step % every === 0 && r.step < steps) {
+  if (canGenerate && every > 0 && r.step % every === 0 && r.step < steps) {
     await engine.gatherParams(); // every rank: under ZeRO-3 the shards are all-gathered
     if (dist.rank === 0) log.info(`step ${r.step}: exact match ${(100 * (await evaluate(200))).toFixed(1)}% (200 samples)`);
     engine.releaseParams();
@@ -59,7 +62,9 @@ while (engine.step < steps) {
 }
 await engine.save_checkpoint(ckptDir, 'final');
 await engine.gatherParams();
-if (dist.rank === 0) {
+if (!canGenerate) {
+  if (dist.rank === 0) log.info(`trained with tp ${rt.grid.tp} × pp ${rt.grid.pp}: checkpoint in ${ckptDir}; score it with ds export --checkpoint ${ckptDir} --out model.gguf --format gguf, then ds generate --model model.gguf`);
+} else if (dist.rank === 0) {
   const n = config.train.eval_samples;
   const acc = await evaluate(n);
   log.info(`exact match on ${n} held-out ${task.name} problems: ${(100 * acc).toFixed(1)}% after ${((performance.now() - t0) / 1000).toFixed(0)} s; checkpoint in ${ckptDir}`);
