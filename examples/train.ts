@@ -49,7 +49,7 @@ const evaluate = async (n: number): Promise<number> =>
 // Generation needs the whole model on one rank: under tensor or pipeline parallelism the exact
 // match is scored after the run by exporting the checkpoint (ds export, then ds generate).
 const canGenerate = rt.grid.tp === 1 && rt.grid.pp === 1;
-log.info(`training ${task.name} on ${dist.worldSize} rank(s): ${engine.flat.numel} parameters${canGenerate ? "" : " on rank 0 (its stage, its tp slices)"}, ${steps} steps, global batch ${config.train_batch_size}`);
+log.info(`training ${task.name} on ${dist.worldSize} rank(s): ${engine.flat.numel} parameters${canGenerate ? '' : ' on rank 0 (its stage, its tp slices)'}, ${steps} steps, global batch ${config.train_batch_size}`);
 const t0 = performance.now();
 while (engine.step < steps) {
   const r = await engine.trainBatch(next);
