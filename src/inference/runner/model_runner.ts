@@ -206,7 +206,7 @@ export class ModelRunner implements Runner {
     let local: Float32Array | null = null;
     let failure: unknown = null;
     try {
-      local = this.core.forward(mine.batch);
+      local = this.core.forward(mine.batch, false); // the workers are busy with their parts: no row split
     } catch (e) {
       failure = e;
     }

@@ -91,6 +91,8 @@ export class RunnerCore {
   private readonly panelOff: number;
   /** Set on the main thread's core of a threaded runner: products split by rows. */
   private split: RowSplit | null = null;
+  /** Whether this forward splits products (not while the other threads run their own share of a batch). */
+  private splitting = false;
 
   /** `maxRows`: the largest step expected (its activations are reserved now; a larger one grows them). */
   constructor(arena: SharedArena, layout: RunnerLayout, maxRows = 0) {
@@ -127,7 +129,8 @@ export class RunnerCore {
   };
 
   /** Forward over the batch; writes its K/V. Returns logits [sampleRows.length, V] (row-major, a new array). */
-  forward(batch: RunnerBatch): Float32Array {
+  forward(batch: RunnerBatch, splitRows = true): Float32Array {
+    this.splitting = splitRows && this.split !== null;
     const c = this.layout.config;
     const { hiddenSize: D, numHeads: H, numKvHeads: Hkv, headDim: Dh, intermediateSize: F, vocabSize: V } = c;
     const N = batch.tokenIds.length;
@@ -217,7 +220,7 @@ export class RunnerCore {
     const matrix = index === LM_HEAD ? this.matrices.length - 1 : index;
     const w = this.matrices[matrix]!;
     const split = this.split;
-    if (split !== null && M > 0 && split.team.active && (weightBytesOf(w) >= split.minBytes || M * w.K * w.N >= 16 * split.minBytes)) {
+    if (split !== null && this.splitting && M > 0 && split.team.active && (weightBytesOf(w) >= split.minBytes || M * w.K * w.N >= 16 * split.minBytes)) {
       if (isRows(w)) this.qgemm.prepare(aOff, w, M, this.q8Off);
       const job: RowJob = { matrix, aOff, cOff, M, q8Off: this.q8Off, ...chunking(w.N, split.threads) };
       split.team.run(job, split.wake, this.runChunk, w.N, split.threads);

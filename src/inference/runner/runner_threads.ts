@@ -16,7 +16,7 @@
  */
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { DeepscaleError } from '../../errors.ts';
+import { assert, DeepscaleError } from '../../errors.ts';
 import type { RunnerLayout } from './runner_core.ts';
 
 export const JOB = 0;
@@ -110,6 +110,8 @@ export class RunnerWorker {
 
   /** Tells the worker that a product is posted on the runner's RowTeam (it returns to waiting once none of its chunks are left). */
   wake(): void {
+    // A worker with a batch pending has not necessarily read its post yet: overwriting it would lose the batch.
+    assert(!this.pending, () => `runner worker ${this.index}: woken for a product while its batch job ${this.job} is pending`);
     this.post(1);
   }
 

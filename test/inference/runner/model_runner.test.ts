@@ -101,14 +101,15 @@ describe.each([
     const a = { ids: prompt, table: [7, 2, 0] };
     const b = { ids: [256, 50, 60, 70, 80, 90], table: [4, 3] };
     const c = { ids: [256, 9], table: [1] };
-    // rows per step: 12 (split by sequence on 2 and 3 threads), 8 (on 2), then 2 (this thread alone)
+    // rows per step: 12 (split by sequence on 2 and 3 threads), 8 (on 2), then 2 (products split by rows)
     const steps = [
       [{ req: a, start: 0, len: 6 }, { req: b, start: 0, len: 4 }, { req: c, start: 0, len: 2 }],
       [{ req: a, start: 6, len: 4 }, { req: b, start: 4, len: 2 }, { req: c, start: 0, len: 2 }], // a's earlier K/V may come from another thread
       [{ req: a, start: 10, len: 1 }, { req: c, start: 1, len: 1 }],
     ];
     const one = new ModelRunner(m, { numBlocks: 8, blockSize: B });
-    const many = new ModelRunner(m, { numBlocks: 8, blockSize: B, threads });
+    // every product of a step not split by sequence is split by rows (the last steps); a step split by sequence splits none
+    const many = new ModelRunner(m, { numBlocks: 8, blockSize: B, threads, rowSplitMinBytes: 0 });
     expect(many.numThreads).toBe(threads);
     for (const step of steps) {
       const want1 = one.execute(batchOf(step));
