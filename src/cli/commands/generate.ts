@@ -1,7 +1,9 @@
 /** `ds generate --model M --prompt "..."`: offline generation of one prompt; prints the text, or one JSON object. */
+import { availableParallelism } from 'node:os';
 import type { CommandModule } from 'yargs';
 import { LLM } from '../../inference/engine/index.ts';
 import { chooseDevice, DEVICES } from '../../inference/runner/device.ts';
+import { modelsDir, resolveModelPath } from '../../inference/server/models_dir.ts';
 import { makeSamplingParams } from '../../inference/sampler/index.ts';
 import { log } from '../../runtime/logger.ts';
 
@@ -15,6 +17,7 @@ interface Args {
   seed: number | undefined;
   'kv-cache-memory': string;
   device: string;
+  threads?: number;
   json: boolean;
 }
 
@@ -23,7 +26,7 @@ export const generateCommand: CommandModule<object, Args> = {
   describe: 'generate text from a model (.gguf, model dir, safetensors)',
   builder: (y) =>
     y
-      .option('model', { type: 'string', demandOption: true, describe: 'model path' })
+      .option('model', { type: 'string', demandOption: true, describe: 'a model dir, a .gguf, or a name in $DS_MODELS (see `ds models list`)' })
       .option('prompt', { type: 'string', demandOption: true })
       .option('max-tokens', { type: 'number', default: 64 })
       .option('temperature', { type: 'number', default: 1 })
@@ -32,6 +35,7 @@ export const generateCommand: CommandModule<object, Args> = {
       .option('seed', { type: 'number' })
       .option('kv-cache-memory', { type: 'string', default: '64MiB' })
       .option('device', { type: 'string', choices: DEVICES, default: 'cpu', describe: 'cpu (wasm), webgpu (a software adapter too), or auto (a hardware GPU if there is one)' })
+      .option('threads', { type: 'number', describe: 'cpu: threads each product of the one sequence is split over by rows (default: the cores); webgpu: 1' })
       .option('json', { type: 'boolean', default: false, describe: 'print {prompt_token_ids, token_ids, text, finish_reason}' }) as never,
   handler: async (argv) => {
     const params = makeSamplingParams({
@@ -43,7 +47,9 @@ export const generateCommand: CommandModule<object, Args> = {
     });
     const device = await chooseDevice(argv.device);
     log.info(`ds generate: device ${device.device}: ${device.reason}`);
-    const llm = await LLM.create({ model: argv.model, kvCacheMemory: argv['kv-cache-memory'], maxNumSeqs: 1 }, device.makeRunner);
+    const model = resolveModelPath(argv.model, modelsDir(process.env.DS_MODELS));
+    const threads = argv.threads ?? (device.device === 'cpu' ? availableParallelism() : 1);
+    const llm = await LLM.create({ model, kvCacheMemory: argv['kv-cache-memory'], maxNumSeqs: 1, threads }, device.makeRunner);
     const [out] = llm.generate(argv.prompt, params);
     llm.dispose();
     const o = out!.outputs[0]!;

@@ -17,6 +17,7 @@ import { makeWorkload } from '../../../inference/bench/workload.ts';
 import { loadModel } from '../../../inference/loaders/index.ts';
 import type { LoadedModel } from '../../../inference/loaders/types.ts';
 import { chooseDevice, DEVICES } from '../../../inference/runner/device.ts';
+import { modelsDir, resolveModelPath } from '../../../inference/server/models_dir.ts';
 import { log } from '../../../runtime/logger.ts';
 import { formatTable } from '../../table.ts';
 import { deviceDecodeBench } from './serve_device.ts';
@@ -40,7 +41,7 @@ interface Args extends Omit<ServeOnlineArgs, 'num-prompts' | 'max-num-seqs'> {
 const LLAMA_CPP_DECODE: Readonly<Record<number, number>> = { 1: 2304, 8: 4707, 32: 5452 };
 
 function withModel<T>(path: string | undefined, fn: (m: LoadedModel) => T): T {
-  if (path) return fn(loadModel(path));
+  if (path) return fn(loadModel(resolveModelPath(path, modelsDir(process.env.DS_MODELS))));
   const dir = mkdtempSync(join(tmpdir(), 'ds-bench-serve-'));
   try {
     const file = join(dir, 'random-llama.gguf');
