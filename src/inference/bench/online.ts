@@ -78,7 +78,7 @@ function filePrompts(path: string, o: OnlineBenchOptions): BenchPrompt[] {
 async function timeRequest(o: OnlineBenchOptions, p: BenchPrompt): Promise<RequestTiming> {
   const t0 = performance.now();
   const body = { model: o.model, prompt: p.prompt, max_tokens: p.outputLen, temperature: 0, ignore_eos: true, stream: true, stream_options: { include_usage: true } };
-  const fail = (error: string): RequestTiming => ({ ok: false, error, promptLen: p.promptLen, outputTokens: 0, ttft: 0, latency: 0, itl: [] });
+  const fail = (error: string): RequestTiming => ({ ok: false, error, promptLen: p.promptLen, outputTokens: 0, ttft: null, latency: 0, itl: [] });
   let ttft = -1;
   let last = 0;
   const itl: number[] = [];
@@ -103,8 +103,8 @@ async function timeRequest(o: OnlineBenchOptions, p: BenchPrompt): Promise<Reque
     if (error !== null) return fail(error);
     const latency = (performance.now() - t0) / 1000;
     const u = usage as { prompt_tokens: number; completion_tokens: number } | null;
-    const counted = o.tokenizer ? o.tokenizer.encode(text).length : itl.length + 1;
-    return { ok: true, promptLen: u?.prompt_tokens ?? p.promptLen, outputTokens: u?.completion_tokens ?? counted, ttft: Math.max(ttft, 0), latency, itl };
+    const counted = ttft < 0 ? 0 : o.tokenizer ? o.tokenizer.encode(text).length : itl.length + 1;
+    return { ok: true, promptLen: u?.prompt_tokens ?? p.promptLen, outputTokens: u?.completion_tokens ?? counted, ttft: ttft < 0 ? null : ttft, latency, itl };
   } catch (err) {
     return fail((err as Error).message);
   }

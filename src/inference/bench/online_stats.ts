@@ -9,8 +9,8 @@ export interface RequestTiming {
   readonly error?: string;
   readonly promptLen: number;
   readonly outputTokens: number;
-  /** Seconds. */
-  readonly ttft: number;
+  /** Seconds; null when no token came (it has no first token: left out of TTFT and TPOT, not counted as 0). */
+  readonly ttft: number | null;
   readonly latency: number;
   readonly itl: readonly number[];
 }
@@ -64,8 +64,8 @@ export function summarize(timings: readonly RequestTiming[], durationS: number):
     request_throughput: ok.length / durationS,
     output_throughput: output / durationS,
     total_token_throughput: (input + output) / durationS,
-    ttft_ms: dist(ok.map((t) => t.ttft)),
-    tpot_ms: dist(ok.filter((t) => t.outputTokens > 1).map((t) => (t.latency - t.ttft) / (t.outputTokens - 1))),
+    ttft_ms: dist(ok.flatMap((t) => (t.ttft === null ? [] : [t.ttft]))),
+    tpot_ms: dist(ok.flatMap((t) => (t.ttft !== null && t.outputTokens > 1 ? [(t.latency - t.ttft) / (t.outputTokens - 1)] : []))),
     itl_ms: dist(ok.flatMap((t) => t.itl)),
     e2el_ms: dist(ok.map((t) => t.latency)),
   };

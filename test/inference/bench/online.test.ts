@@ -25,11 +25,13 @@ describe('online bench statistics', () => {
       [
         { ok: true, promptLen: 10, outputTokens: 5, ttft: 0.1, latency: 0.5, itl: [0.1, 0.1, 0.1, 0.1] },
         { ok: true, promptLen: 10, outputTokens: 1, ttft: 0.2, latency: 0.2, itl: [] },
-        { ok: false, error: 'x', promptLen: 10, outputTokens: 0, ttft: 0, latency: 0, itl: [] },
+        { ok: false, error: 'x', promptLen: 10, outputTokens: 0, ttft: null, latency: 0, itl: [] },
+        // a request that produced no token (max_tokens 0, or an immediate stop): no TTFT, not a TTFT of 0
+        { ok: true, promptLen: 10, outputTokens: 0, ttft: null, latency: 0.05, itl: [] },
       ],
       2,
     );
-    expect(s).toMatchObject({ completed: 2, failed: 1, total_input_tokens: 20, total_output_tokens: 6, request_throughput: 1, output_throughput: 3, total_token_throughput: 13 });
+    expect(s).toMatchObject({ completed: 3, failed: 1, total_input_tokens: 30, total_output_tokens: 6, request_throughput: 1.5, output_throughput: 3, total_token_throughput: 18 });
     expect(s.tpot_ms.mean).toBeCloseTo(100, 9);
     expect(s.ttft_ms.mean).toBeCloseTo(150, 9);
     expect(s.itl_ms.median).toBeCloseTo(100, 9);
