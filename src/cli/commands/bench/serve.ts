@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { InputError } from '../../../errors.ts';
 import { benchModelConfig, writeRandomGguf } from '../../../inference/bench/random_model.ts';
-import { runDecode, runThroughput, type DecodeResult, type ThroughputResult } from '../../../inference/bench/serve_bench.ts';
+import { runDecode, runPrefill, runThroughput, type DecodeResult, type ThroughputResult } from '../../../inference/bench/serve_bench.ts';
 import { makeWorkload } from '../../../inference/bench/workload.ts';
 import { loadModel } from '../../../inference/loaders/index.ts';
 import type { LoadedModel } from '../../../inference/loaders/types.ts';
@@ -32,6 +32,9 @@ interface Args extends Omit<ServeOnlineArgs, 'num-prompts' | 'max-num-seqs'> {
   'kv-cache-memory': string;
   'block-size': number;
   'decode-tokens': number;
+  batches: string;
+  'prompt-tokens': number;
+  'decode-only': boolean;
   threads: number;
   device: string;
   json: boolean;
@@ -67,12 +70,17 @@ export const serveBenchCommand: CommandModule<object, Args> = {
       .option('threads', { type: 'number', default: availableParallelism(), describe: 'runner threads (llama.cpp\'s reference figures used 2)' })
       .option('device', { type: 'string', choices: DEVICES, default: 'cpu', describe: 'offline: webgpu or auto (on a GPU) measures decode tok/s on that device beside the cpu runner' })
       .option('decode-tokens', { type: 'number', default: 128, describe: 'new tokens per request in the decode figures' })
+      .option('batches', { type: 'string', default: '1,8,32', describe: 'offline: the batch sizes of the decode figures' })
+      .option('prompt-tokens', { type: 'number', default: 512, describe: 'offline: prompt tok/s of one prompt this long at batch 1 (llama-bench -p); 0: skip' })
+      .option('decode-only', { type: 'boolean', default: false, describe: 'offline: only the decode and prompt figures (skip continuous vs static batching)' })
       .option('json', { type: 'boolean', default: false }) as never,
   handler: async (argv) => {
     if (!argv.offline && argv.device !== 'cpu') {
       throw new InputError(`bench serve: --device ${argv.device} applies to --offline; for the online benchmark start \`ds serve --device ${argv.device}\` and pass its --url`);
     }
     if (!argv.offline) {
+      const offlineOnly = ['batches', 'prompt-tokens', 'decode-only', 'decode-tokens'].filter((f) => process.argv.some((a) => a === `--${f}` || a.startsWith(`--${f}=`)));
+      if (offlineOnly.length) throw new InputError(`bench serve: ${offlineOnly.map((f) => `--${f}`).join(', ')} belong${offlineOnly.length === 1 ? 's' : ''} to --offline`);
       if (!argv.url && !argv.model) throw new InputError('bench serve: give --url of a running server or --model to start one (online), or --offline');
       await serveOnlineHandler({ ...argv, 'num-prompts': argv['num-prompts'] ?? ONLINE_DEFAULTS['num-prompts'], 'max-num-seqs': argv['max-num-seqs'] ?? ONLINE_DEFAULTS['max-num-seqs'] });
       return;
@@ -91,18 +99,26 @@ export const serveBenchCommand: CommandModule<object, Args> = {
     }
     const numPrompts = argv['num-prompts'] ?? 96;
     const maxNumSeqs = argv['max-num-seqs'] ?? 32;
+    const batches = argv.batches.split(',').map((b) => Number(b.trim()));
+    if (batches.some((b) => !Number.isInteger(b) || b < 1)) throw new InputError(`bench serve --batches ${argv.batches}: give positive integers separated by commas, e.g. 1,8,32`);
+    if (!Number.isInteger(argv['prompt-tokens']) || argv['prompt-tokens'] < 0) throw new InputError(`bench serve --prompt-tokens ${argv['prompt-tokens']}: give a token count (0: skip)`);
     const result = withModel(argv.model, (model) => {
-      const work = makeWorkload({ numPrompts, seed: argv.seed, vocabSize: model.config.vocabSize, maxOutput: Math.min(1024, model.config.maxPositionEmbeddings - 256) });
-      const shape = { maxNumSeqs, kvCacheMemory: argv['kv-cache-memory'], blockSize: argv['block-size'], threads: argv.threads };
-      log.info(`bench serve: ${work.length} requests, ${work.reduce((n, r) => n + r.promptTokenIds.length, 0)} prompt tokens, ${work.reduce((n, r) => n + r.maxTokens, 0)} output tokens`);
-      const continuous = runThroughput(model, work, 'continuous', shape);
-      const stat = runThroughput(model, work, 'static', shape);
-      const decode: (DecodeResult & { llamaCpp: number | null; ratio: number | null })[] = [1, 8, 32].map((b) => {
+      let batching: { continuous: ThroughputResult; static: ThroughputResult; speedup: number } | null = null;
+      if (!argv['decode-only']) {
+        const work = makeWorkload({ numPrompts, seed: argv.seed, vocabSize: model.config.vocabSize, maxOutput: Math.min(1024, model.config.maxPositionEmbeddings - 256) });
+        const shape = { maxNumSeqs, kvCacheMemory: argv['kv-cache-memory'], blockSize: argv['block-size'], threads: argv.threads };
+        log.info(`bench serve: ${work.length} requests, ${work.reduce((n, r) => n + r.promptTokenIds.length, 0)} prompt tokens, ${work.reduce((n, r) => n + r.maxTokens, 0)} output tokens`);
+        const continuous = runThroughput(model, work, 'continuous', shape);
+        const stat = runThroughput(model, work, 'static', shape);
+        batching = { continuous, static: stat, speedup: continuous.outputTokPerS / stat.outputTokPerS };
+      }
+      const decode: (DecodeResult & { llamaCpp: number | null; ratio: number | null })[] = batches.map((b) => {
         const d = runDecode(model, b, 16, argv['decode-tokens'], 0, argv.threads);
         const ref = argv.model ? null : (LLAMA_CPP_DECODE[b] ?? null);
         return { ...d, llamaCpp: ref, ratio: ref ? d.tokPerS / ref : null };
       });
-      return { model: argv.model ?? 'random d256 L4 H8 ff688 V258 f32', threads: argv.threads, continuous, static: stat, speedup: continuous.outputTokPerS / stat.outputTokPerS, decode };
+      const prompt = argv['prompt-tokens'] > 0 ? runPrefill(model, argv['prompt-tokens'], argv.threads) : null;
+      return { model: argv.model ?? 'random d256 L4 H8 ff688 V258 f32', threads: argv.threads, ...batching, decode, prompt };
     });
     if (argv.json) {
       process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -110,10 +126,13 @@ export const serveBenchCommand: CommandModule<object, Args> = {
     }
     const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
     const row = (r: ThroughputResult) => [r.batching, r.outputTokens, r.computedTokens, r.seconds.toFixed(2), r.outputTokPerS.toFixed(1), r.steps, r.meanBatch.toFixed(1), pct(r.peakKvWaste), pct(r.kvWasteAtPeakUsage), pct(r.meanKvWaste)];
-    process.stdout.write(
-      `${formatTable(['batching', 'out tokens', 'computed tokens', 's', 'out tok/s', 'steps', 'mean batch', 'peak KV waste', 'waste @ peak use', 'mean waste'], [row(result.continuous), row(result.static)])}\n` +
-        `continuous / static throughput: ${result.speedup.toFixed(2)}×\n\n` +
-        `${formatTable(['batch', 'decode tok/s', 'llama.cpp tok/s', 'ratio'], result.decode.map((d) => [d.batch, d.tokPerS.toFixed(1), d.llamaCpp ?? '-', d.ratio === null ? '-' : `${d.ratio.toFixed(2)}×`]))}\n`,
-    );
+    if (result.continuous && result.static) {
+      process.stdout.write(
+        `${formatTable(['batching', 'out tokens', 'computed tokens', 's', 'out tok/s', 'steps', 'mean batch', 'peak KV waste', 'waste @ peak use', 'mean waste'], [row(result.continuous), row(result.static)])}\n` +
+          `continuous / static throughput: ${result.speedup!.toFixed(2)}×\n\n`,
+      );
+    }
+    process.stdout.write(`${formatTable(['batch', 'decode tok/s', 'llama.cpp tok/s', 'ratio'], result.decode.map((d) => [d.batch, d.tokPerS.toFixed(1), d.llamaCpp ?? '-', d.ratio === null ? '-' : `${d.ratio.toFixed(2)}×`]))}\n`);
+    if (result.prompt) process.stdout.write(`prompt tok/s (${result.prompt.promptTokens} tokens, batch 1, ${argv.threads} threads): ${result.prompt.tokPerS.toFixed(1)}\n`);
   },
 };
