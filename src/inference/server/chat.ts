@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { InvalidRequestError } from '../../errors.ts';
 import { renderChat } from './chat_template.ts';
+import { addsBos } from '../../data/tokenizer/types.ts';
 import type { ModelContext } from './completions.ts';
 import { chatLogprobs } from './logprobs_format.ts';
 import { respond, type Formatter } from './respond.ts';
@@ -34,10 +35,14 @@ function formatter(engine: ServingEngine, req: ChatRequest): Formatter {
   };
 }
 
-/** The prompt a chat request becomes: its rendered template, tokenized without adding BOS (templates carry their own). */
-export function chatPromptIds(engine: Pick<ServingEngine, 'tokenizer'>, messages: ChatRequest['messages'], addGenerationPrompt: boolean, template?: string | null): number[] {
+/**
+ * The prompt a chat request becomes: its rendered template, tokenized without adding BOS
+ * (templates carry their own) unless `addSpecialTokens` (vLLM's add_special_tokens, default
+ * false for chat) asks for the tokenizer's BOS on top.
+ */
+export function chatPromptIds(engine: Pick<ServingEngine, 'tokenizer'>, messages: ChatRequest['messages'], addGenerationPrompt: boolean, template?: string | null, addSpecialTokens = false): number[] {
   const text = renderChat(engine.tokenizer, messages, { addGenerationPrompt, template });
-  const ids = engine.tokenizer.encode(text, { addBos: false, allowSpecial: true });
+  const ids = engine.tokenizer.encode(text, { addBos: addSpecialTokens && addsBos(engine.tokenizer), allowSpecial: true });
   if (ids.length === 0) throw new InvalidRequestError('the messages render to an empty prompt', 'messages');
   return ids;
 }

@@ -7,7 +7,7 @@ import type { ModelContext } from './completions.ts';
 import { sendJson } from './http.ts';
 import { detokenizeRequest, parseRequest, tokenizeRequest } from './schemas.ts';
 
-/** {prompt, add_special_tokens} or {messages, add_generation_prompt} → {count, max_model_len, tokens}. */
+/** {prompt, add_special_tokens} or {messages, add_generation_prompt, add_special_tokens} → {count, max_model_len, tokens}. */
 export function handleTokenize(ctx: ModelContext, body: unknown, res: ServerResponse): void {
   const req = parseRequest(tokenizeRequest, body);
   ctx.resolveModel(req.model);
@@ -15,7 +15,7 @@ export function handleTokenize(ctx: ModelContext, body: unknown, res: ServerResp
   const tokens =
     'prompt' in req
       ? engine.tokenizer.encode(req.prompt, { addBos: req.add_special_tokens ?? addsBos(engine.tokenizer), allowSpecial: true })
-      : chatPromptIds(engine, req.messages, req.add_generation_prompt ?? true);
+      : chatPromptIds(engine, req.messages, req.add_generation_prompt ?? true, null, req.add_special_tokens ?? false);
   sendJson(res, 200, { count: tokens.length, max_model_len: engine.maxModelLen, tokens });
 }
 

@@ -95,6 +95,11 @@ describe('other endpoints', () => {
     const chat = (await (await post('/tokenize', { messages })).json()) as { count: number };
     const r = await s.client.chat.completions.create({ model: MODEL, messages: messages as never, max_tokens: 1 });
     expect(chat.count).toBe(r.usage!.prompt_tokens);
+    // add_special_tokens with messages: the tokenizer's BOS in front of the rendered template (vLLM's default for chat: off)
+    const withBos = (await (await post('/tokenize', { messages, add_special_tokens: true })).json()) as { tokens: number[] };
+    const without = (await (await post('/tokenize', { messages, add_special_tokens: false })).json()) as { tokens: number[] };
+    expect(without.tokens.length).toBe(chat.count);
+    expect(withBos.tokens).toEqual([tok.encode('', { addBos: true })[0], ...without.tokens]);
     const bad = (await (await post('/detokenize', { tokens: [5, 400] })).json()) as { error: { param: string } };
     expect(bad.error.param).toBe('tokens.1');
   });
