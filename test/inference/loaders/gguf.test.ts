@@ -10,7 +10,10 @@ import { parseGguf, readGguf, readTensorData } from '../../../src/inference/load
 import { encodeGguf, writeGguf } from '../../../src/inference/loaders/gguf/writer.ts';
 import type { GgufKv } from '../../../src/inference/loaders/gguf/writer.ts';
 import { ggufToHfName, hfToGgufName } from '../../../src/inference/loaders/gguf/names.ts';
-import { rng } from '../../helpers/random_llama.ts';
+import { randomWeights, rng, tinyBpeVocab, tinyConfig } from '../../helpers/random_llama.ts';
+import { loadGgufBytes } from '../../../src/inference/loaders/gguf/load.ts';
+import { modelConfigToGguf } from '../../../src/inference/loaders/gguf/hparams.ts';
+import { gpt2TokenizerKv } from '../../../src/inference/loaders/gguf/tokenizer_kv.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ds-gguf-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -129,5 +132,22 @@ describe('GGUF reader and writer', () => {
   it('rejects a tensor whose data runs past the end, naming the tensor', () => {
     const b = concat(encodeGguf(new Map(), [{ name: 'blk.0.attn_q.weight', shape: [4, 32], data: randn(128, 1), type: 'F32' }]));
     expect(() => parseGguf(b.subarray(0, b.length - 4), 'y.gguf')).toThrow(/tensor "blk.0.attn_q.weight".*run past/);
+  });
+});
+
+describe('a GGUF whose tokens and vocabulary disagree', () => {
+  const config = tinyConfig({ numLayers: 1 });
+  const gguf = (tokenCount: number) => {
+    const v = tinyBpeVocab(config.vocabSize);
+    const md = modelConfigToGguf(config); // llama.vocab_size = the embedding's rows
+    for (const [k, kv] of gpt2TokenizerKv(v.tokens.slice(0, tokenCount), v.types.slice(0, tokenCount), v.merges, { bos: 256, eos: 257 })) md.set(k, kv);
+    const tensors = [...randomWeights(config, 2)].map(([name, t]) => ({ name: hfToGgufName(name)!, shape: t.shape, data: t.data, type: 'F32' as const }));
+    return concat(encodeGguf(md, tensors));
+  };
+
+  it('loads when they agree, and is a load error naming both counts when they do not (never ids that decode to nothing)', () => {
+    expect(loadGgufBytes(gguf(config.vocabSize), 'ok.gguf').tokenizer.vocabSize).toBe(config.vocabSize);
+    const V = config.vocabSize;
+    expect(() => loadGgufBytes(gguf(V - 3), 'short.gguf')).toThrow(new RegExp(`^short\\.gguf: tokenizer\\.ggml\\.tokens has ${V - 3} tokens but the model's vocabulary .* is ${V}: ids ${V - 3}\\.\\.${V - 1} would decode to no text`));
   });
 });

@@ -67,7 +67,13 @@ function* loadSteps(g: GgufFile, path: string): Generator<void, LoadedModel> {
     if (!expected.has(hf)) throw new FormatError(path, `tensor "${hfToGgufName(hf) ?? hf}" is not part of a ${arch.name} model with this config; it would be ignored`);
   }
   checkLlamaWeights(config, weights, path);
-  return { config, weights, tokenizer: tokenizerFromGguf(g.metadata, path), source: `gguf:${path}` };
+  const tokenizer = tokenizerFromGguf(g.metadata, path);
+  // Every id the model can sample must be a token, and every token an embedding row (llama.cpp: n_vocab is the token count).
+  const n = (g.metadata.get('tokenizer.ggml.tokens') as readonly string[]).length; // an array: tokenizerFromGguf checked it
+  if (n !== config.vocabSize) {
+    throw new FormatError(path, `tokenizer.ggml.tokens has ${n} tokens but the model's vocabulary (${arch.name}.vocab_size, token_embd.weight rows) is ${config.vocabSize}: ${n < config.vocabSize ? `ids ${n}..${config.vocabSize - 1} would decode to no text` : `tokens ${config.vocabSize}..${n - 1} have no embedding`}`);
+  }
+  return { config, weights, tokenizer, source: `gguf:${path}` };
 }
 
 const ROPE_FREQS = 'rope_freqs.weight';
