@@ -63,6 +63,15 @@ export async function runTorch(configPath: string, steps: number, warmup: number
   }
 }
 
+/** Per thread count, the faster of two rounds of runTorchPeers (a failed run loses to any). */
+export function fasterTorch(a: readonly TorchResult[], b: readonly TorchResult[]): TorchResult[] {
+  return a.map((x, i) => {
+    const y = b[i];
+    if (!y || !y.ok) return x;
+    return !x.ok || y.row.tokens_per_s > x.row.tokens_per_s ? y : x;
+  });
+}
+
 /** Each torch run, then one line per deepscale row: its tokens/s over the faster torch run's. */
 export function formatTorch(results: readonly TorchResult[], rows: readonly { stage: number; tokens_per_s: number }[]): string {
   const first = results[0];
