@@ -10,8 +10,9 @@ export const END_OF_TURN_TEXTS: ReadonlySet<string> = new Set([
   '<|eot_id|>', '<|eom_id|>', '<|end_of_text|>', '<|im_end|>', '<|end|>', '<end_of_turn>', '<|endoftext|>', '<EOT>',
 ]);
 
-export function endOfGenerationIds(tokenizer: Tokenizer, vocabSize: number, eos: number | null): number[] {
-  const ids = new Set<number>();
+/** `extra`: the model files' own eos lists (LoadedModel.eosTokenIds). */
+export function endOfGenerationIds(tokenizer: Tokenizer, vocabSize: number, eos: number | null, extra: readonly number[] = []): number[] {
+  const ids = new Set<number>(extra);
   if (eos !== null) ids.add(eos);
   for (let id = 0; id < vocabSize; id++) {
     const text = tokenizer.idToToken(id);

@@ -79,7 +79,7 @@ export class LLMEngine {
     this.maxModelLen = cfg.maxModelLen;
     this.vocabSize = c.vocabSize;
     this.eosTokenId = c.eosTokenId ?? model.tokenizer.special.eos;
-    this.endTokenIds = endOfGenerationIds(model.tokenizer, c.vocabSize, this.eosTokenId);
+    this.endTokenIds = endOfGenerationIds(model.tokenizer, c.vocabSize, this.eosTokenId, model.eosTokenIds);
     log.info(
       `KV cache: budget ${(cfg.kvCacheMemory / MiB).toFixed(1)} MiB, ${perBlock} bytes per block ` +
         `(${cfg.blockSize} tokens × ${c.numLayers} layers × ${c.numKvHeads} kv heads × ${c.headDim} × K,V × 4 B) → ` +

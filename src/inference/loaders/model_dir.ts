@@ -28,5 +28,20 @@ export function loadModelDir(dir: string): LoadedModel {
   const tokPath = join(dir, 'tokenizer.json');
   if (!existsSync(tokPath)) throw new FormatError(dir, 'tokenizer.json is missing');
   // loadTokenizer also reads tokenizer_config.json beside it (chat template, special tokens).
-  return { config, weights, tokenizer: loadTokenizer(tokPath), source: `dir:${dir}` };
+  const genPath = join(dir, 'generation_config.json');
+  const eosTokenIds = [...eosIdsOf(readJson(cfgPath), cfgPath, config.vocabSize), ...(existsSync(genPath) ? eosIdsOf(readJson(genPath), genPath, config.vocabSize) : [])];
+  return { config, weights, tokenizer: loadTokenizer(tokPath), source: `dir:${dir}`, eosTokenIds: [...new Set(eosTokenIds)] };
+}
+
+/** eos_token_id of an HF config (a number or a list of them; absent or null: none), each checked against the vocabulary. */
+function eosIdsOf(json: unknown, file: string, vocabSize: number): number[] {
+  const v = typeof json === 'object' && json !== null ? (json as Record<string, unknown>)['eos_token_id'] : undefined;
+  if (v === undefined || v === null) return [];
+  const ids = Array.isArray(v) ? v : [v];
+  ids.forEach((id, i) => {
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0 || id >= vocabSize) {
+      throw new FormatError(file, `eos_token_id${Array.isArray(v) ? `[${i}]` : ''} is ${JSON.stringify(id)}, expected a token id below the vocabulary size ${vocabSize}`);
+    }
+  });
+  return ids as number[];
 }

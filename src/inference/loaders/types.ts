@@ -35,4 +35,10 @@ export interface LoadedModel {
   readonly tokenizer: Tokenizer;
   /** What it was read from (path and format), for logs and /v1/models. */
   readonly source: string;
+  /**
+   * Every id that ends a generation by the model's own files, beyond config.eosTokenId: HF's
+   * eos_token_id lists (config.json, generation_config.json, as transformers' generate() stops
+   * on any of them). Absent: none besides eos.
+   */
+  readonly eosTokenIds?: readonly number[];
 }

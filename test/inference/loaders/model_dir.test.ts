@@ -13,6 +13,7 @@ import { randomWeights, tinyBpeVocab, tinyConfig } from '../../helpers/random_ll
 import { referenceForward } from '../../helpers/reference_llama.ts';
 import type { ModelConfig } from '../../../src/models/types.ts';
 import { phi3 } from '../../../src/inference/loaders/arch/index.ts';
+import { LLMEngine } from '../../../src/inference/engine/llm_engine.ts';
 import { fuseSplit } from '../../../src/inference/loaders/fused.ts';
 import type { HostTensor } from '../../../src/inference/loaders/types.ts';
 
@@ -55,6 +56,21 @@ describe('loadModel', () => {
     const b = referenceForward(fromGguf, ids);
     a.forEach((row, t) => row.forEach((x, j) => expect(Math.abs(x - b[t]![j]!)).toBeLessThan(1e-9)));
     for (const text of ['hello world', 'héllo, wor ld']) expect(fromGguf.tokenizer.encode(text)).toEqual(fromDir.tokenizer.encode(text));
+  });
+
+  it("every eos id of config.json's and generation_config.json's lists ends a generation; a bad one is named", () => {
+    const dir = writeDir('eos-lists');
+    const V = config.vocabSize;
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...modelConfigToHfConfig(config), eos_token_id: [257, V - 1] }));
+    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: [257, V - 2], do_sample: true }));
+    const m = loadModel(dir);
+    expect(m.config.eosTokenId).toBe(257);
+    expect([...m.eosTokenIds!].sort((a, b) => a - b)).toEqual([257, V - 2, V - 1]);
+    const engine = new LLMEngine(m, { kvCacheMemory: '1MiB' });
+    expect(engine.endTokenIds).toEqual(expect.arrayContaining([257, V - 2, V - 1]));
+    engine.dispose();
+    writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: [257, V] }));
+    expect(() => loadModel(dir)).toThrow(new RegExp(`generation_config\\.json: eos_token_id\\[1\\] is ${V}, expected a token id below the vocabulary size ${V}`));
   });
 
   it('config.json round-trips through ModelConfig', () => {
