@@ -2,9 +2,10 @@ import { closeSync, openSync, renameSync, rmSync, writeSync, fsyncSync } from 'n
 
 /**
  * Writes `chunks` to `path` through a temp file in the same directory and a rename, so a reader
- * never sees a half-written model and a crash leaves the old file in place.
+ * never sees a half-written model and a crash leaves the old file in place. A generator's chunks
+ * are written as they come (one in memory at a time).
  */
-export function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): void {
+export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): void {
   const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
   const fd = openSync(tmp, 'w');
   try {

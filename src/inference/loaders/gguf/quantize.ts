@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { InputError } from '../../../errors.ts';
 import { writeFileAtomic } from '../atomic_write.ts';
 import { GgmlType } from './constants.ts';
-import { parseGguf, readTensorData, type GgufFile, type GgufTensorInfo } from './reader.ts';
+import { openGguf } from './open.ts';
+import { readTensorData, type GgufFile, type GgufTensorInfo } from './reader.ts';
 import { TENSOR_TYPES } from './tensor_types.ts';
-import { encodeGguf, type GgufWriteType } from './writer.ts';
+import { encodeGgufLazy, type GgufWriteType } from './writer.ts';
 
 /**
  * `ds quantize`: a GGUF's 2-D weights re-encoded to a llama-quantize preset (deepscale's own
@@ -71,17 +72,31 @@ export interface QuantizeReport {
   readonly outBytes: number;
 }
 
+/**
+ * `ds quantize` on files, streaming: the input's tensors are read from the file one at a time and
+ * each is written out before the next is read (peak memory: about the largest tensor as float32
+ * and its encoding, never the whole model).
+ */
 export function quantizeGgufFile(input: string, output: string, preset: QuantPreset): QuantizeReport {
   if (!QUANT_PRESETS.includes(preset)) throw new InputError(`ds quantize: --type ${String(preset)} is not one of ${QUANT_PRESETS.join(', ')}`);
-  const bytes = readFileSync(input);
-  const g = parseGguf(bytes, input);
-  const { chunks, report } = quantizeGguf(g, preset);
-  writeFileAtomic(output, chunks);
-  return { ...report, inBytes: bytes.length };
+  const g = openGguf(input);
+  const { chunks, report } = quantizeLazy(g, preset);
+  let outBytes = 0;
+  writeFileAtomic(output, (function* () {
+    for (const c of chunks) (outBytes += c.length), yield c;
+  })());
+  return { ...report, inBytes: statSync(input).size, outBytes };
 }
 
-/** The encoded output of quantizing `g` to `preset`, and what each tensor became. */
+/** The encoded output of quantizing `g` (in memory) to `preset`, and what each tensor became. */
 export function quantizeGguf(g: GgufFile, preset: QuantPreset): { chunks: Uint8Array[]; report: QuantizeReport } {
+  const { chunks: lazy, report } = quantizeLazy(g, preset);
+  const chunks = [...lazy];
+  return { chunks, report: { ...report, inBytes: g.bytes.length, outBytes: chunks.reduce((n, c) => n + c.length, 0) } };
+}
+
+/** The output's pieces (tensor data read from `g` and encoded as each is asked for) and the types chosen. */
+function quantizeLazy(g: GgufFile, preset: QuantPreset): { chunks: Generator<Uint8Array>; report: Omit<QuantizeReport, 'inBytes' | 'outBytes'> } {
   const arch = g.metadata.get('general.architecture');
   const layers = Number(g.metadata.get(`${String(arch)}.block_count`) ?? 0);
   const skip = new Set(['general.file_type', 'general.quantization_version']);
@@ -95,8 +110,7 @@ export function quantizeGguf(g: GgufFile, preset: QuantPreset): { chunks: Uint8A
   const tensors = g.tensors.map((t) => {
     const to = presetType(preset, t, layers, hasOutput);
     report.push({ name: t.name, from: TENSOR_TYPES[t.type]?.name ?? String(t.type), to });
-    return { name: t.name, shape: t.shape, data: readTensorData(g, t), type: to };
+    return { name: t.name, shape: t.shape, data: () => readTensorData(g, t), type: to };
   });
-  const chunks = encodeGguf(md, tensors, raw);
-  return { chunks, report: { tensors: report, inBytes: g.bytes.length, outBytes: chunks.reduce((n, c) => n + c.length, 0) } };
+  return { chunks: encodeGgufLazy(md, tensors, raw), report: { tensors: report } };
 }

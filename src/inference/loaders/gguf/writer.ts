@@ -79,11 +79,21 @@ class Sink {
 function encodeTensor(t: GgufTensorToWrite): Uint8Array {
   const n = t.shape.reduce((a, b) => a * b, 1);
   if (n !== t.data.length) throw new InputError(`writeGguf: tensor "${t.name}" has shape [${t.shape.join(', ')}] but ${t.data.length} values`);
+  return TENSOR_TYPES[GgmlType[t.type]]!.quantize(t.data);
+}
+
+/** A tensor to write whose values are made only when its turn comes (a streaming re-encode). */
+export interface LazyTensorToWrite extends Omit<GgufTensorToWrite, 'data'> {
+  readonly data: () => Float32Array;
+}
+
+/** Bytes of a tensor's data as `type` (checked: the last dim a multiple of its block). */
+function blobBytes(t: Omit<GgufTensorToWrite, 'data'>): number {
   const codec = TENSOR_TYPES[GgmlType[t.type]]!;
   if ((t.shape.at(-1) ?? 0) % codec.elems !== 0) {
     throw new InputError(`writeGguf: tensor "${t.name}": ${t.type} needs the last dim (${t.shape.at(-1)}) to be a multiple of ${codec.elems}`);
   }
-  return codec.quantize(t.data);
+  return (t.shape.reduce((a, b) => a * b, 1) / codec.elems) * codec.bytes;
 }
 
 /**
@@ -91,9 +101,17 @@ function encodeTensor(t: GgufTensorToWrite): Uint8Array {
  * metadata entries already encoded (key, type and value, as GgufFile.kvSpans gives them), written first.
  */
 export function encodeGguf(metadata: ReadonlyMap<string, GgufKv>, tensors: readonly GgufTensorToWrite[], rawKv: readonly Uint8Array[] = []): Uint8Array[] {
+  return [...encodeGgufLazy(metadata, tensors.map((t) => ({ ...t, data: () => t.data })), rawKv)];
+}
+
+/**
+ * encodeGguf one piece at a time: the header (every offset follows from the types and shapes), then
+ * each tensor's data, encoded only when it is asked for, so a writer holds one tensor at a time.
+ */
+export function* encodeGgufLazy(metadata: ReadonlyMap<string, GgufKv>, tensors: readonly LazyTensorToWrite[], rawKv: readonly Uint8Array[] = []): Generator<Uint8Array> {
   const alignKv = metadata.get('general.alignment');
   const alignment = alignKv ? Number(alignKv.value) : DEFAULT_ALIGNMENT;
-  const blobs = tensors.map(encodeTensor);
+  const sizes = tensors.map(blobBytes);
   const head = new Sink();
   head.scalar('u32', GGUF_MAGIC);
   head.scalar('u32', 3);
@@ -120,16 +138,17 @@ export function encodeGguf(metadata: ReadonlyMap<string, GgufKv>, tensors: reado
     for (const d of [...t.shape].reverse()) head.scalar('u64', d); // ne[0] is the fastest dim
     head.scalar('u32', GgmlType[t.type]);
     head.scalar('u64', offset);
-    offset += Math.ceil(blobs[i]!.length / alignment) * alignment;
+    offset += Math.ceil(sizes[i]! / alignment) * alignment;
   });
   head.pad(alignment);
-  const out: Uint8Array[] = [head.take()];
-  for (const b of blobs) {
-    out.push(b);
+  yield head.take();
+  for (const [i, t] of tensors.entries()) {
+    const b = encodeTensor({ ...t, data: t.data() });
+    if (b.length !== sizes[i]) throw new InputError(`writeGguf: tensor "${t.name}" encoded to ${b.length} bytes, its header says ${sizes[i]}`);
+    yield b;
     const pad = (alignment - (b.length % alignment)) % alignment;
-    if (pad) out.push(new Uint8Array(pad));
+    if (pad) yield new Uint8Array(pad);
   }
-  return out;
 }
 
 /** Writes a GGUF file atomically (temp file, then rename). */
