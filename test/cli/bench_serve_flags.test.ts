@@ -15,6 +15,8 @@ describe('ds bench serve --offline', () => {
     const online = await run('--url', 'http://127.0.0.1:1', '--batches', '1,8', '--decode-only');
     expect(online.code).not.toBe(0);
     expect(online.stderr).toMatch(/bench serve: --batches, --decode-only belong to --offline/);
+    const url = await run('--url', 'http://127.0.0.1:1', '--compare-offline');
+    expect(url.stderr).toMatch(/--compare-offline needs --model .*not --url/);
     const bad = await run('--offline', '--batches', '1,x');
     expect(bad.stderr).toMatch(/--batches 1,x: give positive integers separated by commas/);
   }, 60_000);

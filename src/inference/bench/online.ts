@@ -33,6 +33,8 @@ export interface OnlineBenchOptions {
 export interface OnlineBenchResult extends OnlineBenchSummary {
   readonly config: Omit<OnlineBenchOptions, 'apiKey' | 'tokenizer'>;
   readonly errors: string[];
+  /** Each request's prompt and output tokens, in the order they were sent (failed ones: ok false). */
+  readonly requests: readonly { ok: boolean; promptLen: number; outputTokens: number }[];
 }
 
 interface BenchPrompt {
@@ -135,5 +137,5 @@ export async function runOnlineBench(o: OnlineBenchOptions): Promise<OnlineBench
   const duration = (performance.now() - t0) / 1000;
   const { apiKey: _key, tokenizer: _tok, ...config } = o;
   const errors = [...new Set(timings.filter((t) => !t.ok).map((t) => t.error!))];
-  return { config, ...summarize(timings, duration), errors };
+  return { config, ...summarize(timings, duration), errors, requests: timings.map((t) => ({ ok: t.ok, promptLen: t.promptLen, outputTokens: t.outputTokens })) };
 }

@@ -86,7 +86,7 @@ export const serveBenchCommand: CommandModule<object, Args> = {
       return;
     }
     // The online benchmark's flags mean nothing in-process: refuse them rather than ignore them.
-    const onlineOnly = ['url', 'served-model-name', 'api-key', 'tokenizer', 'request-rate', 'max-concurrency', 'input-len', 'output-len', 'dataset', 'result-file'];
+    const onlineOnly = ['url', 'served-model-name', 'api-key', 'tokenizer', 'request-rate', 'max-concurrency', 'input-len', 'output-len', 'dataset', 'result-file', 'compare-offline'];
     const given = onlineOnly.filter((f) => process.argv.some((a) => a === `--${f}` || a.startsWith(`--${f}=`)));
     if (given.length) throw new InputError(`bench serve --offline: ${given.map((f) => `--${f}`).join(', ')} belong${given.length === 1 ? 's' : ''} to the online benchmark (drop --offline, or drop ${given.length === 1 ? 'it' : 'them'})`);
     if (argv.device !== 'cpu') {

@@ -13,6 +13,8 @@ import { startChildServer, type ChildServer } from '../../../inference/bench/chi
 import { modelsDir, resolveModelPath } from '../../../inference/server/models_dir.ts';
 import { InputError } from '../../../errors.ts';
 import { formatTable } from '../../table.ts';
+import { runThroughput } from '../../../inference/bench/serve_bench.ts';
+import { loadModel } from '../../../inference/loaders/index.ts';
 
 export interface ServeOnlineArgs {
   url?: string;
@@ -31,6 +33,7 @@ export interface ServeOnlineArgs {
   'max-num-seqs': number;
   threads: number;
   'result-file'?: string;
+  'compare-offline'?: boolean;
   json: boolean;
 }
 
@@ -51,6 +54,7 @@ function report(r: OnlineBenchResult): string {
 /** Runs the online benchmark from parsed arguments; prints, and writes --result-file. */
 export async function serveOnlineHandler(argv: ServeOnlineArgs): Promise<OnlineBenchResult> {
   if (!argv.url && !argv.model) throw new InputError('bench serve-online: give --url of a running server, or --model to start one');
+  if (argv['compare-offline'] && argv.url) throw new InputError('bench serve: --compare-offline needs --model (the offline engine runs that model here), not --url');
   let server: ChildServer | null = null;
   let url = argv.url?.replace(/\/+$/, '').replace(/\/v1$/, '');
   let model = argv['served-model-name'];
@@ -71,12 +75,31 @@ export async function serveOnlineHandler(argv: ServeOnlineArgs): Promise<OnlineB
       url, model, apiKey: argv['api-key'] ?? process.env.DS_API_KEY, numPrompts: argv['num-prompts'], requestRate: argv['request-rate'],
       maxConcurrency: argv['max-concurrency'], inputLen: argv['input-len'], outputLen: argv['output-len'], datasetPath: argv.dataset, seed: argv.seed, tokenizer,
     });
-    if (argv['result-file']) writeFileSync(argv['result-file'], JSON.stringify(result, null, 2) + '\n');
-    process.stdout.write(argv.json ? JSON.stringify(result) + '\n' : report(result) + '\n' + (result.errors.length ? `errors: ${result.errors.join('; ')}\n` : ''));
+    await server?.stop();
+    server = null;
+    const offline = argv['compare-offline'] ? offlineReference(argv, result) : null;
+    const out = offline ? { ...result, offline } : result;
+    if (argv['result-file']) writeFileSync(argv['result-file'], JSON.stringify(out, null, 2) + '\n');
+    const ratio = offline ? `offline engine, same requests at concurrency ${offline.maxNumSeqs}: ${offline.outputTokPerS.toFixed(2)} output tok/s; online / offline: ${(result.output_throughput / offline.outputTokPerS).toFixed(2)}×\n` : '';
+    process.stdout.write(argv.json ? JSON.stringify(out) + '\n' : report(result) + '\n' + ratio + (result.errors.length ? `errors: ${result.errors.join('; ')}\n` : ''));
     return result;
   } finally {
     await server?.stop();
   }
+}
+
+/**
+ * --compare-offline: the requests the online run completed (their prompt and output lengths) on
+ * the offline engine in this process, all queued at once, at most --max-concurrency (else
+ * --max-num-seqs) running: what the HTTP path is measured against.
+ */
+function offlineReference(argv: ServeOnlineArgs, online: OnlineBenchResult): { maxNumSeqs: number; outputTokPerS: number } {
+  const model = loadModel(resolveModelPath(argv.model!, modelsDir(process.env.DS_MODELS)));
+  const lens = online.requests.filter((r) => r.ok);
+  const work = lens.map((r, i) => ({ promptTokenIds: Array.from({ length: Math.max(1, r.promptLen) }, (_, j) => (i * 31 + j * 7) % Math.min(256, model.config.vocabSize)), maxTokens: Math.max(1, r.outputTokens) }));
+  const maxNumSeqs = argv['max-concurrency'] ?? argv['max-num-seqs'];
+  const r = runThroughput(model, work, 'continuous', { maxNumSeqs, kvCacheMemory: argv['kv-cache-memory'], threads: argv.threads, blockSize: (argv as { 'block-size'?: number })['block-size'] });
+  return { maxNumSeqs, outputTokPerS: r.outputTokPerS };
 }
 
 /** Defaults of the options `ds bench serve` shares with its offline mode, whose own defaults differ. */
@@ -94,7 +117,8 @@ export function onlineOptions<T>(y: Argv<T>) {
     .option('input-len', { type: 'number', default: 128, describe: 'online: prompt tokens (random prompts)' })
     .option('output-len', { type: 'number', default: 32, describe: 'online: generated tokens per request (ignore_eos)' })
     .option('dataset', { type: 'string', describe: 'online: JSONL of {"prompt", "output_len"} instead of random prompts' })
-    .option('result-file', { type: 'string', describe: 'online: write the result as JSON here' });
+    .option('result-file', { type: 'string', describe: 'online: write the result as JSON here' })
+    .option('compare-offline', { type: 'boolean', describe: 'online with --model: afterwards, the same requests on the offline engine in-process (same concurrency, threads, KV), and online / offline output tok/s' });
 }
 
 export const serveOnlineBenchCommand: CommandModule<object, ServeOnlineArgs> = {
