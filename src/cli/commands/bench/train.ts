@@ -98,6 +98,8 @@ export const trainBenchCommand: CommandModule<object, Args> = {
     }
     if (argv.rounds !== 1 && !argv['compare-torch']) throw new InputError(`ds bench train: --rounds ${argv.rounds} alternates deepscale and PyTorch: it needs --compare-torch`);
     if (argv.rounds !== 1 && (argv.tp !== undefined || argv.pp !== undefined)) throw new InputError('ds bench train: --rounds alternates the ZeRO rows with PyTorch; a --tp/--pp layout bench takes no --rounds');
+    if ((argv['compare-torch'] || argv['compare-wasm']) && (argv.tp !== undefined || argv.pp !== undefined))
+      throw new InputError(`ds bench train: --${argv['compare-torch'] ? 'compare-torch' : 'compare-wasm'} is not built for a --tp/--pp layout bench (it compares the layout with its own 1-rank baseline); run it without --tp/--pp`);
     if (argv.tp !== undefined || argv.pp !== undefined) {
       await layoutBench(argv, stages[0] ?? null);
       return;
