@@ -44,7 +44,7 @@ const TIMEOUT_MS = 300_000;
  * or are descheduled mid-chunk, and splitting costs more than it saves: their spinning takes CPU
  * time from this thread, and a descheduled chunk stalls the product (measured: batch-1 decode at
  * 0.5× one thread on a loaded 2-core VM, 1.4-1.8× when both cores were free). So the main thread
- * watches: a wait of STALL_MS for the last chunks (a chunk takes microseconds), or the others doing
+ * watches: a wait for the last chunks of STALL_MS beyond twice its own time per chunk, or the others doing
  * under half their even share of the chunks over WINDOW products, pauses splitting for PAUSE_MS
  * (the others fall asleep meanwhile); then it is tried again.
  */
@@ -101,12 +101,15 @@ export class RowTeam {
     Atomics.store(this.words, FAILED, 0);
     Atomics.store(this.words, CLAIM, job.chunks);
     wake();
+    const t0 = performance.now();
     const mine = this.work(chunk);
     if (Atomics.load(this.words, DONE) !== job.chunks) {
-      const t0 = performance.now();
-      this.waitAll(job.chunks);
       const t1 = performance.now();
-      if (t1 - t0 > STALL_MS) this.pause(t1);
+      this.waitAll(job.chunks);
+      const t2 = performance.now();
+      // the others' last chunks may take up to a chunk's time (a 512-row prefill: milliseconds); beyond twice that, a thread stalled
+      const perChunk = mine > 0 ? (t1 - t0) / mine : 0;
+      if (t2 - t1 > STALL_MS + 2 * perChunk) this.pause(t2);
     }
     const w = this.window;
     w.products++, (w.chunks += job.chunks), (w.mine += mine);
