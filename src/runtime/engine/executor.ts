@@ -4,6 +4,11 @@ import { maskedCrossEntropy } from '../../models/loss.ts';
 import { applyLayer } from '../../models/ops.ts';
 import type { FlatParams } from './flat_params.ts';
 import { recordForward, type RecordedForward } from './tape.ts';
+import { drive, driveSync, readTensor, type Step } from './steps.ts';
+import { allReduceTensor, vocabParallelLoss, type TensorParallel } from './tensor_parallel_ops.ts';
+
+export { drive, driveSync, readTensor, type Step } from './steps.ts';
+export { vocabParallelLoss, type TensorParallel } from './tensor_parallel_ops.ts';
 import { assert, DeepscaleError, NotImplementedError } from '../../errors.ts';
 
 /** One micro-batch: B sequences of T tokens, next-token targets and a loss mask, all [B·T]. */
@@ -88,70 +93,6 @@ export function uploadedHooks(flat: FlatParams, params: Map<string, tf.Tensor>):
     afterBackward: () => {},
     releasesParams: false,
   };
-}
-
-/**
- * A rank's tensor-parallel group, for the layer loop (src/parallel/tensor_parallel.ts builds it).
- * Megatron's f and g: a residual branch's output and the embedding's are partial sums over the
- * group (all-reduced before the residual add), a layer's input gradient is too; the last layer's
- * logits cover this rank's slice of the vocabulary only, so the loss is vocabulary-parallel.
- */
-export interface TensorParallel {
-  readonly size: number;
-  readonly rank: number;
-  /** [start, end) of the vocabulary this rank's embedding rows and logits columns hold. */
-  readonly vocab: { readonly start: number; readonly end: number };
-  /** In place over the tp group. */
-  allReduce(buf: Float32Array, op: 'sum' | 'max'): Promise<void>;
-  /** Sums, in place, the gradient of a parameter part held by the tp ranks `sharedBy` (a norm weight: all of them). */
-  sumShared(buf: Float32Array, sharedBy: readonly number[]): Promise<void>;
-}
-
-/**
- * The layer loop is written once, as generators that yield what must be waited for (a ZeRO-3
- * gather, a collective, a tensor read on a backend that cannot read synchronously) and are
- * driven by `drive` (async) or `driveSync` (uploaded hooks, tp 1, a synchronous backend).
- */
-export type Step<T> = Generator<void | Promise<unknown>, T, unknown>;
-
-export async function drive<T>(gen: Step<T>): Promise<T> {
-  let r = gen.next();
-  while (!r.done) {
-    let value: unknown;
-    let failed = false;
-    let failure: unknown;
-    try {
-      value = await r.value;
-    } catch (err) {
-      failed = true;
-      failure = err;
-    }
-    // A failed wait goes back into the loop, whose finally blocks free its tensors.
-    r = failed ? gen.throw(failure) : gen.next(value);
-  }
-  return r.value;
-}
-
-export function driveSync<T>(gen: Step<T>, what: string): T {
-  for (let r = gen.next(); ; r = gen.next()) {
-    if (r.done) return r.value;
-    assert(!(r.value instanceof Promise), () => `${what}: a step waited (ZeRO-3 gathers, tensor parallelism and the webgpu backend need the async driver)`);
-  }
-}
-
-/** A tensor's values, a copy the caller may change; WebGPU cannot read synchronously, so there it waits. */
-export function* readTensor(t: tf.Tensor): Step<Float32Array> {
-  if (tf.getBackend() !== 'webgpu') return Float32Array.from(t.dataSync() as Float32Array);
-  return Float32Array.from((yield t.data()) as Float32Array);
-}
-
-/** `t` summed over the tp group, as a new tensor of its shape (`t` is disposed). */
-function* allReduceTensor(t: tf.Tensor, tp: TensorParallel): Step<tf.Tensor> {
-  const data = yield* readTensor(t);
-  const shape = t.shape;
-  t.dispose();
-  yield tp.allReduce(data, 'sum');
-  return tf.tensor(data, shape, 'float32');
 }
 
 /** What a forward over a slice of the layer list keeps for its backward. */
@@ -312,58 +253,6 @@ export function* lossAndGrad(logits: tf.Tensor, batch: MicroBatch, denominator: 
   } finally {
     hook?.dispose();
     tf.dispose([targets, mask]);
-  }
-}
-
-/**
- * Cross entropy over logits split by vocabulary across the tp group (Megatron's
- * vocab-parallel cross entropy): the full-vocabulary logits are never gathered. Per token,
- *   m = max over ranks of the local max, S = Σ_ranks Σ_v exp(l − m), lse = m + log S,
- *   picked = the target's logit, from the rank that holds it (0 elsewhere),
- *   loss = Σ mask · (lse − picked) / denominator,   dl = (exp(l − lse) − onehot) · mask / denominator.
- * Two all-reduces of [N] and [2N] floats per micro-batch.
- */
-export function* vocabParallelLoss(logits: tf.Tensor, batch: MicroBatch, denominator: number, tp: TensorParallel, withGrad: boolean): Step<{ loss: number; dLogits: tf.Tensor | null }> {
-  const { batchSize: B, seqLen: T } = batch;
-  const N = B * T;
-  const Vr = logits.shape[2]!;
-  const { start, end } = tp.vocab;
-  const l2 = tf.reshape(logits, [N, Vr]) as tf.Tensor2D;
-  const localT = new Int32Array(N);
-  const owned = new Float32Array(N);
-  for (let i = 0; i < N; i++) {
-    const t = batch.target[i]!;
-    if (t >= start && t < end) (localT[i] = t - start), (owned[i] = 1);
-  }
-  const onehot = tf.tidy(() => tf.mul(tf.oneHot(tf.tensor1d(localT, 'int32'), Vr), tf.reshape(tf.tensor1d(owned), [N, 1])));
-  try {
-    const maxT = tf.max(l2, -1);
-    const m = yield* readTensor(maxT);
-    maxT.dispose();
-    yield tp.allReduce(m, 'max');
-    const mT = tf.tensor2d(m, [N, 1]);
-    const sp = tf.tidy(() => tf.concat([tf.sum(tf.exp(tf.sub(l2, mT)), -1), tf.sum(tf.mul(l2, onehot), -1)]));
-    mT.dispose();
-    const sums = yield* readTensor(sp);
-    sp.dispose();
-    yield tp.allReduce(sums, 'sum');
-    const lse = new Float32Array(N);
-    let loss = 0;
-    for (let i = 0; i < N; i++) {
-      lse[i] = m[i]! + Math.log(sums[i]!);
-      loss += batch.mask[i]! * (lse[i]! - sums[N + i]!);
-    }
-    loss /= denominator;
-    if (!withGrad) return { loss, dLogits: null };
-    const dLogits = tf.tidy(() => {
-      const p = tf.exp(tf.sub(l2, tf.tensor2d(lse, [N, 1])));
-      const w = tf.reshape(tf.div(tf.tensor1d(batch.mask), denominator), [N, 1]);
-      return tf.reshape(tf.mul(tf.sub(p, onehot), w), [B, T, Vr]);
-    });
-    return { loss, dLogits };
-  } finally {
-    onehot.dispose();
-    if (l2 !== logits) l2.dispose();
   }
 }
 
