@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 import { InputError } from '../../errors.ts';
 import type { BufferKind, StorageDtype } from './dtype.ts';
+import type { TpSlice } from '../../models/types.ts';
 
 export const FORMAT = 'deepscale-checkpoint';
 export const VERSION = 1;
@@ -42,17 +43,8 @@ export interface GridCoord {
   readonly model: number;
 }
 
-/**
- * A tensor-parallel rank's part of a parameter: [start, end) along `dim` of `fullShape`;
- * `sharedBy` lists the tp ranks holding this same part (models/types.ts TpSlice, as plain data).
- */
-export interface SliceRecord {
-  readonly fullShape: readonly number[];
-  readonly dim: number;
-  readonly start: number;
-  readonly end: number;
-  readonly sharedBy: readonly number[];
-}
+/** A tensor-parallel rank's part of a parameter, as the manifest records it: the model's TpSlice, plain data. */
+export type SliceRecord = TpSlice;
 
 /** A parameter in one rank's flat buffer: its local shape at `offset`, and the part of the full tensor it is. */
 export interface SegmentRecord {
